@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: MIT
+# The batch-kernel base class that every scenario kernel extends (declared once, cimported by each scenario).
+
+cimport cython
+from libc.stdint cimport int32_t, int64_t, uint64_t
+
+
+cdef class BatchKernel:
+    # === Shape ===
+    cdef readonly Py_ssize_t num_envs
+    cdef readonly Py_ssize_t obs_dim
+    cdef readonly Py_ssize_t act_dim
+    cdef readonly Py_ssize_t num_parts
+    cdef readonly int64_t horizon
+    cdef readonly bint same_step
+    cdef readonly bint replay
+    cdef readonly tuple init_args
+    cdef dict _arrays
+
+    # === Per-env streams and clocks ===
+    cdef uint64_t[:, ::1] rng
+    cdef int64_t[::1] t
+    cdef unsigned char[::1] needs_reset
+
+    # === Demand: a bank of alias tables (one row per product); env i uses row product[i] ===
+    cdef double[:, ::1] alias_prob
+    cdef int32_t[:, ::1] alias_idx
+    cdef int64_t[::1] support
+    cdef int64_t[::1] product
+    cdef double[:, ::1] demand_path
+
+    # === Action bounds (checked before any env moves) ===
+    cdef double[::1] act_low
+    cdef double[::1] act_high
+
+    # === Caller-owned output buffers (bound once) ===
+    cdef bint bound
+    cdef float[:, ::1] obs
+    cdef float[:, ::1] final_obs
+    cdef double[::1] rewards
+    cdef unsigned char[::1] terminated
+    cdef unsigned char[::1] truncated
+    cdef unsigned char[::1] finished
+    cdef double[:, ::1] parts
+
+    # === Scenario hooks (overridden by each scenario kernel) ===
+    cdef void reset_env(self, Py_ssize_t i) noexcept nogil
+    cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil
+    cdef void write_obs(self, Py_ssize_t i, float* out) noexcept nogil
+
+    # === Shared helpers ===
+    @cython.final
+    cdef double draw_demand(self, Py_ssize_t i, int64_t period) noexcept nogil
+    @cython.final
+    cdef void start_episode(self, Py_ssize_t i) noexcept nogil

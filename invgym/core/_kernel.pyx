@@ -1,0 +1,242 @@
+# SPDX-License-Identifier: MIT
+# Batch-kernel base: buffers, seeding, demand tables, autoreset and the one batch-step loop every scenario shares.
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+
+cimport cython
+from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.math cimport isfinite
+
+from invgym.core._demand cimport sample_alias
+from invgym.core._rng cimport rng_below, rng_seed
+
+import numpy as np
+
+
+# === Types and constants ===
+
+def _rebuild(cls, args, state):
+    """Recreate a pickled kernel from its constructor arguments and state arrays."""
+    kernel = cls(*args)
+    kernel.set_state(state)
+    return kernel
+
+
+cdef class BatchKernel:
+    """State of ``num_envs`` copies of one scenario, stepped together by one compiled loop.
+
+    A scenario kernel subclasses this, allocates its state arrays with ``_own`` and implements three hooks:
+    ``reset_env`` (the starting state of env i), ``step_env`` (one period of env i, writing ``rewards[i]``,
+    ``parts[i, :]`` and ``terminated[i]``) and ``write_obs`` (env i's observation). Everything else — seeding,
+    demand sampling or replay, truncation at the horizon, autoreset, action checks — lives here once.
+    """
+
+    def __init__(self, Py_ssize_t num_envs, Py_ssize_t obs_dim, Py_ssize_t act_dim, Py_ssize_t num_parts,
+                 int64_t horizon, act_low, act_high, alias_prob, alias_idx, support, tuple init_args):
+        if type(self) is BatchKernel:
+            raise TypeError("BatchKernel is abstract: instantiate a scenario kernel.")
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1. Got {num_envs} instead.")
+        self.num_envs = num_envs
+        self.obs_dim = obs_dim
+        self.act_dim = act_dim
+        self.num_parts = num_parts
+        self.horizon = horizon
+        self.init_args = init_args
+        self._arrays = {}
+        self.rng = self._own("rng", np.zeros((num_envs, 4), dtype=np.uint64))
+        self.t = self._own("t", np.zeros(num_envs, dtype=np.int64))
+        self.needs_reset = self._own("needs_reset", np.ones(num_envs, dtype=np.uint8))
+        self.product = self._own("product", np.zeros(num_envs, dtype=np.int64))
+        self.alias_prob = np.ascontiguousarray(alias_prob, dtype=np.float64)
+        self.alias_idx = np.ascontiguousarray(alias_idx, dtype=np.int32)
+        self.support = np.ascontiguousarray(support, dtype=np.int64)
+        self.act_low = np.ascontiguousarray(act_low, dtype=np.float64)
+        self.act_high = np.ascontiguousarray(act_high, dtype=np.float64)
+        self.demand_path = np.zeros((1, 1), dtype=np.float64)
+        self.replay = False
+        self.bound = False
+        # Seed every stream deterministically so a kernel is usable before its first seeded reset.
+        self.seed(np.arange(num_envs, dtype=np.uint64))
+
+    def _own(self, str name, array):
+        """Register a state array so that pickling and ``get_state``/``set_state`` carry it."""
+        self._arrays[name] = array
+        return array
+
+    def __reduce__(self):
+        return _rebuild, (type(self), self.init_args, self.get_state())
+
+    def get_state(self):
+        """Return a copy of every state array (streams, clocks, products, scenario state)."""
+        state = {name: array.copy() for name, array in self._arrays.items()}
+        if self.replay:
+            state["demand_path"] = np.asarray(self.demand_path).copy()
+        return state
+
+    def set_state(self, dict state):
+        """Restore arrays returned by ``get_state`` (shapes must match)."""
+        for name, array in self._arrays.items():
+            np.copyto(array, state[name])
+        self.set_demand_path(state.get("demand_path"))
+
+    # === Binding ===
+
+    def bind(self, obs, rewards, terminated, truncated, parts, final_obs=None, finished=None):
+        """Bind caller-owned output buffers, once; ``final_obs``/``finished`` switch on same-step autoreset.
+
+        Args:
+            obs: float32 array (num_envs, obs_dim) that receives observations.
+            rewards: float64 array (num_envs,).
+            terminated: bool array (num_envs,).
+            truncated: bool array (num_envs,).
+            parts: float64 array (num_envs, num_parts) with the period's cost parts (see the scenario).
+            final_obs: float32 array like ``obs`` for same-step autoreset; None selects next-step autoreset.
+            finished: bool array (num_envs,) flagging envs whose episode ended this step (same-step only).
+        """
+        self.obs = obs
+        self.rewards = rewards
+        self.terminated = terminated.view(np.uint8)
+        self.truncated = truncated.view(np.uint8)
+        self.parts = parts
+        self.same_step = final_obs is not None
+        if self.same_step:
+            if finished is None:
+                raise ValueError("same-step autoreset needs both final_obs and finished buffers.")
+            self.final_obs = final_obs
+            self.finished = finished.view(np.uint8)
+        self.bound = True
+
+    # === Seeding and demand ===
+
+    def seed(self, seeds):
+        """Seed env i's stream from ``seeds[i]`` (any uint64); env i of a batch replays alone from its seed."""
+        cdef uint64_t[::1] s = np.ascontiguousarray(seeds, dtype=np.uint64)
+        cdef Py_ssize_t i
+        if s.shape[0] != self.num_envs:
+            raise ValueError(f"seeds must have length num_envs={self.num_envs}. Got {s.shape[0]} instead.")
+        for i in range(self.num_envs):
+            rng_seed(&self.rng[i, 0], s[i])
+
+    def set_demand_path(self, path):
+        """Replay ``path[i, t]`` as env i's demand in period t of each episode; None returns to sampling."""
+        if path is None:
+            self.replay = False
+            self.demand_path = np.zeros((1, 1), dtype=np.float64)
+            return
+        arr = np.ascontiguousarray(path, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[0] != self.num_envs:
+            raise ValueError(f"demand path must have shape (num_envs={self.num_envs}, periods). "
+                             f"Got {arr.shape} instead.")
+        if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+            raise ValueError("demand path must be finite and non-negative.")
+        if arr.shape[1] < self.horizon:
+            raise ValueError(f"demand path has {arr.shape[1]} periods, fewer than the horizon {self.horizon}.")
+        self.demand_path = arr
+        self.replay = True
+
+    @property
+    def demand_periods(self):
+        """Number of periods in the replayed demand path (0 when sampling)."""
+        return self.demand_path.shape[1] if self.replay else 0
+
+    @cython.final
+    cdef double draw_demand(self, Py_ssize_t i, int64_t period) noexcept nogil:
+        # Replay when a path is set (the caller has checked its length), else one alias draw from env i's product.
+        cdef int64_t p
+        if self.replay:
+            return self.demand_path[i, period]
+        p = self.product[i]
+        return sample_alias(&self.rng[i, 0], &self.alias_prob[p, 0], &self.alias_idx[p, 0], self.support[p])
+
+    @cython.final
+    cdef void start_episode(self, Py_ssize_t i) noexcept nogil:
+        # A new episode: clock to 0, draw the product (a mixture's per-episode draw), then the scenario's state.
+        self.t[i] = 0
+        self.needs_reset[i] = 0
+        if self.alias_prob.shape[0] > 1:
+            self.product[i] = rng_below(&self.rng[i, 0], self.alias_prob.shape[0])
+        self.reset_env(i)
+
+    # === Scenario hooks (the base class refuses to be instantiated, so these are never run) ===
+
+    cdef void reset_env(self, Py_ssize_t i) noexcept nogil:
+        pass
+
+    cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil:
+        pass
+
+    cdef void write_obs(self, Py_ssize_t i, float* out) noexcept nogil:
+        pass
+
+    # === Reset ===
+
+    def reset(self, seeds=None):
+        """Start a new episode in every env (re-seeding first when ``seeds`` is given) and write observations."""
+        cdef Py_ssize_t i, j
+        self._check_ready(self.horizon)
+        if seeds is not None:
+            self.seed(seeds)
+        for i in range(self.num_envs):
+            self.start_episode(i)
+            self.write_obs(i, &self.obs[i, 0])
+            self.rewards[i] = 0.0
+            self.terminated[i] = 0
+            self.truncated[i] = 0
+            for j in range(self.num_parts):
+                self.parts[i, j] = 0.0
+
+    def _check_ready(self, int64_t periods):
+        if not self.bound:
+            raise RuntimeError("kernel buffers are not bound: call bind(...) before reset/step.")
+        if self.replay and self.demand_path.shape[1] < periods:
+            raise ValueError(f"the demand path has {self.demand_path.shape[1]} periods but {periods} are needed.")
+
+    # === Step ===
+
+    def step(self, const double[:, ::1] actions):
+        """Advance every env by one period; return -1, or the index of the first env whose action is invalid.
+
+        Nothing moves when an action is invalid, so the caller can raise without corrupting state.
+        """
+        cdef Py_ssize_t i, j, n = self.num_envs, m = self.act_dim, bad = -1
+        cdef double a
+        if actions.shape[0] != n or actions.shape[1] != m:
+            raise ValueError(f"actions must have shape ({n}, {m}). Got {(actions.shape[0], actions.shape[1])}.")
+        with nogil:
+            for i in range(n):
+                for j in range(m):
+                    a = actions[i, j]
+                    if bad < 0 and not (isfinite(a) and a >= self.act_low[j] and a <= self.act_high[j]):
+                        bad = i
+        if bad >= 0:
+            return bad
+        with nogil:
+            for i in range(n):
+                if self.needs_reset[i]:
+                    # Next-step autoreset (Gymnasium 1.x default): the action is ignored, the episode restarts.
+                    self.start_episode(i)
+                    self.write_obs(i, &self.obs[i, 0])
+                    self.rewards[i] = 0.0
+                    self.terminated[i] = 0
+                    self.truncated[i] = 0
+                    for j in range(self.num_parts):
+                        self.parts[i, j] = 0.0
+                    continue
+                self.terminated[i] = 0
+                self.step_env(i, &actions[i, 0])
+                self.t[i] += 1
+                self.truncated[i] = self.t[i] >= self.horizon and not self.terminated[i]
+                self.write_obs(i, &self.obs[i, 0])
+                if self.terminated[i] or self.truncated[i]:
+                    if self.same_step:
+                        # Same-step autoreset (SB3's convention): keep the final observation, restart now.
+                        for j in range(self.obs_dim):
+                            self.final_obs[i, j] = self.obs[i, j]
+                        self.finished[i] = 1
+                        self.start_episode(i)
+                        self.write_obs(i, &self.obs[i, 0])
+                    else:
+                        self.needs_reset[i] = 1
+                elif self.same_step:
+                    self.finished[i] = 0
+        return -1

@@ -1,0 +1,191 @@
+# SPDX-License-Identifier: MIT
+# Lost sales with a lead time, in Zipkin's (2008) conventions: the batch kernel behind invgym/LostSales-v0.
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+
+cimport cython
+from libc.stdint cimport int64_t
+
+from invgym.core._kernel cimport BatchKernel
+
+import numpy as np
+
+
+# === Types and constants ===
+
+# Columns of parts[i, :]: the period's total cost (money) and its drivers (units).
+# Cost identity: cost = holding_cost * holding + lost_sales_cost * lost + purchase_cost * order.
+PARTS = ("cost", "holding", "lost", "sales", "demand", "order")
+cdef enum:
+    P_COST = 0
+    P_HOLDING = 1
+    P_LOST = 2
+    P_SALES = 3
+    P_DEMAND = 4
+    P_ORDER = 5
+    NUM_PARTS = 6
+
+# Fixed policies that rollout() runs without leaving compiled code, with their parameter columns.
+POLICIES = {"constant": ("quantity",), "base_stock": ("level",), "capped_base_stock": ("level", "cap")}
+cdef enum:
+    CONSTANT = 0
+    BASE_STOCK = 1
+    CAPPED_BASE_STOCK = 2
+
+
+# === State ===
+
+@cython.final
+cdef class LostSalesKernel(BatchKernel):
+    """``num_envs`` lost-sales systems; env i's state row is ``[on_hand, pipeline oldest -> newest]``.
+
+    The pipeline holds the L-1 orders placed in periods t-L+1, ..., t-1 (Zipkin 2008, Sec. 2): the order placed
+    in t-L has just arrived and is part of on_hand. With L = 0 the row is ``[on_hand]``.
+    """
+
+    cdef readonly int64_t lead_time
+    cdef readonly int64_t width
+    cdef readonly int64_t history
+    cdef readonly double holding_cost
+    cdef readonly double lost_sales_cost
+    cdef readonly double purchase_cost
+    cdef readonly double max_order
+    cdef double[:, ::1] state
+    cdef double[:, ::1] sales_history
+    cdef double[::1] initial
+
+    def __init__(self, Py_ssize_t num_envs, int64_t horizon, int64_t lead_time, double holding_cost,
+                 double lost_sales_cost, double purchase_cost, double max_order, int64_t history,
+                 initial_state, alias_prob, alias_idx, support):
+        cdef int64_t width = max(lead_time, 1)
+        BatchKernel.__init__(
+            self, num_envs, width + history, 1, NUM_PARTS, horizon, [0.0], [max_order],
+            alias_prob, alias_idx, support,
+            (num_envs, horizon, lead_time, holding_cost, lost_sales_cost, purchase_cost, max_order, history,
+             initial_state, alias_prob, alias_idx, support),
+        )
+        self.lead_time = lead_time
+        self.width = width
+        self.history = history
+        self.holding_cost = holding_cost
+        self.lost_sales_cost = lost_sales_cost
+        self.purchase_cost = purchase_cost
+        self.max_order = max_order
+        self.initial = np.ascontiguousarray(initial_state, dtype=np.float64)
+        if self.initial.shape[0] != width:
+            raise ValueError(f"initial_state must have length {width}. Got {self.initial.shape[0]} instead.")
+        self.state = self._own("state", np.zeros((num_envs, width), dtype=np.float64))
+        self.sales_history = self._own("sales_history", np.zeros((num_envs, max(history, 1)), dtype=np.float64))
+
+    cdef void reset_env(self, Py_ssize_t i) noexcept nogil:
+        cdef Py_ssize_t k
+        for k in range(self.width):
+            self.state[i, k] = self.initial[k]
+        for k in range(self.history):
+            self.sales_history[i, k] = 0.0
+
+    cdef void write_obs(self, Py_ssize_t i, float* out) noexcept nogil:
+        # 2. OBSERVE: on_hand and the pipeline (Zipkin's state), then the past observed sales, oldest first.
+        cdef Py_ssize_t k
+        for k in range(self.width):
+            out[k] = <float>self.state[i, k]
+        for k in range(self.history):
+            out[self.width + k] = <float>self.sales_history[i, k]
+
+    # === Step ===
+
+    cdef inline void period(self, Py_ssize_t i, double q, int64_t t, double* out) noexcept nogil:
+        """One period of env i with order q in its period t; writes the parts row to ``out``."""
+        cdef double* x = &self.state[i, 0]
+        cdef Py_ssize_t k
+        cdef int64_t L = self.lead_time
+        cdef double d, sales, lost, arriving
+        # 3. ORDER: q joins the pipeline; with L = 0 it is on hand at once and serves this period's demand.
+        if L == 0:
+            x[0] += q
+        # 4. DEMAND: sampled from env i's product, or replayed from the demand path.
+        d = self.draw_demand(i, t)
+        # 5. SALES AND LOST SALES: demand is met from on-hand stock only; the excess is lost.
+        sales = d if d < x[0] else x[0]
+        lost = d - sales
+        x[0] -= sales
+        # 6. COSTS on the end-of-period state (Zipkin 2008, Sec. 2): h * on-hand + p * lost + c * ordered.
+        out[P_HOLDING] = x[0]
+        out[P_LOST] = lost
+        out[P_SALES] = sales
+        out[P_DEMAND] = d
+        out[P_ORDER] = q
+        out[P_COST] = self.holding_cost * x[0] + self.lost_sales_cost * lost + self.purchase_cost * q
+        if self.history > 0:
+            for k in range(self.history - 1):
+                self.sales_history[i, k] = self.sales_history[i, k + 1]
+            self.sales_history[i, self.history - 1] = sales
+        # 1. ARRIVAL (start of period t+1): the order placed in t+1-L arrives; the pipeline shifts by one.
+        if L == 1:
+            x[0] += q
+        elif L > 1:
+            arriving = x[1]
+            for k in range(1, L - 1):
+                x[k] = x[k + 1]
+            x[L - 1] = q
+            x[0] += arriving
+
+    cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil:
+        self.period(i, action[0], self.t[i], &self.parts[i, 0])
+        self.rewards[i] = -self.parts[i, P_COST]
+
+    # === Rollout ===
+
+    def rollout(self, str policy, params, int64_t periods, int64_t warmup=0):
+        """Run a fixed policy in every env for ``warmup + periods`` periods without leaving compiled code.
+
+        The run continues from the current state (call ``reset`` first) and ignores the horizon. Orders are
+        clipped to the action space ``[0, max_order]``.
+
+        Args:
+            policy: one of ``POLICIES`` — "constant" (q), "base_stock" (order up to S on the inventory
+                position on_hand + pipeline) or "capped_base_stock" (the same, at most ``cap``; Xin 2021).
+            params: array (num_envs, k) or (k,) of the policy's parameters, in ``POLICIES[policy]`` order.
+            periods: periods counted in the totals.
+            warmup: periods run first and not counted.
+
+        Returns:
+            dict mapping each name in ``PARTS`` to a float64 array (num_envs,) of totals over counted periods.
+        """
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {sorted(POLICIES)}. Got {policy!r} instead.")
+        cdef int kind = list(POLICIES).index(policy)
+        cdef double[:, ::1] theta = np.ascontiguousarray(
+            np.broadcast_to(np.asarray(params, dtype=np.float64).reshape(-1, len(POLICIES[policy])),
+                            (self.num_envs, len(POLICIES[policy]))))
+        if periods < 0 or warmup < 0:
+            raise ValueError(f"periods and warmup must be >= 0. Got {periods} and {warmup} instead.")
+        if self.replay and self.demand_periods < periods + warmup:
+            raise ValueError(f"the demand path has {self.demand_periods} periods; {periods + warmup} are needed.")
+        totals_arr = np.zeros((self.num_envs, NUM_PARTS), dtype=np.float64)
+        cdef double[:, ::1] totals = totals_arr
+        cdef double row[NUM_PARTS]
+        cdef double q, position
+        cdef Py_ssize_t i, k
+        cdef int64_t s
+        with nogil:
+            for i in range(self.num_envs):
+                for s in range(warmup + periods):
+                    # 3. ORDER by the fixed policy, from the inventory position (on-hand plus pipeline).
+                    if kind == CONSTANT:
+                        q = theta[i, 0]
+                    else:
+                        position = 0.0
+                        for k in range(self.width):
+                            position += self.state[i, k]
+                        q = theta[i, 0] - position
+                        if kind == CAPPED_BASE_STOCK and q > theta[i, 1]:
+                            q = theta[i, 1]
+                    if q < 0.0:
+                        q = 0.0
+                    elif q > self.max_order:
+                        q = self.max_order
+                    self.period(i, q, s, row)
+                    if s >= warmup:
+                        for k in range(NUM_PARTS):
+                            totals[i, k] += row[k]
+        return {name: totals_arr[:, k] for k, name in enumerate(PARTS)}

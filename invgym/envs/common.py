@@ -1,0 +1,306 @@
+"""Shared plumbing for every scenario: the config protocol, the single env and the native vector env.
+
+A scenario declares a frozen :class:`ScenarioConfig` (validated parameters, spaces, kernel factory) and two thin
+classes: ``<Name>Env(KernelEnv)`` and ``<Name>VectorEnv(KernelVectorEnv)``. The single env is a view on a batch
+kernel of one env, so the dynamics exist once, in the kernel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.error import ResetNeeded
+from gymnasium.vector import VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from invgym.validation import check_choice, check_int
+
+try:  # Gymnasium >= 1.1 names the autoreset modes; 1.0 only has next-step autoreset.
+    from gymnasium.vector import AutoresetMode
+except ImportError:  # pragma: no cover - exercised on gymnasium 1.0 only
+    AutoresetMode = None
+
+__all__ = ["KernelEnv", "KernelVectorEnv", "ScenarioConfig", "config_for"]
+
+ACTION_TYPES = ("discrete", "continuous")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScenarioConfig:
+    """Validated parameters of one scenario and what every generic piece needs to run it.
+
+    Subclasses add their parameter fields, validate them in ``validate`` and implement ``make_kernel``, ``obs_dim``,
+    ``obs_high`` and the action bounds. ``parts`` names the per-period columns the kernel reports in ``info``.
+    """
+
+    parts: ClassVar[tuple[str, ...]] = ()
+    owner: str = "Env"
+
+    def make_kernel(self, num_envs: int) -> Any:
+        """Return a compiled batch kernel of ``num_envs`` envs with these parameters."""
+        raise NotImplementedError
+
+    @property
+    def action_type(self) -> str:
+        """Return "discrete" or "continuous"."""
+        raise NotImplementedError
+
+    @property
+    def action_low(self) -> np.ndarray:
+        """Return the lower bound of each action component (float64 vector)."""
+        raise NotImplementedError
+
+    @property
+    def action_high(self) -> np.ndarray:
+        """Return the upper bound of each action component (float64 vector)."""
+        raise NotImplementedError
+
+    @property
+    def obs_low(self) -> np.ndarray:
+        """Return the lower bound of each observation component (float32 vector)."""
+        raise NotImplementedError
+
+    @property
+    def obs_high(self) -> np.ndarray:
+        """Return the upper bound of each observation component (float32 vector)."""
+        raise NotImplementedError
+
+    def observation_space(self) -> spaces.Box:
+        """Return the single env's observation space."""
+        return spaces.Box(self.obs_low, self.obs_high, dtype=np.float32)
+
+    def action_space(self) -> spaces.Space:
+        """Return the single env's action space: Discrete/MultiDiscrete for integer orders, else a Box."""
+        low, high = self.action_low, self.action_high
+        if self.action_type == "continuous":
+            return spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
+        if len(low) == 1:
+            return spaces.Discrete(int(high[0] - low[0]) + 1, start=int(low[0]))
+        return spaces.MultiDiscrete((high - low + 1).astype(np.int64), start=low.astype(np.int64))
+
+    def replace(self, **changes: Any) -> ScenarioConfig:
+        """Return a validated copy with some parameters changed (e.g. a longer horizon for evaluation)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        fields.update(changes)
+        owner = fields.pop("owner")
+        return type(self).validate(owner, **fields)
+
+    @classmethod
+    def validate(cls, owner: str, **kwargs: Any) -> ScenarioConfig:
+        """Check every parameter and return the config; raise ValueError/TypeError naming a bad one."""
+        raise NotImplementedError
+
+
+def config_for(env_id: str, **kwargs: Any) -> ScenarioConfig:
+    """Return the validated config of a registered invgym id with ``kwargs`` applied over its defaults."""
+    from gymnasium.envs.registration import load_env_creator
+
+    spec = gym.spec(env_id)
+    creator = load_env_creator(spec.entry_point)
+    if not (isinstance(creator, type) and issubclass(creator, KernelEnv)):
+        raise ValueError(f"{env_id!r} is not an invgym kernel environment.")
+    return creator(**{**spec.kwargs, **kwargs}).config
+
+
+class _Buffers:
+    """The output buffers a kernel writes into, allocated once and bound to it."""
+
+    def __init__(self, config: ScenarioConfig, kernel: Any, same_step: bool) -> None:
+        n = kernel.num_envs
+        self.obs = np.zeros((n, kernel.obs_dim), dtype=np.float32)
+        self.rewards = np.zeros(n, dtype=np.float64)
+        self.terminated = np.zeros(n, dtype=np.bool_)
+        self.truncated = np.zeros(n, dtype=np.bool_)
+        self.parts = np.zeros((n, kernel.num_parts), dtype=np.float64)
+        self.actions = np.zeros((n, kernel.act_dim), dtype=np.float64)
+        self.final_obs = np.zeros_like(self.obs) if same_step else None
+        self.finished = np.zeros(n, dtype=np.bool_) if same_step else None
+        kernel.bind(self.obs, self.rewards, self.terminated, self.truncated, self.parts,
+                    self.final_obs, self.finished)
+
+
+def _demand_path_option(options: dict | None, kernel: Any, owner: str) -> None:
+    """Apply ``options={"demand_path": ...}`` (replay) or return the kernel to sampling."""
+    options = options or {}
+    unknown = set(options) - {"demand_path"}
+    if unknown:
+        raise ValueError(f"{owner}.reset got unknown options {sorted(unknown)}; the only option is 'demand_path'.")
+    path = options.get("demand_path")
+    if path is not None:
+        path = np.asarray(path, dtype=np.float64)
+        path = path.reshape(1, -1) if path.ndim == 1 and kernel.num_envs == 1 else path
+    kernel.set_demand_path(path)
+
+
+def _action_error(owner: str, space: spaces.Space, action: Any, hint: str = "") -> ValueError:
+    return ValueError(f"Invalid action for {owner}: {action!r} is outside the action space {space}.{hint}")
+
+
+class KernelEnv(gym.Env):
+    """A single environment that is a view on a compiled batch kernel of one env.
+
+    Subclasses only build their config; spaces, seeding, stepping and ``info`` come from here.
+    """
+
+    metadata: ClassVar[dict] = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(self, config: ScenarioConfig, render_mode: str | None = None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"The 'render_mode' parameter of {config.owner} must be one of [None, 'ansi']. "
+                f"Got {render_mode!r} instead."
+            )
+        self.config = config
+        self.render_mode = render_mode
+        self.observation_space = config.observation_space()
+        self.action_space = config.action_space()
+        self.kernel = config.make_kernel(1)
+        self._buf = _Buffers(config, self.kernel, same_step=False)
+        self._discrete = config.action_type == "discrete"
+        self._scalar_action = self._discrete and len(config.action_low) == 1
+        self._keys = type(config).parts
+        self._seeded = False
+        self._needs_reset = True
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        """Start an episode; ``seed`` seeds env's demand stream (the same seed replays the same episode).
+
+        ``options={"demand_path": d}`` replays the demand sequence ``d`` (at least ``horizon`` periods) this episode.
+        """
+        super().reset(seed=seed)
+        if seed is not None:
+            kernel_seed = [seed]
+        elif not self._seeded:  # first reset without a seed: draw one from the entropy-seeded np_random
+            kernel_seed = self.np_random.integers(0, 2**63, size=1, dtype=np.uint64)
+        else:
+            kernel_seed = None  # continue the stream, as Gymnasium does
+        self._seeded = True
+        _demand_path_option(options, self.kernel, self.config.owner)
+        self.kernel.reset(kernel_seed)
+        self._needs_reset = False
+        return self._buf.obs[0].copy(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Advance one period; see the class docstring for the event order and ``info`` keys."""
+        if self._needs_reset:
+            raise ResetNeeded(f"{self.config.owner}: the episode has ended (or not begun); call reset() first.")
+        act = self._buf.actions
+        if self._scalar_action:
+            if not isinstance(action, int | np.integer) and not (
+                isinstance(action, np.ndarray) and action.size == 1 and action.dtype.kind in "iu"
+            ):
+                raise _action_error(
+                    self.config.owner, self.action_space, action,
+                    " Discrete actions must be ints: did you pass the policy's logits, or mean action_type='continuous'?",
+                )
+            act[0, 0] = action
+        else:
+            arr = np.asarray(action)
+            if arr.size != act.shape[1] or (self._discrete and arr.dtype.kind not in "iu"):
+                raise _action_error(self.config.owner, self.action_space, action)
+            act[0, :] = arr.reshape(-1)
+        if self.kernel.step(act) >= 0:
+            raise _action_error(self.config.owner, self.action_space, action)
+        buf = self._buf
+        terminated, truncated = bool(buf.terminated[0]), bool(buf.truncated[0])
+        self._needs_reset = terminated or truncated
+        info = dict(zip(self._keys, buf.parts[0].tolist(), strict=True))
+        return buf.obs[0].copy(), float(buf.rewards[0]), terminated, truncated, info
+
+    def render(self) -> str | None:
+        """Return the current observation as text (``render_mode="ansi"``)."""
+        if self.render_mode != "ansi":
+            return None
+        return f"{self.config.owner} obs={np.array2string(self._buf.obs[0], precision=2)}"
+
+
+class KernelVectorEnv(VectorEnv):
+    """A native Gymnasium vector env: ``num_envs`` copies stepped by one compiled call.
+
+    Autoreset follows Gymnasium 1.x: with ``autoreset_mode="next_step"`` (the default) the step after an episode
+    ends resets that env, ignores its action and returns reward 0; with ``"same_step"`` the env restarts in the
+    step that ended it, and ``info["final_obs"]`` (masked by ``info["_final_obs"]``) holds its last observation.
+    ``info`` holds each per-period part (e.g. ``cost``) as an array with its ``_``-prefixed mask.
+    Env i of a vector env reset with ``seed=s`` replays exactly the single env reset with ``seed=s + i``.
+    """
+
+    metadata: ClassVar[dict] = {"render_modes": []}
+
+    def __init__(self, config: ScenarioConfig, num_envs: int = 1, autoreset_mode: Any = "next_step") -> None:
+        name = type(self).__name__
+        self.num_envs = check_int(num_envs, "num_envs", name, 1, 10_000_000)
+        mode = getattr(autoreset_mode, "value", autoreset_mode)
+        mode = {"NextStep": "next_step", "SameStep": "same_step"}.get(mode, mode)
+        self.autoreset_mode = check_choice(mode, "autoreset_mode", name, ("next_step", "same_step"))
+        self.metadata = dict(self.metadata)
+        if AutoresetMode is not None:
+            self.metadata["autoreset_mode"] = (
+                AutoresetMode.NEXT_STEP if self.autoreset_mode == "next_step" else AutoresetMode.SAME_STEP
+            )
+        self.config = config
+        self.single_observation_space = config.observation_space()
+        self.single_action_space = config.action_space()
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.kernel = config.make_kernel(self.num_envs)
+        self._buf = _Buffers(config, self.kernel, same_step=self.autoreset_mode == "same_step")
+        self._discrete = config.action_type == "discrete"
+        self._keys = type(config).parts
+        self._all = np.ones(self.num_envs, dtype=np.bool_)
+        self._all.flags.writeable = False
+        self._seeded = False
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        """Reset every env; an int ``seed`` gives env i the seed ``seed + i``, a list gives each its own."""
+        if seed is None:
+            seeds = None if self._seeded else np.random.SeedSequence().generate_state(self.num_envs, np.uint64)
+        elif isinstance(seed, int | np.integer):
+            super().reset(seed=int(seed))
+            seeds = np.uint64(seed) + np.arange(self.num_envs, dtype=np.uint64)
+        else:
+            seeds = np.asarray(seed)
+            if seeds.shape != (self.num_envs,) or seeds.dtype.kind not in "iu" or np.any(seeds < 0):
+                raise ValueError(
+                    f"seed must be None, an int or {self.num_envs} non-negative ints. Got {seed!r} instead."
+                )
+        self._seeded = True
+        _demand_path_option(options, self.kernel, self.config.owner)
+        self.kernel.reset(seeds)
+        return self._buf.obs.copy(), {}
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        """Step every env with its action (shape ``(num_envs,)`` or ``(num_envs, action_dim)``)."""
+        arr = np.asarray(actions)
+        act = self._buf.actions
+        if arr.size != act.size or (self._discrete and arr.dtype.kind not in "iu"):
+            raise ValueError(
+                f"actions of {type(self).__name__} must be {'int' if self._discrete else 'float'}s of shape "
+                f"{self.action_space.shape}; got {arr.dtype} {arr.shape}"
+                + (": did you pass the policy's logits?" if self._discrete and arr.dtype.kind == "f" else ".")
+            )
+        np.copyto(act, arr.reshape(act.shape), casting="unsafe")
+        bad = self.kernel.step(act)
+        if bad >= 0:
+            raise ValueError(
+                f"Invalid action for env {bad} of {type(self).__name__}: {arr[bad]!r} is outside {self.single_action_space}."
+            )
+        buf = self._buf
+        return buf.obs.copy(), buf.rewards.copy(), buf.terminated.copy(), buf.truncated.copy(), self._info()
+
+    def _info(self) -> dict:
+        buf = self._buf
+        info: dict[str, Any] = {}
+        for k, key in enumerate(self._keys):
+            info[key] = buf.parts[:, k].copy()
+            info["_" + key] = self._all
+        if buf.finished is not None and buf.finished.any():
+            mask = buf.finished.copy()
+            final = np.empty(self.num_envs, dtype=object)
+            for i in np.flatnonzero(mask):
+                final[i] = buf.final_obs[i].copy()
+            info["final_obs"], info["_final_obs"] = final, mask
+        return info
