@@ -42,6 +42,7 @@ cdef class BatchKernel:
     cdef unsigned char[::1] truncated
     cdef unsigned char[::1] finished
     cdef double[:, ::1] parts
+    cdef double[:, ::1] actions
 
     # === Scenario hooks (overridden by each scenario kernel) ===
     cdef void reset_env(self, Py_ssize_t i) noexcept nogil

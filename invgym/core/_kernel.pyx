@@ -81,8 +81,8 @@ cdef class BatchKernel:
 
     # === Binding ===
 
-    def bind(self, obs, rewards, terminated, truncated, parts, final_obs=None, finished=None):
-        """Bind caller-owned output buffers, once; ``final_obs``/``finished`` switch on same-step autoreset.
+    def bind(self, obs, rewards, terminated, truncated, parts, actions, final_obs=None, finished=None):
+        """Bind caller-owned buffers, once; ``final_obs``/``finished`` switch on same-step autoreset.
 
         Args:
             obs: float32 array (num_envs, obs_dim) that receives observations.
@@ -90,6 +90,7 @@ cdef class BatchKernel:
             terminated: bool array (num_envs,).
             truncated: bool array (num_envs,).
             parts: float64 array (num_envs, num_parts) with the period's cost parts (see the scenario).
+            actions: float64 array (num_envs, act_dim) that ``step()`` reads the actions from.
             final_obs: float32 array like ``obs`` for same-step autoreset; None selects next-step autoreset.
             finished: bool array (num_envs,) flagging envs whose episode ended this step (same-step only).
         """
@@ -98,6 +99,7 @@ cdef class BatchKernel:
         self.terminated = terminated.view(np.uint8)
         self.truncated = truncated.view(np.uint8)
         self.parts = parts
+        self.actions = actions
         self.same_step = final_obs is not None
         if self.same_step:
             if finished is None:
@@ -193,50 +195,72 @@ cdef class BatchKernel:
 
     # === Step ===
 
-    def step(self, const double[:, ::1] actions):
-        """Advance every env by one period; return -1, or the index of the first env whose action is invalid.
+    def step(self):
+        """Advance every env by one period with the bound actions; return -1, or the first invalid env's index.
 
         Nothing moves when an action is invalid, so the caller can raise without corrupting state.
         """
-        cdef Py_ssize_t i, j, n = self.num_envs, m = self.act_dim, bad = -1
-        cdef double a
-        if actions.shape[0] != n or actions.shape[1] != m:
-            raise ValueError(f"actions must have shape ({n}, {m}). Got {(actions.shape[0], actions.shape[1])}.")
-        with nogil:
-            for i in range(n):
-                for j in range(m):
-                    a = actions[i, j]
-                    if bad < 0 and not (isfinite(a) and a >= self.act_low[j] and a <= self.act_high[j]):
-                        bad = i
-        if bad >= 0:
-            return bad
-        with nogil:
-            for i in range(n):
-                if self.needs_reset[i]:
-                    # Next-step autoreset (Gymnasium 1.x default): the action is ignored, the episode restarts.
+        if not self.bound:
+            raise RuntimeError("kernel buffers are not bound: call bind(...) before reset/step.")
+        return _advance(self)
+
+    def step_one(self, double action, tuple keys):
+        """Single-env fast path: env 0 takes the scalar ``action``; return (reward, terminated, truncated, info).
+
+        Returns None, with nothing moved, when the action is invalid. ``keys`` names the parts for ``info``.
+        """
+        cdef Py_ssize_t k
+        if not self.bound:
+            raise RuntimeError("kernel buffers are not bound: call bind(...) before reset/step.")
+        self.actions[0, 0] = action
+        if _advance(self) >= 0:
+            return None
+        info = {}
+        for k in range(self.num_parts):
+            info[keys[k]] = self.parts[0, k]
+        return self.rewards[0], self.terminated[0] != 0, self.truncated[0] != 0, info
+
+
+cdef Py_ssize_t _advance(BatchKernel self):
+    # The one batch-step loop (a module function, so the class layout stays as declared in _kernel.pxd).
+    cdef Py_ssize_t i, j, n = self.num_envs, m = self.act_dim, bad = -1
+    cdef double a
+    cdef double[:, ::1] actions = self.actions
+    with nogil:
+        for i in range(n):
+            for j in range(m):
+                a = actions[i, j]
+                if bad < 0 and not (isfinite(a) and a >= self.act_low[j] and a <= self.act_high[j]):
+                    bad = i
+    if bad >= 0:
+        return bad
+    with nogil:
+        for i in range(n):
+            if self.needs_reset[i]:
+                # Next-step autoreset (Gymnasium 1.x default): the action is ignored, the episode restarts.
+                self.start_episode(i)
+                self.write_obs(i, &self.obs[i, 0])
+                self.rewards[i] = 0.0
+                self.terminated[i] = 0
+                self.truncated[i] = 0
+                for j in range(self.num_parts):
+                    self.parts[i, j] = 0.0
+                continue
+            self.terminated[i] = 0
+            self.step_env(i, &actions[i, 0])
+            self.t[i] += 1
+            self.truncated[i] = self.t[i] >= self.horizon and not self.terminated[i]
+            self.write_obs(i, &self.obs[i, 0])
+            if self.terminated[i] or self.truncated[i]:
+                if self.same_step:
+                    # Same-step autoreset (SB3's convention): keep the final observation, restart now.
+                    for j in range(self.obs_dim):
+                        self.final_obs[i, j] = self.obs[i, j]
+                    self.finished[i] = 1
                     self.start_episode(i)
                     self.write_obs(i, &self.obs[i, 0])
-                    self.rewards[i] = 0.0
-                    self.terminated[i] = 0
-                    self.truncated[i] = 0
-                    for j in range(self.num_parts):
-                        self.parts[i, j] = 0.0
-                    continue
-                self.terminated[i] = 0
-                self.step_env(i, &actions[i, 0])
-                self.t[i] += 1
-                self.truncated[i] = self.t[i] >= self.horizon and not self.terminated[i]
-                self.write_obs(i, &self.obs[i, 0])
-                if self.terminated[i] or self.truncated[i]:
-                    if self.same_step:
-                        # Same-step autoreset (SB3's convention): keep the final observation, restart now.
-                        for j in range(self.obs_dim):
-                            self.final_obs[i, j] = self.obs[i, j]
-                        self.finished[i] = 1
-                        self.start_episode(i)
-                        self.write_obs(i, &self.obs[i, 0])
-                    else:
-                        self.needs_reset[i] = 1
-                elif self.same_step:
-                    self.finished[i] = 0
-        return -1
+                else:
+                    self.needs_reset[i] = 1
+            elif self.same_step:
+                self.finished[i] = 0
+    return -1

@@ -119,8 +119,22 @@ class _Buffers:
         self.actions = np.zeros((n, kernel.act_dim), dtype=np.float64)
         self.final_obs = np.zeros_like(self.obs) if same_step else None
         self.finished = np.zeros(n, dtype=np.bool_) if same_step else None
-        kernel.bind(self.obs, self.rewards, self.terminated, self.truncated, self.parts,
+        self.bind(kernel)
+
+    def bind(self, kernel: Any) -> None:
+        """Bind these buffers to ``kernel`` (again after unpickling, since binding is not pickled)."""
+        kernel.bind(self.obs, self.rewards, self.terminated, self.truncated, self.parts, self.actions,
                     self.final_obs, self.finished)
+
+
+class _Rebinds:
+    """Pickling support: an unpickled or deep-copied env binds its kernel to its own buffers again."""
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._buf.bind(self.kernel)
+        if "_obs_row" in state:  # a view does not survive pickling as a view
+            self._obs_row = self._buf.obs[0]
 
 
 def _demand_path_option(options: dict | None, kernel: Any, owner: str) -> None:
@@ -140,7 +154,7 @@ def _action_error(owner: str, space: spaces.Space, action: Any, hint: str = "") 
     return ValueError(f"Invalid action for {owner}: {action!r} is outside the action space {space}.{hint}")
 
 
-class KernelEnv(gym.Env):
+class KernelEnv(_Rebinds, gym.Env):
     """A single environment that is a view on a compiled batch kernel of one env.
 
     Subclasses only build their config; spaces, seeding, stepping and ``info`` come from here.
@@ -160,6 +174,7 @@ class KernelEnv(gym.Env):
         self.action_space = config.action_space()
         self.kernel = config.make_kernel(1)
         self._buf = _Buffers(config, self.kernel, same_step=False)
+        self._obs_row = self._buf.obs[0]
         self._discrete = config.action_type == "discrete"
         self._scalar_action = self._discrete and len(config.action_low) == 1
         self._keys = type(config).parts
@@ -182,34 +197,41 @@ class KernelEnv(gym.Env):
         _demand_path_option(options, self.kernel, self.config.owner)
         self.kernel.reset(kernel_seed)
         self._needs_reset = False
-        return self._buf.obs[0].copy(), {}
+        return self._obs_row.copy(), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Advance one period; see the class docstring for the event order and ``info`` keys."""
         if self._needs_reset:
             raise ResetNeeded(f"{self.config.owner}: the episode has ended (or not begun); call reset() first.")
-        act = self._buf.actions
         if self._scalar_action:
-            if not isinstance(action, int | np.integer) and not (
+            if type(action) is not int and not isinstance(action, np.integer) and not (
                 isinstance(action, np.ndarray) and action.size == 1 and action.dtype.kind in "iu"
             ):
                 raise _action_error(
                     self.config.owner, self.action_space, action,
                     " Discrete actions must be ints: did you pass the policy's logits, or mean action_type='continuous'?",
                 )
-            act[0, 0] = action
+            result = self.kernel.step_one(action, self._keys)
         else:
             arr = np.asarray(action)
+            act = self._buf.actions
             if arr.size != act.shape[1] or (self._discrete and arr.dtype.kind not in "iu"):
                 raise _action_error(self.config.owner, self.action_space, action)
-            act[0, :] = arr.reshape(-1)
-        if self.kernel.step(act) >= 0:
+            if act.shape[1] == 1:
+                result = self.kernel.step_one(arr.reshape(-1)[0], self._keys)
+            else:
+                act[0, :] = arr.reshape(-1)
+                result = None if self.kernel.step() >= 0 else self._result()
+        if result is None:
             raise _action_error(self.config.owner, self.action_space, action)
-        buf = self._buf
-        terminated, truncated = bool(buf.terminated[0]), bool(buf.truncated[0])
+        reward, terminated, truncated, info = result
         self._needs_reset = terminated or truncated
-        info = dict(zip(self._keys, buf.parts[0].tolist(), strict=True))
-        return buf.obs[0].copy(), float(buf.rewards[0]), terminated, truncated, info
+        return self._obs_row.copy(), reward, terminated, truncated, info
+
+    def _result(self) -> tuple[float, bool, bool, dict]:
+        buf = self._buf
+        info = dict(zip(self._keys, buf.parts[0].tolist()))
+        return float(buf.rewards[0]), bool(buf.terminated[0]), bool(buf.truncated[0]), info
 
     def render(self) -> str | None:
         """Return the current observation as text (``render_mode="ansi"``)."""
@@ -218,7 +240,7 @@ class KernelEnv(gym.Env):
         return f"{self.config.owner} obs={np.array2string(self._buf.obs[0], precision=2)}"
 
 
-class KernelVectorEnv(VectorEnv):
+class KernelVectorEnv(_Rebinds, VectorEnv):
     """A native Gymnasium vector env: ``num_envs`` copies stepped by one compiled call.
 
     Autoreset follows Gymnasium 1.x: with ``autoreset_mode="next_step"`` (the default) the step after an episode
@@ -283,7 +305,7 @@ class KernelVectorEnv(VectorEnv):
                 + (": did you pass the policy's logits?" if self._discrete and arr.dtype.kind == "f" else ".")
             )
         np.copyto(act, arr.reshape(act.shape), casting="unsafe")
-        bad = self.kernel.step(act)
+        bad = self.kernel.step()
         if bad >= 0:
             raise ValueError(
                 f"Invalid action for env {bad} of {type(self).__name__}: {arr[bad]!r} is outside {self.single_action_space}."
@@ -293,9 +315,10 @@ class KernelVectorEnv(VectorEnv):
 
     def _info(self) -> dict:
         buf = self._buf
+        parts = buf.parts.T.copy()  # one copy; each key is a contiguous row of it
         info: dict[str, Any] = {}
         for k, key in enumerate(self._keys):
-            info[key] = buf.parts[:, k].copy()
+            info[key] = parts[k]
             info["_" + key] = self._all
         if buf.finished is not None and buf.finished.any():
             mask = buf.finished.copy()

@@ -1,0 +1,1 @@
+"""Plain-Python reference dynamics, used only to test the kernels and twins (and as the benchmarks' baseline)."""

@@ -1,0 +1,274 @@
+"""invgym/LostSales-v0: kernel = reference = twin, determinism, properties, exact chain cost, bad input."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import invgym  # noqa: F401 - registers the ids
+from invgym.demand import DiscreteUniform, Geometric, NegativeBinomial, Poisson, ProductMixture
+from invgym.envs.lost_sales import LostSalesConfig, LostSalesEnv, LostSalesVectorEnv
+from tests import scenario_checks as sc
+from tests.reference import lost_sales as ref
+
+ENV_ID = "invgym/LostSales-v0"
+KEYS = ("obs", "reward", "cost", "holding", "lost", "sales", "demand", "order")
+
+
+def _config(**kwargs) -> LostSalesConfig:
+    return LostSalesConfig.validate("LostSalesEnv", **kwargs)
+
+
+INSTANCES = [
+    dict(lead_time=0),
+    dict(lead_time=1, lost_sales_cost=4.0),
+    dict(lead_time=2, demand=Geometric(3.0), purchase_cost=0.5),
+    dict(lead_time=4, demand=NegativeBinomial(4.0, 9.0), history=3),
+    dict(lead_time=5, lost_sales_cost=39.0, initial_state=[3, 1, 2, 0, 4]),
+    dict(lead_time=7, action_type="continuous", max_order=12.5, history=2),
+    dict(lead_time=0, action_type="continuous", demand=DiscreteUniform(0, 4)),
+]
+
+
+# === Kernel, reference and twin agree ===
+
+
+@pytest.mark.parametrize("kwargs", INSTANCES)
+def test_kernel_matches_reference_and_twin(kwargs):
+    env = gym.make(ENV_ID, horizon=60, **kwargs)
+    config = env.unwrapped.config
+    actions = sc.random_actions(config, np.random.default_rng(7), 60)
+    kernel = sc.run_env(env, actions, seed=11)
+    reference = sc.run_reference(ref, config, actions, kernel["demand"])
+    sc.assert_same_trajectory(kernel, reference, KEYS)
+    from invgym.twins import twin_for
+
+    twin = sc.run_twin(twin_for(config), actions, kernel["demand"])
+    sc.assert_same_trajectory(kernel, twin, ("obs", "cost", "holding", "lost", "sales", "order"))
+
+
+def test_replayed_demand_path_is_used_exactly():
+    env = gym.make(ENV_ID, lead_time=2, horizon=5)
+    path = [3.0, 0.0, 7.0, 1.0, 2.0]
+    env.reset(seed=0, options={"demand_path": path})
+    seen = [env.step(4)[4]["demand"] for _ in range(5)]
+    assert seen == path
+
+
+# === Determinism and vectorisation ===
+
+
+def test_same_seed_same_trajectory_and_different_seed_differs():
+    env = gym.make(ENV_ID, lead_time=3, horizon=50)
+    actions = sc.random_actions(env.unwrapped.config, np.random.default_rng(0), 50)
+    a, b, c = (sc.run_env(env, actions, seed=s) for s in (5, 5, 6))
+    sc.assert_same_trajectory(a, b, KEYS, rtol=0)
+    assert not np.array_equal(a["demand"], c["demand"])
+
+
+def test_vector_env_i_replays_single_env_with_seed_plus_i():
+    n, seed, periods = 4, 100, 30
+    venv = gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", lead_time=2, horizon=periods)
+    assert isinstance(venv, LostSalesVectorEnv)
+    actions = sc.random_actions(venv.config, np.random.default_rng(1), periods * n).reshape(periods, n)
+    obs, _ = venv.reset(seed=seed)
+    demand = []
+    for a in actions:
+        obs, reward, term, trunc, info = venv.step(a.astype(np.int64))
+        demand.append(info["demand"])
+    demand = np.array(demand)
+    env = gym.make(ENV_ID, lead_time=2, horizon=periods)
+    for i in range(n):
+        single = sc.run_env(env, actions[:, i : i + 1], seed=seed + i)
+        np.testing.assert_array_equal(single["demand"], demand[:, i])
+
+
+def test_vector_env_next_step_autoreset():
+    venv = LostSalesVectorEnv(num_envs=2, lead_time=1, horizon=2, initial_state=[3])
+    venv.reset(seed=0)
+    venv.step(np.array([1, 1]))
+    _, _, _, trunc, _ = venv.step(np.array([1, 1]))
+    assert trunc.all()
+    obs, reward, term, trunc, info = venv.step(np.array([5, 5]))  # ignored: this step resets
+    np.testing.assert_array_equal(obs, [[3.0], [3.0]])
+    np.testing.assert_array_equal(reward, [0.0, 0.0])
+    assert not term.any() and not trunc.any() and np.all(info["order"] == 0)
+
+
+def test_vector_env_same_step_autoreset_reports_final_obs():
+    venv = LostSalesVectorEnv(num_envs=2, autoreset_mode="same_step", lead_time=1, horizon=2, initial_state=[3])
+    venv.reset(seed=0)
+    venv.step(np.array([1, 1]))
+    obs, _, _, trunc, info = venv.step(np.array([2, 2]))
+    assert trunc.all() and info["_final_obs"].all()
+    np.testing.assert_array_equal(obs, [[3.0], [3.0]])
+    assert all(final[0] >= 2 for final in info["final_obs"])  # the order of 2 arrived before the episode ended
+
+
+def test_twin_is_deterministic_and_differentiable():
+    import torch
+
+    from invgym.twins import twin_for
+
+    twin = twin_for(ENV_ID, lead_time=2)
+    demand = torch.tensor(np.random.default_rng(0).poisson(5.0, (8, 40)), dtype=torch.float64)
+    level = torch.tensor(14.0, dtype=torch.float64, requires_grad=True)
+    runs = [twin.rollout(lambda o: torch.relu(level - o.sum(1)), demand, warmup=5) for _ in range(2)]
+    assert torch.equal(runs[0].total_cost, runs[1].total_cost)
+    runs[0].average_cost.backward()
+    assert level.grad is not None and torch.isfinite(level.grad)
+
+
+def test_product_mixture_draws_a_product_per_env_and_episode():
+    mixture = ProductMixture([Poisson(1.0), Poisson(30.0)])
+    venv = LostSalesVectorEnv(num_envs=64, lead_time=0, demand=mixture, horizon=200, history=4)
+    venv.reset(seed=0)
+    totals = np.zeros(64)
+    for _ in range(200):
+        _, _, _, _, info = venv.step(np.zeros(64, dtype=np.int64))
+        totals += info["demand"]
+    means = totals / 200
+    low, high = means < 5, means > 20
+    assert low.any() and high.any() and np.all(low | high)  # each env stays with one product all episode
+
+
+def test_history_window_holds_observed_sales():
+    env = LostSalesEnv(lead_time=0, history=3, horizon=10)
+    env.reset(seed=4)
+    sales = []
+    for _ in range(5):
+        obs, _, _, _, info = env.step(4)
+        sales.append(info["sales"])
+        np.testing.assert_array_equal(obs[1:], ([0.0, 0.0, 0.0] + sales)[-3:])
+
+
+def test_pickle_and_deepcopy_continue_identically():
+    env = gym.make(ENV_ID, lead_time=3, history=2)
+    sc.check_pickle_roundtrip(env, sc.random_actions(env.unwrapped.config, np.random.default_rng(2), 20))
+
+
+# === Properties over random parameters ===
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lead_time=st.integers(0, 8),
+    mean=st.floats(0.5, 20.0),
+    h=st.floats(0.0, 10.0),
+    p=st.floats(0.0, 100.0),
+    c=st.floats(0.0, 5.0),
+    seed=st.integers(0, 2**32),
+    continuous=st.booleans(),
+)
+def test_conservation_cost_identity_and_nonnegativity(lead_time, mean, h, p, c, seed, continuous):
+    env = LostSalesEnv(lead_time=lead_time, demand=Poisson(mean), holding_cost=h, lost_sales_cost=p,
+                       purchase_cost=c, horizon=40, action_type="continuous" if continuous else "discrete")
+    actions = sc.random_actions(env.config, np.random.default_rng(seed), 40)
+    run = sc.run_env(env, actions, seed=seed)
+    obs = run["obs"].astype(np.float64)
+    # Stock conservation: what is on hand or in the pipeline changes only by orders in and sales out.
+    total = obs.sum(axis=1)
+    np.testing.assert_allclose(total[1:] - total[:-1], run["order"] - run["sales"], atol=1e-3, rtol=1e-5)
+    np.testing.assert_allclose(run["sales"] + run["lost"], run["demand"])
+    np.testing.assert_allclose(run["cost"], h * run["holding"] + p * run["lost"] + c * run["order"], rtol=1e-12)
+    np.testing.assert_allclose(run["reward"], -run["cost"])
+    for key in ("holding", "lost", "sales", "demand", "order"):
+        assert np.all(run[key] >= 0), key
+    assert np.all(obs >= 0)
+
+
+# === Exact long-run cost of a fixed base-stock policy ===
+
+
+@pytest.mark.parametrize("lead_time,level,demand", [(1, 9, Poisson(3.0)), (2, 12, DiscreteUniform(0, 6)),
+                                                    (0, 5, Geometric(2.0))])
+def test_base_stock_rollout_matches_markov_chain_cost(lead_time, level, demand):
+    config = _config(lead_time=lead_time, demand=demand, lost_sales_cost=9.0, max_order=30)
+
+    def base_stock(state):
+        return [max(0.0, level - sum(state[0]))]
+
+    exact = sc.markov_chain_cost(config, ref, base_stock)
+    kernel, _ = sc.bound_kernel(config, num_envs=32, seed=0)
+    totals = kernel.rollout("base_stock", [level], periods=20_000, warmup=200)
+    per_env = totals["cost"] / 20_000
+    stderr = per_env.std(ddof=1) / np.sqrt(len(per_env))
+    assert abs(per_env.mean() - exact) < 4 * stderr + 1e-9, (per_env.mean(), exact, stderr)
+
+
+def test_rollout_equals_stepping_with_the_same_policy():
+    config = _config(lead_time=3, max_order=25)
+    kernel, _ = sc.bound_kernel(config, num_envs=5, seed=9)
+    rolled = kernel.rollout("capped_base_stock", [[18.0, 7.0]], periods=50)
+    venv = LostSalesVectorEnv(num_envs=5, lead_time=3, max_order=25, horizon=50)
+    obs, _ = venv.reset(seed=9)
+    cost = np.zeros(5)
+    for _ in range(50):
+        q = np.clip(18 - obs.sum(axis=1), 0, 7).astype(np.int64)
+        obs, _, _, _, info = venv.step(q)
+        cost += info["cost"]
+    np.testing.assert_allclose(rolled["cost"], cost)
+
+
+# === Bad input ===
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(lead_time=-1), "The 'lead_time' parameter of LostSalesEnv must be an int in the range [0, 50]. Got -1"),
+        (dict(lead_time=2.5), "'lead_time' parameter of LostSalesEnv must be an int"),
+        (dict(lead_time=True), "'lead_time' parameter of LostSalesEnv must be an int"),
+        (dict(holding_cost=float("nan")), "'holding_cost' parameter of LostSalesEnv must be a float in the range [0, inf)"),
+        (dict(lost_sales_cost=-1.0), "'lost_sales_cost' parameter of LostSalesEnv must be a float in the range [0, inf)"),
+        (dict(purchase_cost="1"), "'purchase_cost' parameter"),
+        (dict(max_order=-1), "'max_order' parameter of LostSalesEnv must be an int in the range [0, 100000]"),
+        (dict(demand=5.0), "'demand' parameter of LostSalesEnv must be a demand model"),
+        (dict(horizon=0), "'horizon' parameter of LostSalesEnv must be an int in the range [1, "),
+        (dict(action_type="box"), "'action_type' parameter of LostSalesEnv must be one of ['discrete', 'continuous']"),
+        (dict(history=-2), "'history' parameter of LostSalesEnv must be an int in the range [0, 1024]"),
+        (dict(lead_time=2, initial_state=[1.0]), "'initial_state' parameter of LostSalesEnv must be a sequence of 2"),
+        (dict(initial_state=[-1.0]), "'initial_state' parameter of LostSalesEnv"),
+        (dict(render_mode="human"), "'render_mode' parameter of LostSalesEnv"),
+    ],
+)
+def test_bad_parameters_raise_naming_the_parameter(kwargs, message):
+    with pytest.raises((ValueError, TypeError)) as excinfo:
+        LostSalesEnv(**kwargs)
+    assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize("bad", [Poisson, NegativeBinomial])
+def test_bad_demand_parameters_raise(bad):
+    with pytest.raises(ValueError, match="'mean' parameter of"):
+        bad(-1.0) if bad is Poisson else bad(-1.0, 2.0)
+
+
+def test_bad_actions_raise_without_moving_the_state():
+    env = LostSalesEnv(lead_time=1, max_order=10)
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step(1)
+    obs, _ = env.reset(seed=0)
+    for action in (-1, 11, 2.5, np.float32(3.0), "3"):
+        with pytest.raises(ValueError, match="outside the action space"):
+            env.step(action)
+    cont = LostSalesEnv(lead_time=1, max_order=10, action_type="continuous")
+    cont.reset(seed=0)
+    for action in (np.array([np.nan]), np.array([-0.1]), np.array([10.5]), np.array([1.0, 2.0])):
+        with pytest.raises(ValueError, match="outside the action space"):
+            cont.step(action)
+    venv = LostSalesVectorEnv(num_envs=3, lead_time=1, max_order=10)
+    venv.reset(seed=0)
+    with pytest.raises(ValueError, match="did you pass the policy's logits"):
+        venv.step(np.array([0.5, 1.0, 2.0]))
+    with pytest.raises(ValueError, match="env 2"):
+        venv.step(np.array([1, 2, 11]))
+
+
+def test_default_max_order_is_mortons_bound():
+    env = LostSalesEnv(lead_time=3, lost_sales_cost=9.0)
+    # p/(p+h) = 0.9 quantile of Poisson(20) (four periods of Poisson(5)) is 26.
+    assert env.action_space.n == 27
