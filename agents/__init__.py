@@ -1,0 +1,1 @@
+"""Learning agents: DirectBackprop, structure-informed penalties, ORPR (imported as invgym.agents)."""

@@ -1,0 +1,1 @@
+"""The shared leaderboard: suite, scoring, submission, verification, site (imported as invgym.leaderboard)."""
