@@ -4,9 +4,10 @@ Importing the package registers every ``invgym/...`` id with Gymnasium; it impor
 (torch, stable-baselines3 and Ray are imported by the modules that use them).
 """
 
+from invgym.evaluate import EvaluationResult, evaluate  # numpy only; binds invgym.evaluate to the function
 from invgym.registration import register_envs
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "register_envs"]
+__all__ = ["EvaluationResult", "__version__", "evaluate", "register_envs"]
 
 register_envs()

@@ -54,14 +54,14 @@ def check_real(
     what = f"a float in the range {interval(low, high, closed)}"
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         _fail(name, owner, what, value, TypeError)
-    value = float(value)
-    if not math.isfinite(value):
+    number = float(value)
+    if not math.isfinite(number):
         _fail(name, owner, what, value)
-    if low is not None and (value < low or (value == low and closed in ("right", "neither"))):
+    if low is not None and (number < low or (number == low and closed in ("right", "neither"))):
         _fail(name, owner, what, value)
-    if high is not None and (value > high or (value == high and closed in ("left", "neither"))):
+    if high is not None and (number > high or (number == high and closed in ("left", "neither"))):
         _fail(name, owner, what, value)
-    return value
+    return number
 
 
 def check_bool(value: object, name: str, owner: str) -> bool:

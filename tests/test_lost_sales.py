@@ -272,3 +272,11 @@ def test_default_max_order_is_mortons_bound():
     env = LostSalesEnv(lead_time=3, lost_sales_cost=9.0)
     # p/(p+h) = 0.9 quantile of Poisson(20) (four periods of Poisson(5)) is 26.
     assert env.action_space.n == 27
+
+
+def test_config_replace_round_trips_and_revalidates():
+    config = LostSalesEnv(lead_time=2).config
+    longer = config.replace(horizon=50_000)
+    assert longer.horizon == 50_000 and longer.max_order == config.max_order and longer.lead_time == 2
+    with pytest.raises(ValueError, match="'lead_time' parameter"):
+        config.replace(lead_time=-3)

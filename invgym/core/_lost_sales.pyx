@@ -25,11 +25,14 @@ cdef enum:
     NUM_PARTS = 6
 
 # Fixed policies that rollout() runs without leaving compiled code, with their parameter columns.
-POLICIES = {"constant": ("quantity",), "base_stock": ("level",), "capped_base_stock": ("level", "cap")}
+# "vector_base_stock" takes lead_time + 1 columns, the levels s_0, ..., s_L (Zipkin 2008, Sec. 3).
+POLICIES = {"constant": ("quantity",), "base_stock": ("level",), "capped_base_stock": ("level", "cap"),
+            "vector_base_stock": ("levels",)}
 cdef enum:
     CONSTANT = 0
     BASE_STOCK = 1
     CAPPED_BASE_STOCK = 2
+    VECTOR_BASE_STOCK = 3
 
 
 # === State ===
@@ -143,8 +146,11 @@ cdef class LostSalesKernel(BatchKernel):
 
         Args:
             policy: one of ``POLICIES`` — "constant" (q), "base_stock" (order up to S on the inventory
-                position on_hand + pipeline) or "capped_base_stock" (the same, at most ``cap``; Xin 2021).
-            params: array (num_envs, k) or (k,) of the policy's parameters, in ``POLICIES[policy]`` order.
+                position on_hand + pipeline), "capped_base_stock" (the same, at most ``cap``; Xin 2021) or
+                "vector_base_stock" (the least of s_l minus the l most recent orders, l < L, and s_L minus the
+                inventory position; Zipkin 2008, Sec. 3).
+            params: array (num_envs, k) or (k,) of the policy's parameters, in ``POLICIES[policy]`` order
+                (k = lead_time + 1 levels for "vector_base_stock").
             periods: periods counted in the totals.
             warmup: periods run first and not counted.
 
@@ -154,9 +160,9 @@ cdef class LostSalesKernel(BatchKernel):
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {sorted(POLICIES)}. Got {policy!r} instead.")
         cdef int kind = list(POLICIES).index(policy)
+        cdef Py_ssize_t ncols = self.lead_time + 1 if kind == VECTOR_BASE_STOCK else len(POLICIES[policy])
         cdef double[:, ::1] theta = np.ascontiguousarray(
-            np.broadcast_to(np.asarray(params, dtype=np.float64).reshape(-1, len(POLICIES[policy])),
-                            (self.num_envs, len(POLICIES[policy]))))
+            np.broadcast_to(np.asarray(params, dtype=np.float64).reshape(-1, ncols), (self.num_envs, ncols)))
         if periods < 0 or warmup < 0:
             raise ValueError(f"periods and warmup must be >= 0. Got {periods} and {warmup} instead.")
         if self.replay and self.demand_periods < periods + warmup:
@@ -164,8 +170,9 @@ cdef class LostSalesKernel(BatchKernel):
         totals_arr = np.zeros((self.num_envs, NUM_PARTS), dtype=np.float64)
         cdef double[:, ::1] totals = totals_arr
         cdef double row[NUM_PARTS]
-        cdef double q, position
-        cdef Py_ssize_t i, k
+        cdef double q, position, recent
+        cdef Py_ssize_t i, k, l
+        cdef int64_t L = self.lead_time
         cdef int64_t s
         with nogil:
             for i in range(self.num_envs):
@@ -173,6 +180,19 @@ cdef class LostSalesKernel(BatchKernel):
                     # 3. ORDER by the fixed policy, from the inventory position (on-hand plus pipeline).
                     if kind == CONSTANT:
                         q = theta[i, 0]
+                    elif kind == VECTOR_BASE_STOCK:
+                        # q = min(s_0, s_l - (l most recent orders) for 0 < l < L, s_L - inventory position).
+                        if L == 0:
+                            q = theta[i, 0] - self.state[i, 0]
+                        else:
+                            q = theta[i, 0]
+                            recent = 0.0
+                            for l in range(1, L):
+                                recent += self.state[i, L - l]
+                                if theta[i, l] - recent < q:
+                                    q = theta[i, l] - recent
+                            if theta[i, L] - (recent + self.state[i, 0]) < q:
+                                q = theta[i, L] - (recent + self.state[i, 0])
                     else:
                         position = 0.0
                         for k in range(self.width):

@@ -38,7 +38,7 @@ class LostSalesConfig(ScenarioConfig):
     holding_cost: float = 1.0
     lost_sales_cost: float = 9.0
     purchase_cost: float = 0.0
-    max_order: float = 0.0
+    max_order: float | int = 0
     horizon: int = 1000
     action_type: str = "discrete"
     history: int = 0
@@ -78,7 +78,7 @@ class LostSalesConfig(ScenarioConfig):
         if initial_state is None:
             initial_state = np.zeros(width)
         initial_state = check_vector(initial_state, "initial_state", owner, width, 0.0, None)
-        return cls(owner, lead_time, demand, holding_cost, lost_sales_cost, purchase_cost, float(max_order),
+        return cls(owner, lead_time, demand, holding_cost, lost_sales_cost, purchase_cost, max_order,
                    horizon, action_type, history, tuple(initial_state.tolist()))
 
     @property

@@ -1,0 +1,239 @@
+"""invgym.evaluate: exact costs inside the CI, rollout = stepping, seeding, any policy type, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import invgym
+from invgym.baselines import BaseStock, CappedBaseStock, ConstantOrder, Myopic, VectorBaseStock
+from invgym.envs.common import ScenarioConfig
+from invgym.envs.lost_sales import LostSalesConfig
+from invgym.evaluate import EvaluationResult, _t975
+
+ENV_ID = "invgym/LostSales-v0"
+
+
+def _poisson_pmf(mean: float, top: int = 80) -> np.ndarray:
+    # Written out here (not invgym.demand) so the exact values below do not reuse the code under test.
+    return np.array([math.exp(-mean + k * math.log(mean) - math.lgamma(k + 1)) for k in range(top)])
+
+
+def _config(**kwargs) -> LostSalesConfig:
+    return LostSalesConfig.validate("LostSalesEnv", **kwargs)
+
+
+def _run(policy, config, **kwargs) -> EvaluationResult:
+    return invgym.evaluate(policy, config, **{"num_envs": 4, "periods": 500, "warmup": 0, **kwargs})
+
+
+# === Exact values inside the confidence interval ===
+
+
+@pytest.mark.parametrize("purchase_cost", [0.0, 0.5])
+def test_ci_covers_exact_cost_of_base_stock_at_zero_lead_time(purchase_cost):
+    """With L = 0, order-up-to S makes period costs iid: h E(S-D)^+ + p E(D-S)^+ + c E min(S, D).
+
+    (After the first period, each order replaces the previous period's sales.)
+    """
+    h, p, level = 1.0, 9.0, 7
+    config = _config(lead_time=0, holding_cost=h, lost_sales_cost=p, purchase_cost=purchase_cost)
+    d = np.arange(80)
+    pmf = _poisson_pmf(5.0)
+    sales = pmf @ np.minimum(level, d)
+    exact = h * pmf @ np.maximum(level - d, 0) + p * pmf @ np.maximum(d - level, 0) + purchase_cost * sales
+    policy = BaseStock.fit(config, level=level)
+    for candidate in (policy, lambda obs: policy(obs)):  # compiled rollout, then stepped
+        result = invgym.evaluate(candidate, config, num_envs=64, periods=4000, warmup=10, seed=3)
+        assert result.ci95[0] < exact < result.ci95[1]
+        assert result.ci95[1] - result.ci95[0] < 0.01 * exact  # tight enough to mean something
+        assert result.metrics["fill_rate"] == pytest.approx(sales / 5.0, rel=3e-3)
+        assert result.metrics["fill_rate"] + result.metrics["lost_sales_rate"] == pytest.approx(1.0)
+        assert result.metrics["average_order"] == pytest.approx(sales, rel=3e-3)
+
+
+def test_ci_covers_exact_cost_of_ordering_nothing():
+    """Never ordering from an empty start loses every unit demanded: cost p E[D] = 9 * 5."""
+    policy = ConstantOrder.fit(ENV_ID, quantity=0, lead_time=2)
+    result = invgym.evaluate(policy, ENV_ID, num_envs=32, periods=2000, warmup=0, lead_time=2)
+    assert result.ci95[0] < 45.0 < result.ci95[1]
+    assert result.metrics["fill_rate"] == 0.0 and result.metrics["average_on_hand"] == 0.0
+
+
+# === Paths, seeding, common random numbers ===
+
+
+@pytest.mark.parametrize("lead_time", [0, 1, 3])
+def test_compiled_rollout_and_stepping_give_identical_results(lead_time):
+    """Every kernel policy gives bit-identical per-env costs and metrics compiled and stepped."""
+    config = _config(lead_time=lead_time, lost_sales_cost=19.0)
+    policies = [
+        BaseStock.fit(config, level=17),
+        CappedBaseStock.fit(config, level=18, cap=7),
+        ConstantOrder.fit(config, quantity=4),
+        VectorBaseStock.fit(config),
+    ]
+    for policy in policies:
+        compiled = _run(policy, config, num_envs=6, periods=300, warmup=20, seed=5)
+        stepped = _run(lambda obs, p=policy: p(obs), config, num_envs=6, periods=300, warmup=20, seed=5)
+        assert (compiled.path, stepped.path) == ("rollout", "step")
+        np.testing.assert_array_equal(compiled.per_env_cost, stepped.per_env_cost)
+        assert compiled.metrics == stepped.metrics
+        assert compiled.average_cost == stepped.average_cost
+
+
+def test_env_i_is_the_single_env_seeded_with_seed_plus_i():
+    """Env i of an evaluation replays the single env reset with seed + i, step for step."""
+    policy = BaseStock.fit(ENV_ID, level=12, lead_time=2)
+    result = invgym.evaluate(policy, ENV_ID, num_envs=3, periods=50, warmup=0, seed=10, lead_time=2)
+    env = gym.make(ENV_ID, lead_time=2, horizon=50)
+    for i in range(3):
+        obs, _ = env.reset(seed=10 + i)
+        costs = []
+        for _ in range(50):
+            obs, reward, _, _, _ = env.step(int(policy(obs)[0]))
+            costs.append(-reward)
+        assert result.per_env_cost[i] == pytest.approx(np.mean(costs), abs=1e-12)
+
+
+def test_same_seed_same_demand_for_every_policy():
+    """Common random numbers: demand does not depend on the policy.
+
+    Never ordering costs p per demanded unit, so it reveals each env's demand; a base-stock policy run on the
+    same seed orders (in the long run) exactly what it sells of that same demand.
+    """
+    config = _config(lead_time=1, lost_sales_cost=9.0)
+    nothing = _run(ConstantOrder.fit(config, quantity=0), config, warmup=20)
+    again = _run(ConstantOrder.fit(config, quantity=0), config, warmup=20)
+    other = _run(BaseStock.fit(config, level=11), config, warmup=20)
+    np.testing.assert_array_equal(nothing.per_env_cost, again.per_env_cost)
+    demand = nothing.per_env_cost.mean() / 9.0
+    assert other.metrics["fill_rate"] + other.metrics["lost_sales_rate"] == pytest.approx(1.0)
+    assert other.metrics["average_order"] == pytest.approx(demand * other.metrics["fill_rate"], rel=0.01)
+
+
+def test_sb3_like_model_uses_deterministic_predict():
+    """An object with SB3's predict() is evaluated through predict(obs, deterministic=True)."""
+    config = _config(lead_time=2)
+    policy = BaseStock.fit(config, level=15)
+
+    class Model:
+        calls: list = []
+
+        def predict(self, observation, state=None, episode_start=None, deterministic=False):
+            self.calls.append(deterministic)
+            return policy(observation), None
+
+    model = Model()
+    result = _run(model, config, periods=100, warmup=5)
+    reference = _run(policy, config, periods=100, warmup=5)
+    assert set(model.calls) == {True} and len(model.calls) == 105
+    np.testing.assert_array_equal(result.per_env_cost, reference.per_env_cost)
+
+
+def test_integral_float_actions_accepted_and_continuous_spaces_take_reals():
+    """Whole-number floats are valid discrete actions; a continuous space takes fractional orders as they are."""
+    config = _config(lead_time=1)
+    ints = _run(lambda obs: np.full(len(obs), 5), config, num_envs=2, periods=50)
+    floats = _run(lambda obs: np.full((len(obs), 1), 5.0), config, num_envs=2, periods=50)
+    np.testing.assert_array_equal(ints.per_env_cost, floats.per_env_cost)
+    cont = _config(lead_time=1, action_type="continuous", max_order=10.0)
+    result = _run(lambda obs: np.full(len(obs), 4.5), cont, num_envs=2, periods=50)
+    assert result.metrics["average_order"] == 4.5
+
+
+def test_result_fields_and_package_export():
+    """invgym.evaluate is the function (not the module) and the result carries its settings."""
+    from invgym.evaluate import evaluate
+
+    assert invgym.evaluate is evaluate
+    result = invgym.evaluate(lambda obs: np.full(len(obs), 5), ENV_ID, num_envs=5, periods=20, warmup=3, seed=2)
+    assert isinstance(result, EvaluationResult)
+    assert (result.num_envs, result.periods, result.warmup, result.seed, result.env) == (5, 20, 3, 2, ENV_ID)
+    assert result.ci95[0] < result.average_cost < result.ci95[1]
+    assert set(result.metrics) == {"fill_rate", "lost_sales_rate", "average_on_hand", "average_order"}
+    single = invgym.evaluate(lambda obs: np.full(len(obs), 5), ENV_ID, num_envs=1, periods=20)
+    assert math.isnan(single.stderr)
+
+
+def test_student_t_quantiles():
+    """The CI's t quantiles match scipy's to 3e-4."""
+    stats = pytest.importorskip("scipy.stats")
+    for df in [*range(1, 40), 60, 99, 500, 10_000]:
+        assert _t975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=3e-4)
+
+
+# === Errors ===
+
+
+@dataclasses.dataclass(frozen=True)
+class DualSourcingConfig(ScenarioConfig):
+    """Stands in for another family's config (families are looked up by config class name)."""
+
+
+def test_wrong_family_is_refused():
+    """A lost-sales policy refuses another family's env, at evaluation and at fit."""
+    policy = BaseStock.fit(ENV_ID, level=10)
+    with pytest.raises(ValueError, match="lost_sales policy; it cannot act in a dual_sourcing env"):
+        invgym.evaluate(policy, DualSourcingConfig())
+    with pytest.raises(ValueError, match="lost_sales policy; it cannot act in a dual_sourcing env"):
+        BaseStock.fit(DualSourcingConfig())
+
+
+def test_policy_fitted_for_another_env_is_refused():
+    """A policy fitted for one lead time (or cost) refuses an env with another, naming both."""
+    policy = VectorBaseStock.fit(ENV_ID, lead_time=2)
+    with pytest.raises(ValueError, match=r"fitted for lead_time=2, max_order=.*this env has lead_time=3"):
+        invgym.evaluate(policy, ENV_ID, lead_time=3)
+    myopic = Myopic.fit(ENV_ID, lead_time=1, lost_sales_cost=9.0)
+    with pytest.raises(ValueError, match="lost_sales_cost=9.0"):
+        invgym.evaluate(myopic, ENV_ID, lead_time=1, lost_sales_cost=4.0, max_order=14)
+
+
+BAD_POLICIES = [
+    (lambda obs: np.full(len(obs), 4.5), ValueError, "non-integer action 4.5: did you pass the policy's logits"),
+    (lambda obs: np.full(len(obs), -1), ValueError, r"returned \[-1.0\] for env 0, outside the action space"),
+    (lambda obs: np.full(len(obs), 1e9), ValueError, "outside the action space"),
+    (lambda obs: np.full(len(obs), np.nan), ValueError, "non-integer action nan"),
+    (lambda obs: np.zeros((len(obs), 2), dtype=np.int64), ValueError, r"of shape \(4,\) or \(4, 1\)"),
+    (lambda obs: np.array(["5"] * len(obs)), ValueError, "int actions"),
+    (lambda obs: (np.zeros(len(obs), dtype=np.int64), None), TypeError, "not model.predict"),
+    (BaseStock, TypeError, r"fit it first \(e.g. BaseStock.fit\(env\)\)"),
+    (42, TypeError, "policy must be callable"),
+]
+
+
+@pytest.mark.parametrize(("policy", "error", "match"), BAD_POLICIES)
+def test_bad_policies_raise_clear_errors(policy, error, match):
+    """Bad actions are refused, never rounded or clipped, with a hint at the likely cause."""
+    with pytest.raises(error, match=match):
+        invgym.evaluate(policy, ENV_ID, num_envs=4, periods=10, warmup=0)
+
+
+BAD_ARGUMENTS = [
+    (dict(num_envs=0), ValueError, r"The 'num_envs' parameter of evaluate must be an int in the range \[1, "),
+    (dict(periods=0), ValueError, "The 'periods' parameter of evaluate"),
+    (dict(periods=10.0), TypeError, r"The 'periods' parameter of evaluate must be an int .* Got 10.0 instead"),
+    (dict(warmup=-1), ValueError, "The 'warmup' parameter of evaluate"),
+    (dict(seed=-3), ValueError, "The 'seed' parameter of evaluate"),
+    (dict(lead_time=-1), ValueError, "The 'lead_time' parameter of LostSalesEnv"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), BAD_ARGUMENTS)
+def test_bad_arguments_raise_clear_errors(kwargs, error, match):
+    """Bad settings raise the project's message shape, naming the parameter."""
+    with pytest.raises(error, match=match):
+        invgym.evaluate(lambda obs: np.zeros(len(obs), dtype=np.int64), ENV_ID, **kwargs)
+
+
+def test_env_kwargs_need_an_id():
+    """Scenario keywords go with an id only; a non-invgym env is refused."""
+    with pytest.raises(TypeError, match="only accepted with an environment id"):
+        invgym.evaluate(lambda obs: obs, _config(), lead_time=2)
+    with pytest.raises(TypeError, match="expected an invgym env"):
+        invgym.evaluate(lambda obs: obs, gym.make("CartPole-v1"))
