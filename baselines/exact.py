@@ -1,0 +1,69 @@
+"""``solve_exact``: the optimal long-run average cost and policy of a scenario, by the family's exact solver.
+
+Each scenario family with an exact dynamic-programming solver has one entry in :data:`SOLVERS`, written as
+``"module:function"`` so that the solver is imported only when it is first used. Every solver has the signature
+``solver(config, *, max_states=..., tol=...) -> ExactSolution`` and refuses, with a ValueError naming the state
+count, an instance too large to solve.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from invgym.baselines.common import ExactSolution, config_of, family_of
+
+__all__ = ["SOLVERS", "solve_exact"]
+
+# One line per family: "family": "module:function" (a callable is accepted too).
+SOLVERS: dict[str, str | Callable[..., ExactSolution]] = {
+    "lost_sales": "invgym.baselines.exact_lost_sales:solve_lost_sales",
+    "dual_sourcing": "invgym.baselines.exact_dual_sourcing:solve_dual_sourcing",
+    "procurement_removal": "invgym.baselines.exact_procurement_removal:solve_procurement_removal",
+}
+
+
+def _solver(family: str) -> Callable[..., ExactSolution]:
+    entry = SOLVERS.get(family)
+    if entry is None:
+        raise ValueError(
+            f"there is no exact solver for the {family!r} family; exact solvers exist for {sorted(SOLVERS)}. "
+            "Use a heuristic from invgym.baselines instead."
+        )
+    if callable(entry):
+        return entry
+    module, _, name = entry.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def solve_exact(env_or_id: Any, *, max_states: int | None = None, tol: float | None = None,
+                **env_kwargs: Any) -> ExactSolution:
+    """Solve a scenario exactly: its optimal long-run average cost per period and an optimal policy.
+
+    Args:
+        env_or_id: an invgym env, vector env, scenario config, or a registered id such as
+            ``"invgym/LostSales-v0"`` (then ``env_kwargs`` set its parameters).
+        max_states: refuse instances whose reduced state space is larger (ValueError naming the count);
+            None uses the family solver's default.
+        tol: stop when the span of ``T V - V`` is below ``tol`` (cost units), so the returned average cost is
+            within ``tol / 2`` of the optimum; None uses the family solver's default.
+        **env_kwargs: env parameters, only with an id.
+
+    Returns:
+        ExactSolution: ``average_cost``, ``policy`` (a FittedPolicy acting on the env's observations),
+        ``num_states``, ``iterations``, ``span`` and solver-specific ``info``.
+
+    Raises:
+        ValueError: the family has no exact solver, the instance is too large, or it is not one the solver
+            covers (e.g. lost sales with a ``ProductMixture``).
+
+    >>> import invgym
+    >>> from invgym.baselines import solve_exact
+    >>> solution = solve_exact("invgym/LostSales-v0", lead_time=2, lost_sales_cost=9.0)
+    >>> round(solution.average_cost, 2), solution.num_states  # Zipkin (2008), Table 3: 6.09
+    (6.09, 153)
+    """
+    config = config_of(env_or_id, **env_kwargs)
+    options = {name: value for name, value in (("max_states", max_states), ("tol", tol)) if value is not None}
+    return _solver(family_of(config))(config, **options)
