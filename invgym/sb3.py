@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv
 
 from invgym.envs.common import ScenarioConfig, _Buffers, config_for
@@ -30,6 +31,8 @@ class InvgymVecEnv(VecEnv):
     - same-step reset: when env i's episode ends, the returned ``obs[i]`` is already the first observation of
       the next episode and ``infos[i]["terminal_observation"]`` holds the last one;
     - ``infos[i]["TimeLimit.truncated"] = truncated[i] and not terminated[i]`` (set on every step);
+    - a Discrete/MultiDiscrete space that does not start at 0 is shown to SB3 as indices from 0 and shifted
+      back before the kernel sees them (SB3's policies sample indices);
     - ``seed(s)`` makes env i use seed ``s + i`` at the next ``reset()``, exactly as the Gymnasium vector env does,
       so the SB3 and Gymnasium views of the same seed see the same demand.
 
@@ -46,7 +49,17 @@ class InvgymVecEnv(VecEnv):
         self._keys = type(config).parts
         self._actions: np.ndarray | None = None
         self.render_mode = None
-        super().__init__(n_envs, config.observation_space(), config.action_space())
+        # SB3 samples Discrete/MultiDiscrete actions as indices from 0; a space that starts elsewhere (e.g. a
+        # signed order/removal) is shown to SB3 from 0 and shifted back in step_wait.
+        space = config.action_space()
+        self._action_offset = np.zeros(1)
+        if isinstance(space, spaces.Discrete):
+            self._action_offset = np.array([float(space.start)])
+            space = spaces.Discrete(int(space.n))
+        elif isinstance(space, spaces.MultiDiscrete):
+            self._action_offset = space.start.astype(np.float64)
+            space = spaces.MultiDiscrete(space.nvec)
+        super().__init__(n_envs, config.observation_space(), space)
 
     # === VecEnv API ===
 
@@ -80,6 +93,8 @@ class InvgymVecEnv(VecEnv):
                 f"got {arr.dtype} {arr.shape}."
             )
         np.copyto(buf.actions, arr.reshape(buf.actions.shape), casting="unsafe")
+        if self._action_offset.any():
+            buf.actions += self._action_offset
         bad = self.kernel.step()
         if bad >= 0:
             raise ValueError(f"Invalid action for env {bad}: {arr[bad]!r} is outside {self.action_space}.")

@@ -280,3 +280,10 @@ def test_config_replace_round_trips_and_revalidates():
     assert longer.horizon == 50_000 and longer.max_order == config.max_order and longer.lead_time == 2
     with pytest.raises(ValueError, match="'lead_time' parameter"):
         config.replace(lead_time=-3)
+
+
+def test_rollout_accepts_per_env_parameters():
+    config = _config(lead_time=1, max_order=20)
+    kernel, _ = sc.bound_kernel(config, num_envs=3, seed=0)
+    totals = kernel.rollout("constant", np.array([[0.0], [5.0], [10.0]]), periods=100)
+    np.testing.assert_array_equal(totals["order"], [0.0, 500.0, 1000.0])

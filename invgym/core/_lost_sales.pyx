@@ -161,7 +161,7 @@ cdef class LostSalesKernel(BatchKernel):
             raise ValueError(f"policy must be one of {sorted(POLICIES)}. Got {policy!r} instead.")
         cdef int kind = list(POLICIES).index(policy)
         cdef Py_ssize_t ncols = self.lead_time + 1 if kind == VECTOR_BASE_STOCK else len(POLICIES[policy])
-        cdef double[:, ::1] theta = np.ascontiguousarray(
+        cdef const double[:, ::1] theta = np.ascontiguousarray(
             np.broadcast_to(np.asarray(params, dtype=np.float64).reshape(-1, ncols), (self.num_envs, ncols)))
         if periods < 0 or warmup < 0:
             raise ValueError(f"periods and warmup must be >= 0. Got {periods} and {warmup} instead.")

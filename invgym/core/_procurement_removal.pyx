@@ -1,0 +1,272 @@
+# SPDX-License-Identifier: MIT
+# Joint procurement and removal (Maggiar & Sadighian): the batch kernel behind invgym/ProcurementRemoval-v0.
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+
+cimport cython
+from libc.stdint cimport int32_t, int64_t
+
+from invgym.core._demand cimport sample_alias
+from invgym.core._kernel cimport BatchKernel
+
+import numpy as np
+
+
+# === Types and constants ===
+
+# Columns of parts[i, :]: the period's total cost (money), its drivers (units) and the salvage revenue (money).
+# Cost identity: cost = holding_cost * holding + lost_sales_cost * lost + backorder_cost * backlog
+#                       + purchase_cost * order + removal_cost * removed - salvage,
+# with salvage = salvage_value * removed; only one of lost/backlog is ever non-zero (the backlog flag picks).
+PARTS = ("cost", "holding", "lost", "backlog", "sales", "demand", "order", "removed", "salvage")
+cdef enum:
+    P_COST = 0
+    P_HOLDING = 1
+    P_LOST = 2
+    P_BACKLOG = 3
+    P_SALES = 4
+    P_DEMAND = 5
+    P_ORDER = 6
+    P_REMOVED = 7
+    P_SALVAGE = 8
+    NUM_PARTS = 9
+
+# Fixed policies that rollout() runs without leaving compiled code, with their parameter columns.
+# "interval": order up to a, remove down to b, both on the inventory position (on-hand + pipeline).
+# "phased_interval" takes 2 S columns, a_0, ..., a_{S-1}, b_0, ..., b_{S-1}: phase t mod S uses (a_phase, b_phase).
+POLICIES = {"constant": ("quantity",), "interval": ("order_up_to", "remove_down_to"),
+            "phased_interval": ("order_up_to[phase]", "remove_down_to[phase]")}
+cdef enum:
+    CONSTANT = 0
+    INTERVAL = 1
+    PHASED_INTERVAL = 2
+
+
+# === State ===
+
+@cython.final
+cdef class ProcurementRemovalKernel(BatchKernel):
+    """``num_envs`` procurement-removal systems; env i's state row is ``[on_hand, pipeline oldest -> newest]``.
+
+    As in Zipkin's (2008) lost-sales state, the pipeline holds the L-1 orders placed in t-L+1, ..., t-1; the
+    order placed in t-L has just arrived and is part of ``on_hand``. With backlogging ``on_hand`` is the net
+    inventory (negative when customers wait). With a demand schedule of S phases, period t's demand is drawn
+    from phase ``t mod S``'s alias table, and the phase is observed.
+    """
+
+    cdef readonly int64_t lead_time
+    cdef readonly int64_t width
+    cdef readonly bint backlog
+    cdef readonly double holding_cost
+    cdef readonly double shortage_cost
+    cdef readonly double purchase_cost
+    cdef readonly double salvage_value
+    cdef readonly double removal_cost
+    cdef readonly double max_order
+    cdef readonly double max_removal
+    cdef readonly int64_t num_phases
+    cdef double[:, ::1] state
+    cdef double[::1] initial
+    cdef double[:, ::1] phase_prob
+    cdef int32_t[:, ::1] phase_idx
+    cdef int64_t[::1] phase_support
+
+    def __init__(self, Py_ssize_t num_envs, int64_t horizon, int64_t lead_time, bint backlog,
+                 double holding_cost, double shortage_cost, double purchase_cost, double salvage_value,
+                 double removal_cost, double max_order, double max_removal, initial_state,
+                 alias_prob, alias_idx, support, phase_prob=None, phase_idx=None, phase_support=None):
+        cdef int64_t width = max(lead_time, 1)
+        cdef int64_t phases = 0 if phase_prob is None else np.asarray(phase_prob).shape[0]
+        BatchKernel.__init__(
+            self, num_envs, width + (1 if phases > 0 else 0), 1, NUM_PARTS, horizon, [-max_removal], [max_order],
+            alias_prob, alias_idx, support,
+            (num_envs, horizon, lead_time, backlog, holding_cost, shortage_cost, purchase_cost, salvage_value,
+             removal_cost, max_order, max_removal, initial_state, alias_prob, alias_idx, support,
+             phase_prob, phase_idx, phase_support),
+        )
+        self.lead_time = lead_time
+        self.width = width
+        self.backlog = backlog
+        self.holding_cost = holding_cost
+        self.shortage_cost = shortage_cost
+        self.purchase_cost = purchase_cost
+        self.salvage_value = salvage_value
+        self.removal_cost = removal_cost
+        self.max_order = max_order
+        self.max_removal = max_removal
+        self.num_phases = phases
+        self.initial = np.ascontiguousarray(initial_state, dtype=np.float64)
+        if self.initial.shape[0] != width:
+            raise ValueError(f"initial_state must have length {width}. Got {self.initial.shape[0]} instead.")
+        # A schedule's per-phase bank sits beside the base's product bank (which then holds one row, so the base
+        # never draws a product at reset); without a schedule a 1x1 placeholder keeps the memoryviews valid.
+        if phases > 0:
+            self.phase_prob = np.ascontiguousarray(phase_prob, dtype=np.float64)
+            self.phase_idx = np.ascontiguousarray(phase_idx, dtype=np.int32)
+            self.phase_support = np.ascontiguousarray(phase_support, dtype=np.int64)
+            if self.phase_idx.shape[0] != phases or self.phase_support.shape[0] != phases:
+                raise ValueError("phase_prob, phase_idx and phase_support must have one row per phase.")
+            if self.alias_prob.shape[0] != 1:
+                raise ValueError("with a demand schedule the product bank must hold one row (it is never sampled).")
+        else:
+            self.phase_prob = np.ones((1, 1), dtype=np.float64)
+            self.phase_idx = np.zeros((1, 1), dtype=np.int32)
+            self.phase_support = np.ones(1, dtype=np.int64)
+        self.state = self._own("state", np.zeros((num_envs, width), dtype=np.float64))
+
+    cdef void reset_env(self, Py_ssize_t i) noexcept nogil:
+        cdef Py_ssize_t k
+        for k in range(self.width):
+            self.state[i, k] = self.initial[k]
+
+    cdef void write_obs(self, Py_ssize_t i, float* out) noexcept nogil:
+        # 2. OBSERVE: on-hand (net inventory if backlogging) and the pipeline, then the phase t mod S (schedule only).
+        cdef Py_ssize_t k
+        for k in range(self.width):
+            out[k] = <float>self.state[i, k]
+        if self.num_phases > 0:
+            out[self.width] = <float>(self.t[i] % self.num_phases)
+
+    # === Step ===
+
+    cdef inline double demand(self, Py_ssize_t i, int64_t index, int64_t period) noexcept nogil:
+        # 4. DEMAND: replayed (path[i, index]) or drawn from the product (stationary) or from phase period mod S.
+        cdef int64_t ph
+        if self.replay or self.num_phases == 0:
+            return self.draw_demand(i, index)
+        ph = period % self.num_phases
+        return sample_alias(&self.rng[i, 0], &self.phase_prob[ph, 0], &self.phase_idx[ph, 0],
+                            self.phase_support[ph])
+
+    cdef inline void period(self, Py_ssize_t i, double u, double d, double* out) noexcept nogil:
+        """One period of env i with signed action u (order u if u >= 0, remove -u otherwise) and demand d."""
+        cdef double* x = &self.state[i, 0]
+        cdef Py_ssize_t k
+        cdef int64_t L = self.lead_time
+        cdef double q = 0.0, removed = 0.0, stock, y, end, sales, lost, backlog, arriving
+        # 3. ORDER OR REMOVE. An order q = u joins the pipeline (with L = 0 it is on hand at once). A removal
+        # request r = -u takes min(r, physical on-hand) units out now: removal is "up to" what is on the shelf,
+        # so the action space stays state-independent; ``removed`` reports what actually left.
+        if u >= 0.0:
+            q = u
+            if L == 0:
+                x[0] += q
+        else:
+            stock = x[0] if x[0] > 0.0 else 0.0
+            removed = -u if -u < stock else stock
+            x[0] -= removed
+        y = x[0]
+        # 5. SALES AND LOST SALES OR BACKLOG: lost sales meet demand from on-hand only and lose the excess; with
+        # backlogging the net inventory falls by d and what is negative waits as backorders. Either way sales are
+        # the units of this period's demand met from the shelf at once: y^+ - end^+ = min(d, y^+).
+        if self.backlog:
+            end = y - d
+            sales = (y if y > 0.0 else 0.0) - (end if end > 0.0 else 0.0)
+            lost = 0.0
+            backlog = -end if end < 0.0 else 0.0
+        else:
+            sales = d if d < y else y
+            lost = d - sales
+            end = y - sales
+            backlog = 0.0
+        x[0] = end
+        # 6. COSTS on the end-of-period state: h * on-hand + (p * lost or b * backorders) + c * ordered
+        # + k * removed - s * removed (Zipkin 2008, Sec. 2 conventions for h and p; removal as in the issue).
+        out[P_HOLDING] = end if end > 0.0 else 0.0
+        out[P_LOST] = lost
+        out[P_BACKLOG] = backlog
+        out[P_SALES] = sales
+        out[P_DEMAND] = d
+        out[P_ORDER] = q
+        out[P_REMOVED] = removed
+        out[P_SALVAGE] = self.salvage_value * removed
+        out[P_COST] = (self.holding_cost * out[P_HOLDING] + self.shortage_cost * (lost + backlog)
+                       + self.purchase_cost * q + self.removal_cost * removed - out[P_SALVAGE])
+        # 1. ARRIVAL (start of period t+1): the order placed in t+1-L arrives; the pipeline shifts by one.
+        if L == 1:
+            x[0] += q
+        elif L > 1:
+            arriving = x[1]
+            for k in range(1, L - 1):
+                x[k] = x[k + 1]
+            x[L - 1] = q
+            x[0] += arriving
+
+    cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil:
+        cdef int64_t t = self.t[i]
+        self.period(i, action[0], self.demand(i, t, t), &self.parts[i, 0])
+        self.rewards[i] = -self.parts[i, P_COST]
+
+    # === Rollout ===
+
+    def rollout(self, str policy, params, int64_t periods, int64_t warmup=0):
+        """Run a fixed policy in every env for ``warmup + periods`` periods without leaving compiled code.
+
+        The run continues from the current state and phase (call ``reset`` first) and ignores the horizon; a
+        replayed demand path is read from its column 0 on. Actions are clipped to ``[-max_removal, max_order]``.
+
+        Args:
+            policy: one of ``POLICIES`` — "constant" (the signed quantity u every period), "interval" (order
+                up to a when the inventory position on_hand + pipeline is below a, remove down to b when it is
+                above b, do nothing in between; the removal is "up to" the physical on-hand as in ``step``) or
+                "phased_interval" (the same with levels (a_phase, b_phase) for the phase t mod S of a demand
+                schedule; S = 1 without a schedule).
+            params: array (num_envs, k) or (k,) of the policy's parameters, in ``POLICIES[policy]`` order
+                (k = 2 S for "phased_interval": the S order-up-to levels, then the S remove-down-to levels).
+            periods: periods counted in the totals.
+            warmup: periods run first and not counted.
+
+        Returns:
+            dict mapping each name in ``PARTS`` to a float64 array (num_envs,) of totals over counted periods.
+        """
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {sorted(POLICIES)}. Got {policy!r} instead.")
+        cdef int kind = list(POLICIES).index(policy)
+        cdef int64_t phases = self.num_phases if self.num_phases > 0 else 1
+        cdef Py_ssize_t ncols = 2 * phases if kind == PHASED_INTERVAL else len(POLICIES[policy])
+        arr = np.asarray(params, dtype=np.float64)
+        if arr.size % ncols != 0 or arr.ndim > 2 or (arr.ndim == 2 and arr.shape[1] != ncols):
+            raise ValueError(f"params of {policy!r} must have {ncols} columns. Got shape {arr.shape} instead.")
+        cdef const double[:, ::1] theta = np.ascontiguousarray(
+            np.broadcast_to(arr.reshape(-1, ncols), (self.num_envs, ncols)))
+        if periods < 0 or warmup < 0:
+            raise ValueError(f"periods and warmup must be >= 0. Got {periods} and {warmup} instead.")
+        if self.replay and self.demand_periods < periods + warmup:
+            raise ValueError(f"the demand path has {self.demand_periods} periods; {periods + warmup} are needed.")
+        totals_arr = np.zeros((self.num_envs, NUM_PARTS), dtype=np.float64)
+        cdef double[:, ::1] totals = totals_arr
+        cdef double row[NUM_PARTS]
+        cdef double u, position, a, b
+        cdef Py_ssize_t i, k, ph
+        cdef int64_t s
+        with nogil:
+            for i in range(self.num_envs):
+                for s in range(warmup + periods):
+                    # 3. ORDER OR REMOVE by the fixed policy, from the inventory position (on-hand + pipeline).
+                    if kind == CONSTANT:
+                        u = theta[i, 0]
+                    else:
+                        if kind == INTERVAL:
+                            a = theta[i, 0]
+                            b = theta[i, 1]
+                        else:
+                            ph = (self.t[i] + s) % phases
+                            a = theta[i, ph]
+                            b = theta[i, phases + ph]
+                        position = 0.0
+                        for k in range(self.width):
+                            position += self.state[i, k]
+                        if position < a:
+                            u = a - position
+                        elif position > b:
+                            u = b - position
+                        else:
+                            u = 0.0
+                    if u < -self.max_removal:
+                        u = -self.max_removal
+                    elif u > self.max_order:
+                        u = self.max_order
+                    self.period(i, u, self.demand(i, s, self.t[i] + s), row)
+                    if s >= warmup:
+                        for k in range(NUM_PARTS):
+                            totals[i, k] += row[k]
+        return {name: totals_arr[:, k] for k, name in enumerate(PARTS)}
