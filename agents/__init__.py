@@ -1,1 +1,46 @@
-"""Learning agents: DirectBackprop, structure-informed penalties, ORPR (imported as invgym.agents)."""
+"""Learning agents, imported as ``invgym.agents`` (with invgym.twins and invgym.sb3, the only torch/SB3 users).
+
+- :class:`DirectBackprop` (``agents/direct_backprop.py``): gradient descent on the cost through a torch twin.
+- :class:`StructurePenalty`, :func:`structure_report`, :func:`plot_policy_contour` (``agents/structure.py``).
+- ORPR: :class:`ORLabeler` (``agents/orpr.py``), :class:`Pretrainer` (``agents/pretrain.py``),
+  :class:`KLRegularizedPPO` (``agents/reinforce.py``).
+
+Names are loaded lazily, so ``import invgym.agents`` costs nothing until one is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DirectBackprop": "direct_backprop",
+    "DirectBackpropConfig": "direct_backprop",
+    "DemandSampler": "direct_backprop",
+    "TrainedPolicy": "direct_backprop",
+    "OrderPolicy": "policies",
+    "HistoryEncoder": "policies",
+    "build_policy": "policies",
+    "StructurePenalty": "structure",
+    "structure_report": "structure",
+    "plot_policy_contour": "structure",
+    "STRUCTURE": "structure",
+    "ORLabeler": "orpr",
+    "ORLabelerConfig": "orpr",
+    "DaysOfCover": "orpr",
+    "Pretrainer": "pretrain",
+    "PretrainConfig": "pretrain",
+    "KLRegularizedPPO": "reinforce",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"invgym.agents.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'invgym.agents' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

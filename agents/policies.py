@@ -1,0 +1,168 @@
+"""Torch policies for the learning agents: an MLP, a sales-history encoder and an optional base-stock head.
+
+Every policy maps a batch of observations ``(B, obs_dim)`` to non-negative continuous orders ``(B, action_dim)``
+and is differentiable, so DirectBackprop can push the twin's total cost back into its weights and
+:class:`~invgym.agents.structure.StructurePenalty` can take its Jacobian with ``torch.func``.
+
+Observations are split as the lost-sales env lays them out: the first ``state_dim`` columns are inventory
+(on-hand, then outstanding orders oldest first), the last ``history`` columns are past sales, oldest first.
+Inputs are divided by ``scale`` (mean demand) and orders multiplied by it, so one set of initial weights works
+for any demand level.
+
+The history encoder follows the structure of Madeka et al. (2022), "Deep inventory management": a causal,
+dilated 1-D convolution over recent observed sales (a WaveNet-style stack, so the receptive field doubles per
+layer) summarises the demand the agent has seen; a small ELU MLP combines that summary with the inventory state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["HistoryEncoder", "OrderPolicy", "build_policy"]
+
+POLICY_KINDS = ("mlp", "history")
+
+
+def _mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ELU) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class HistoryEncoder(nn.Module):
+    """Causal dilated convolutions over the last ``window`` sales, pooled to an ``embedding``-sized summary.
+
+    Args:
+        window: how many recent periods are read (at most the env's ``history``); e.g. 32.
+        channels: channels of each convolution.
+        embedding: size of the summary vector.
+    """
+
+    def __init__(self, window: int, channels: int = 16, embedding: int = 16) -> None:
+        super().__init__()
+        self.window = int(window)
+        layers, dilation, receptive = [], 1, 1
+        in_channels = 1
+        # Dilations 1, 2, 4, ... until the receptive field covers the window (kernel size 2 per layer).
+        while receptive < self.window:
+            layers.append(nn.Conv1d(in_channels, channels, kernel_size=2, dilation=dilation))
+            in_channels = channels
+            receptive += dilation
+            dilation *= 2
+        self.convs = nn.ModuleList(layers)
+        self.project = nn.Linear(in_channels, embedding)
+        self.embedding = embedding
+
+    def forward(self, sales: torch.Tensor) -> torch.Tensor:
+        """Summarise ``sales`` (B, window), oldest first, as (B, embedding)."""
+        h = sales[:, None, :]
+        for conv in self.convs:
+            # Left padding keeps the convolution causal: output t sees only periods <= t.
+            h = nn.functional.elu(conv(nn.functional.pad(h, (conv.dilation[0], 0))))
+        return self.project(h[:, :, -1])  # the last (most recent) position has seen the whole window
+
+
+class OrderPolicy(nn.Module):
+    """Observations to non-negative orders; optionally through a base-stock head.
+
+    With ``base_stock_head=True`` (single action only) the network outputs a state-dependent order-up-to level
+    and the order is ``q = relu(S(x) - position)``, position = sum of the inventory columns; any order rule can
+    be written that way, but a constant ``S`` (the network's bias at initialisation, set to ``initial_level``) is
+    already a good base-stock policy, so training starts close to a sensible policy.
+
+    Args:
+        obs_dim: observation length.
+        action_dim: number of order quantities.
+        state_dim: leading inventory columns (the state the structure properties talk about).
+        history: trailing past-sales columns (0: none).
+        kind: "mlp" (all features into one MLP) or "history" (convolutional encoder for the sales history).
+        hidden: hidden layer sizes of the MLP.
+        base_stock_head: order up to a learned level instead of outputting the order directly.
+        scale: typical demand per period; inputs are divided by it and orders multiplied by it.
+        initial_level: order-up-to level the head starts from (default ``2 * scale``).
+        window: periods of sales history the encoder reads (``kind="history"``), at most ``history``.
+        leak: gradient slope of the base-stock head below zero (0: the exact relu gradient; see
+            :func:`_leaky_relu_gradient`).
+    """
+
+    def __init__(self, obs_dim: int, action_dim: int = 1, *, state_dim: int | None = None, history: int = 0,
+                 kind: str = "mlp", hidden: Sequence[int] = (64, 64), base_stock_head: bool = False,
+                 scale: float = 1.0, initial_level: float | None = None, window: int = 32,
+                 leak: float = 0.01) -> None:
+        super().__init__()
+        if kind not in POLICY_KINDS:
+            raise ValueError(f"The 'kind' parameter of OrderPolicy must be one of {list(POLICY_KINDS)}. "
+                             f"Got {kind!r} instead.")
+        if base_stock_head and action_dim != 1:
+            raise ValueError(f"The 'base_stock_head' parameter of OrderPolicy needs a single order (action_dim=1). "
+                             f"Got action_dim={action_dim} instead.")
+        if kind == "history" and history < 1:
+            raise ValueError("The 'kind' parameter of OrderPolicy is 'history' but the env has no sales history: "
+                             "make the env with history > 0 (e.g. history=32).")
+        self.obs_dim, self.action_dim = int(obs_dim), int(action_dim)
+        self.state_dim = self.obs_dim - history if state_dim is None else int(state_dim)
+        self.history, self.kind, self.base_stock_head = int(history), kind, bool(base_stock_head)
+        self.leak = float(leak)
+        self.register_buffer("scale", torch.tensor(float(scale)))
+        if kind == "history":
+            self.encoder: HistoryEncoder | None = HistoryEncoder(min(window, self.history))
+            features = self.state_dim + self.encoder.embedding
+        else:
+            self.encoder = None
+            features = self.obs_dim
+        self.body = _mlp([features, *hidden, action_dim])
+        last = self.body[-1]
+        with torch.no_grad():
+            # Start from a flat policy: small output weights, bias at the initial level (or one period's demand).
+            last.weight.mul_(0.1)
+            level = 2.0 if initial_level is None else initial_level / float(scale)
+            last.bias.fill_(level if base_stock_head else math.log(math.expm1(1.0)))
+
+    def features(self, obs: torch.Tensor) -> torch.Tensor:
+        """Scaled inputs of the MLP."""
+        x = obs / self.scale
+        if self.encoder is None:
+            return x
+        sales = x[:, self.state_dim : self.state_dim + self.history][:, -self.encoder.window :]
+        return torch.cat([x[:, : self.state_dim], self.encoder(sales)], dim=1)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Return orders (B, action_dim) >= 0 for observations (B, obs_dim)."""
+        out = self.body(self.features(obs))
+        if self.base_stock_head:
+            position = obs[:, : self.state_dim].sum(dim=1, keepdim=True)
+            return _leaky_relu_gradient(out * self.scale - position, self.leak)
+        return nn.functional.softplus(out) * self.scale
+
+
+def _leaky_relu_gradient(z: torch.Tensor, slope: float = 0.01) -> torch.Tensor:
+    """``relu(z)`` in value, with a small gradient where ``z < 0``.
+
+    A plain relu head that falls below the inventory position everywhere stops ordering and gets no gradient
+    ever again (a dead unit); the small slope lets the level recover while the orders stay exactly relu(z).
+    """
+    leak = slope * (z - z.detach()) * (z < 0)
+    return torch.relu(z) + leak
+
+
+def build_policy(kind: str, config: object, *, hidden: Sequence[int] = (64, 64), base_stock_head: bool = False,
+                 window: int = 32, leak: float = 0.01) -> OrderPolicy:
+    """Return an :class:`OrderPolicy` sized for a scenario config (its observation and action layout)."""
+    obs_dim = int(config.observation_space().shape[0])
+    action_dim = int(len(config.action_low))
+    history = int(getattr(config, "history", 0))
+    demand = getattr(config, "demand", None)
+    scale = max(float(demand.mean), 1e-3) if demand is not None else 1.0
+    lead_time = int(getattr(config, "lead_time", 0))
+    # Start near Morton's level: demand over the lead time plus one period, scaled (Zipkin 2008, Sec. 5).
+    initial_level = (lead_time + 1) * scale if base_stock_head else None
+    return OrderPolicy(obs_dim, action_dim, state_dim=obs_dim - history, history=history, kind=kind, hidden=hidden,
+                       base_stock_head=base_stock_head, scale=scale, initial_level=initial_level, window=window,
+                       leak=leak)

@@ -1,0 +1,212 @@
+"""DirectBackprop (agents/direct_backprop.py): twin gradients, Zipkin (2008) L=1 within 2 %, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import invgym  # noqa: E402
+from invgym.agents import DemandSampler, DirectBackprop, DirectBackpropConfig, TrainedPolicy, build_policy  # noqa: E402
+from invgym.baselines.common import config_of  # noqa: E402
+from invgym.demand import Poisson, ProductMixture  # noqa: E402
+from invgym.twins import twin_for  # noqa: E402
+
+ENV_ID = "invgym/LostSales-v0"
+TABLE3 = json.loads((Path(__file__).parent / "data" / "zipkin_2008_table3.json").read_text())
+
+# Tuned for the CI budget: ~60 optimiser steps of 64 paths x 40 periods take ~10 s of one core.
+FAST = dict(epochs=60, batch_size=64, periods=32, warmup=8, learning_rate=1e-2, eval_envs=64, eval_periods=2000,
+            eval_warmup=100)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+# === The twin's gradient is the true derivative of the simulated cost ===
+
+
+def test_twin_gradient_matches_finite_differences():
+    config = config_of(ENV_ID, lead_time=3, lost_sales_cost=9.0)
+    twin = twin_for(config)
+    torch.manual_seed(3)
+    # leak=0: the exact relu gradient (the default small leak is a deliberate surrogate, not the derivative).
+    policy = build_policy("mlp", config, hidden=(8,), base_stock_head=True, leak=0.0).double()
+    demand = torch.as_tensor(np.random.default_rng(0).poisson(5.0, (16, 30)), dtype=torch.float64)
+    params = [p for p in policy.parameters()]
+    loss = twin.rollout(policy, demand, warmup=5).average_cost
+    grads = torch.autograd.grad(loss, params)
+    directions = [torch.randn_like(p) for p in params]
+    analytic = sum((g * d).sum() for g, d in zip(grads, directions, strict=True))
+    eps = 1e-6  # the cost is piecewise linear; a small step stays on one piece at a generic point
+
+    def shifted(sign: float) -> float:
+        with torch.no_grad():
+            for p, d in zip(params, directions, strict=True):
+                p.add_(sign * eps * d)
+            value = float(twin.rollout(policy, demand, warmup=5).average_cost)
+            for p, d in zip(params, directions, strict=True):
+                p.sub_(sign * eps * d)
+        return value
+
+    numeric = (shifted(1.0) - shifted(-1.0)) / (2 * eps)
+    assert abs(float(analytic)) > 1e-3  # the check is not vacuous
+    assert float(analytic) == pytest.approx(numeric, rel=1e-5, abs=1e-7)
+
+
+def test_warmup_periods_are_excluded_from_the_loss():
+    config = config_of(ENV_ID, lead_time=1)
+    twin = twin_for(config)
+    demand = torch.full((4, 10), 5.0)
+    rollout = twin.rollout(lambda obs: torch.full((obs.shape[0], 1), 5.0), demand, warmup=4)
+    assert torch.equal(rollout.total_cost, rollout.parts["cost"][:, 4:].sum(dim=1))
+
+
+# === Literature: Zipkin (2008), Table 3 ===
+
+
+def test_zipkin_2008_table_3_lead_time_1_p4_within_2_percent():
+    """Lost sales, Poisson(5), h = 1, p = 4, L = 1: optimal 4.04. Learned with a base-stock head, rounded orders."""
+    optimal = TABLE3["4"]["1"]["optimal"]
+    agent = DirectBackprop(ENV_ID, config=DirectBackpropConfig(**FAST), lead_time=1, lost_sales_cost=4.0)
+    policy = agent.fit()
+    assert torch.get_num_threads() == 1
+    result = invgym.evaluate(policy, ENV_ID, num_envs=64, periods=3000, warmup=100, seed=99, lead_time=1,
+                             lost_sales_cost=4.0)
+    assert result.path == "step"
+    assert result.average_cost <= 1.02 * optimal, result
+    # Better than the best base-stock policy (4.16): the learned order-up-to level depends on the state.
+    assert result.average_cost < TABLE3["4"]["1"]["base_stock"]
+    assert policy.info["eval/average_cost"] == pytest.approx(agent.metrics[-1]["eval/average_cost"])
+
+
+# === The trained policy behaves like a baseline ===
+
+
+def test_trained_policy_rounds_and_clips_for_a_discrete_env():
+    config = config_of(ENV_ID, lead_time=2)
+    module = build_policy("mlp", config, base_stock_head=True)
+    policy = TrainedPolicy(module, config)
+    obs = np.array([[0.0, 0.0], [3.0, 1.0], [100.0, 100.0]], dtype=np.float32)
+    actions = policy(obs)
+    assert actions.dtype == np.int64 and actions.shape == (3,)
+    raw = policy.orders(obs)[:, 0]
+    np.testing.assert_array_equal(actions, np.clip(np.rint(raw), 0, config.max_order))
+    action, _ = policy.predict(obs[0])
+    assert action == actions[0]
+    continuous = TrainedPolicy(module, config_of(ENV_ID, lead_time=2, action_type="continuous"))
+    assert continuous(obs).dtype == np.float64
+    with pytest.raises(ValueError, match="lost_sales policy; it cannot act in a dual_sourcing env"):
+        invgym.evaluate(policy, "invgym/DualSourcing-v0", num_envs=2, periods=5)
+    with pytest.raises(ValueError, match="observations of length 2"):
+        invgym.evaluate(policy, ENV_ID, num_envs=2, periods=5, lead_time=3)
+
+
+def test_metrics_are_namespaced_and_logged(tmp_path):
+    seen = []
+    cfg = DirectBackpropConfig(epochs=3, batch_size=8, periods=8, warmup=2, eval_every=2, eval_envs=4,
+                               eval_periods=50, eval_warmup=0, checkpoint_dir=str(tmp_path), progress_bar=True)
+    DirectBackprop(ENV_ID, config=cfg, on_epoch=seen.append).fit()
+    assert [m["epoch"] for m in seen] == [1, 2, 3]
+    for record in seen:
+        assert all(k == "epoch" or k.split("/")[0] in ("losses", "charts", "eval") for k in record)
+    assert "eval/average_cost" in seen[1] and "eval/average_cost" not in seen[0]
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
+
+
+# === Checkpoints: an interrupted run resumes to exactly the uninterrupted result ===
+
+
+def test_interrupted_training_resumes_to_the_same_result(tmp_path):
+    settings = dict(epochs=8, batch_size=16, periods=12, warmup=3, eval_envs=4, eval_periods=50, eval_warmup=0)
+    whole = DirectBackprop(ENV_ID, config=DirectBackpropConfig(**settings, checkpoint_dir=str(tmp_path / "a")),
+                           lead_time=2)
+    whole.fit()
+    first = DirectBackprop(ENV_ID, config=DirectBackpropConfig(**settings, checkpoint_dir=str(tmp_path / "b")),
+                           lead_time=2)
+    first.fit(stop_after=3)
+    assert first.epoch == 3
+    # No temporary file is left behind by the atomic save.
+    assert sorted(os.listdir(tmp_path / "b")) == ["direct_backprop.pt", "metrics.jsonl"]
+    second = DirectBackprop(ENV_ID, config=DirectBackpropConfig(**settings, checkpoint_dir=str(tmp_path / "b")),
+                            lead_time=2)
+    second.fit()
+    assert second.epoch == 8
+    for (name, a), (_, b) in zip(whole.module.state_dict().items(), second.module.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    assert [m["losses/cost"] for m in whole.metrics] == [m["losses/cost"] for m in second.metrics]
+    # Changing a setting that changes the result is refused rather than silently mixed.
+    changed = DirectBackpropConfig(**{**settings, "learning_rate": 0.5}, checkpoint_dir=str(tmp_path / "b"))
+    with pytest.raises(ValueError, match="learning_rate"):
+        DirectBackprop(ENV_ID, config=changed, lead_time=2).fit()
+
+
+# === Demand: sampled per product, or replayed from history ===
+
+
+def test_demand_sampler_keeps_one_product_per_path_and_replays_windows():
+    rng = np.random.default_rng(0)
+    sampler = DemandSampler(ProductMixture([Poisson(1.0), Poisson(30.0)]))
+    paths = sampler.sample(rng, 200, 50)
+    means = paths.mean(axis=1)
+    assert ((means < 3) | (means > 20)).all()  # a path never mixes the two products
+    assert 0.3 < (means > 20).mean() < 0.7
+    recorded = np.arange(40, dtype=float).reshape(2, 20)
+    windows = DemandSampler(paths=recorded).sample(rng, 30, 5)
+    for w in windows:
+        assert np.all(np.diff(w) == 1) and (w[0] in recorded[:, :16])
+    with pytest.raises(ValueError, match="recorded demand paths have 20 periods"):
+        DemandSampler(paths=recorded).sample(rng, 1, 21)
+
+
+def test_history_policy_trains_across_products():
+    mixture = ProductMixture([Poisson(2.0), Poisson(8.0)])
+    cfg = DirectBackpropConfig(epochs=12, batch_size=32, periods=24, warmup=16, window=16, learning_rate=1e-2,
+                               eval_envs=8, eval_periods=100, eval_warmup=20)
+    agent = DirectBackprop(ENV_ID, policy="history", config=cfg, lead_time=1, demand=mixture, history=16)
+    policy = agent.fit()
+    costs = [m["losses/cost"] for m in agent.metrics]
+    assert np.mean(costs[-4:]) < np.mean(costs[:4])
+    assert np.isfinite(policy.info["eval/average_cost"])
+
+
+# === Bad configurations get clear errors ===
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("learning_rate", -1e-3, r"The 'learning_rate' parameter of DirectBackpropConfig must be a float in the range "
+                             r"\(0, 10\]. Got -0.001 instead."),
+    ("epochs", 0, r"'epochs' parameter of DirectBackpropConfig must be an int in the range \[1, 1e\+07\]"),
+    ("batch_size", 2.5, r"'batch_size' parameter of DirectBackpropConfig must be an int"),
+    ("hidden", (), r"'hidden' parameter of DirectBackpropConfig must be a non-empty sequence"),
+    ("grad_clip", float("nan"), r"'grad_clip' parameter"),
+])
+def test_bad_config_is_refused(field, value, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        DirectBackprop(ENV_ID, config=DirectBackpropConfig(**{field: value}))
+
+
+def test_bad_agent_arguments_are_refused(monkeypatch):
+    with pytest.raises(ValueError, match=r"'policy' parameter of DirectBackprop must be one of \['mlp', 'history'\]"):
+        DirectBackprop(ENV_ID, policy="transformer")
+    with pytest.raises(ValueError, match="history > 0"):
+        DirectBackprop(ENV_ID, policy="history")
+    with pytest.raises(ValueError, match="'base_stock_head'.*single-order scenario"):
+        DirectBackprop("invgym/DualSourcing-v0")
+    with pytest.raises(TypeError, match="'config' parameter of DirectBackprop"):
+        DirectBackprop(ENV_ID, config={"epochs": 3})
+    import invgym.twins.common as twins
+
+    monkeypatch.setattr(twins, "_TWINS", lambda: {})
+    with pytest.raises(ValueError, match="the lost_sales scenario has no torch twin"):
+        DirectBackprop(ENV_ID)

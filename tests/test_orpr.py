@@ -1,0 +1,171 @@
+"""ORPR (agents/orpr.py, pretrain.py, reinforce.py): OR labels, behaviour cloning, KL-regularised PPO."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("stable_baselines3")
+
+from stable_baselines3 import PPO  # noqa: E402
+
+import invgym  # noqa: E402
+from invgym.agents.orpr import ORLabeler, ORLabelerConfig, load_dataset  # noqa: E402
+from invgym.agents.pretrain import PretrainConfig, Pretrainer  # noqa: E402
+from invgym.agents.reinforce import KLRegularizedPPO  # noqa: E402
+from invgym.sb3 import make_sb3_vec_env  # noqa: E402
+
+ENV_ID = "invgym/LostSales-v0"
+KW = dict(lead_time=2)
+PPO_SETTINGS = dict(n_steps=32, batch_size=64, n_epochs=2, seed=0)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    path = tmp_path_factory.mktemp("orpr") / "labels.npz"
+    labeler = ORLabeler(ENV_ID, config=ORLabelerConfig(label_envs=64, label_periods=120), **KW)
+    data = labeler.label(path)
+    return labeler, data, path
+
+
+@pytest.fixture(scope="module")
+def pretrained(labelled):
+    _, data, _ = labelled
+    trainer = Pretrainer(ENV_ID, data, PretrainConfig(epochs=12), **KW)
+    return trainer, trainer.fit()
+
+
+# === Step 1: the simulation-augmented OR teacher and its labels ===
+
+
+def test_labeler_picks_the_smallest_level_meeting_the_service_target(labelled):
+    labeler, data, path = labelled
+    target = labeler.config.service_target
+    chosen = labeler.teacher.params["level"]
+    assert labeler.grid[-1]["level"] == chosen and labeler.grid[-1]["fill_rate"] >= target
+    assert all(g["fill_rate"] < target for g in labeler.grid[:-1])
+    # Fill rate rises with the level (common random numbers make the grid monotone here).
+    assert np.all(np.diff([g["fill_rate"] for g in labeler.grid]) >= 0)
+    # Every label is the teacher's order at that state, even where exploration moved the env.
+    np.testing.assert_array_equal(data["actions"], labeler.teacher(data["obs"]))
+    assert len(data["obs"]) == 64 * 120
+    saved, meta = load_dataset(path)
+    np.testing.assert_array_equal(saved["obs"], data["obs"])
+    assert meta["family"] == "lost_sales" and "BaseStock" in meta["teacher"]
+    assert not [p for p in path.parent.iterdir() if ".tmp" in p.name]  # atomic write left nothing behind
+
+
+def test_any_or_baseline_can_be_the_teacher_but_not_one_of_another_family():
+    base_stock = pytest.importorskip("invgym.baselines.base_stock")
+    teacher = base_stock.BaseStock.fit(ENV_ID, level=15, **KW)
+    labeler = ORLabeler(ENV_ID, teacher=teacher, config=ORLabelerConfig(label_envs=4, label_periods=5), **KW)
+    assert labeler.fit_teacher() is teacher
+    assert labeler.label()["actions"].shape == (20,)
+    with pytest.raises(ValueError, match="is a lost_sales policy; it cannot act in a dual_sourcing env"):
+        ORLabeler("invgym/DualSourcing-v0", teacher=teacher)
+    with pytest.raises(ValueError, match="no built-in teacher for the dual_sourcing scenario"):
+        ORLabeler("invgym/DualSourcing-v0")
+
+
+# === Step 2: behaviour cloning ===
+
+
+def test_behaviour_cloning_of_a_base_stock_teacher_reaches_95_percent_accuracy(pretrained, labelled):
+    trainer, policy = pretrained
+    assert trainer.metrics[-1]["eval/accuracy"] >= 0.95
+    assert trainer.num_parameters() < 100_000  # lightweight: far below 1M
+    # The clone is an SB3 policy: invgym.evaluate runs it through predict(), close to its teacher.
+    labeler = labelled[0]
+    clone = invgym.evaluate(policy, ENV_ID, num_envs=16, periods=500, warmup=50, **KW)
+    teacher = invgym.evaluate(labeler.teacher, ENV_ID, num_envs=16, periods=500, warmup=50, **KW)
+    assert clone.average_cost == pytest.approx(teacher.average_cost, rel=0.03)
+
+
+# === Step 3: KL-regularised PPO ===
+
+
+def _env():
+    return make_sb3_vec_env(ENV_ID, n_envs=8, seed=0, **KW)
+
+
+def test_kl_regularized_ppo_with_zero_coefficient_is_ppo():
+    plain = PPO("MlpPolicy", _env(), ent_coef=0.01, **PPO_SETTINGS).learn(512)
+    ours = KLRegularizedPPO("MlpPolicy", _env(), kl_coef=0.0, ent_coef=0.01, **PPO_SETTINGS).learn(512)
+    a, b = plain.policy.state_dict(), ours.policy.state_dict()
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_kl_is_zero_at_the_start_and_the_leash_holds(pretrained, labelled):
+    _, reference = pretrained
+    obs = labelled[1]["obs"][:512]
+    leashed = KLRegularizedPPO("MlpPolicy", _env(), reference=reference, kl_coef=5.0, learning_rate=3e-3,
+                               **PPO_SETTINGS)
+    free = KLRegularizedPPO("MlpPolicy", _env(), reference=reference, kl_coef=0.0, learning_rate=3e-3,
+                            **PPO_SETTINGS)
+    assert leashed.kl_to_reference(obs) == 0.0 and free.kl_to_reference(obs) == 0.0
+    leashed.learn(768)
+    free.learn(768)
+    assert leashed._kl_log and all(v >= 0 for v in leashed._kl_log)  # the term PPO's loss saw in the last update
+    assert 0.0 < leashed.kl_to_reference(obs) < free.kl_to_reference(obs)
+    # The reference stays frozen.
+    for name, p in reference.state_dict().items():
+        assert torch.equal(p, leashed.reference.state_dict()[name])
+
+
+# === Bad input ===
+
+
+def test_bad_orpr_settings_are_refused(pretrained):
+    _, reference = pretrained
+    with pytest.raises(ValueError, match=r"'service_target' parameter of ORLabelerConfig must be a float in the "
+                                         r"range \[0, 1\]"):
+        ORLabeler(ENV_ID, config=ORLabelerConfig(service_target=1.5))
+    with pytest.raises(ValueError, match="no order-up-to level in the grid reaches the fill_rate"):
+        ORLabeler(ENV_ID, config=ORLabelerConfig(levels=(0, 1, 2), search_envs=4, search_periods=50)).fit_teacher()
+    with pytest.raises(ValueError, match=r"'kl_coef' parameter of KLRegularizedPPO must be a float in the range"):
+        KLRegularizedPPO("MlpPolicy", _env(), kl_coef=-1.0)
+    with pytest.raises(ValueError, match="no reference policy was given"):
+        KLRegularizedPPO("MlpPolicy", _env(), kl_coef=0.1)
+    with pytest.raises(TypeError, match="'reference' parameter of KLRegularizedPPO must be an SB3 ActorCriticPolicy"):
+        KLRegularizedPPO("MlpPolicy", _env(), reference="pretrained.zip")
+    with pytest.raises(ValueError, match=r"obs of shape \(n, 3\)"):
+        Pretrainer(ENV_ID, {"obs": np.zeros((5, 2)), "actions": np.zeros(5)}, lead_time=3)
+    with pytest.raises(ValueError, match=r"'epochs' parameter of PretrainConfig"):
+        Pretrainer(ENV_ID, {"obs": np.zeros((5, 2)), "actions": np.zeros(5)}, PretrainConfig(epochs=0), **KW)
+
+
+# === The JD replenishment scenario: days-of-cover teacher, clone, KL-PPO end to end ===
+
+
+def test_orpr_runs_end_to_end_on_replenishment():
+    import gymnasium as gym
+
+    if "invgym/Replenishment-v0" not in gym.registry:
+        pytest.skip("invgym/Replenishment-v0 is not registered")
+    env_id = "invgym/Replenishment-v0"
+    labeler = ORLabeler(env_id, config=ORLabelerConfig(levels=tuple(range(0, 61, 6)), search_envs=16,
+                                                       search_periods=200, search_warmup=30, label_envs=32,
+                                                       label_periods=70))
+    data = labeler.label()
+    assert labeler.teacher.params["days"] == labeler.grid[-1]["level"]
+    assert labeler.grid[-1]["service_level"] >= 0.95 > labeler.grid[-2]["service_level"]
+    review = data["obs"][:, labeler.env_config.slices["review"].start]
+    assert len(data["obs"]) > 0 and np.all(review == 1.0)  # only review days carry a meaningful order
+    trainer = Pretrainer(env_id, data, PretrainConfig(epochs=2))
+    reference = trainer.fit()
+    model = KLRegularizedPPO("MlpPolicy", make_sb3_vec_env(env_id, n_envs=4, seed=0), reference=reference,
+                             kl_coef=0.1, n_steps=16, batch_size=32, n_epochs=1, seed=0)
+    assert model.kl_to_reference(data["obs"][:64]) == 0.0
+    model.learn(64)
+    assert model.kl_to_reference(data["obs"][:64]) > 0.0
