@@ -8,6 +8,11 @@ from setuptools import Extension, find_namespace_packages, setup
 KERNELS = [
     "invgym.core._kernel",
     "invgym.core._lost_sales",
+    "invgym.core._procurement_removal",
+    "invgym.core._dual_sourcing",
+    "invgym.core._perishable",
+    "invgym.core._retail",
+    "invgym.core._replenishment",
 ]
 
 COMPILER_DIRECTIVES = {

@@ -21,6 +21,7 @@ SOLVERS: dict[str, str | Callable[..., ExactSolution]] = {
     "lost_sales": "invgym.baselines.exact_lost_sales:solve_lost_sales",
     "dual_sourcing": "invgym.baselines.exact_dual_sourcing:solve_dual_sourcing",
     "procurement_removal": "invgym.baselines.exact_procurement_removal:solve_procurement_removal",
+    "perishable": "invgym.baselines.exact_perishable:solve_perishable",
 }
 
 

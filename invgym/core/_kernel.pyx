@@ -209,10 +209,25 @@ cdef class BatchKernel:
 
         Returns None, with nothing moved, when the action is invalid. ``keys`` names the parts for ``info``.
         """
-        cdef Py_ssize_t k
         if not self.bound:
             raise RuntimeError("kernel buffers are not bound: call bind(...) before reset/step.")
         self.actions[0, 0] = action
+        return self.step_one_bound(keys)
+
+    def step_one_list(self, list action, tuple keys):
+        """Like ``step_one`` for an action of several parts given as a list (e.g. ``array.tolist()``)."""
+        cdef Py_ssize_t j
+        if len(action) != self.act_dim:
+            return None
+        for j in range(self.act_dim):
+            self.actions[0, j] = action[j]
+        return self.step_one_bound(keys)
+
+    def step_one_bound(self, tuple keys):
+        """Like ``step_one`` for actions already written to row 0 of the bound action buffer."""
+        cdef Py_ssize_t k
+        if not self.bound:
+            raise RuntimeError("kernel buffers are not bound: call bind(...) before reset/step.")
         if _advance(self) >= 0:
             return None
         info = {}

@@ -213,25 +213,15 @@ class KernelEnv(_Rebinds, gym.Env):
                 )
             result = self.kernel.step_one(action, self._keys)
         else:
-            arr = np.asarray(action)
-            act = self._buf.actions
-            if arr.size != act.shape[1] or (self._discrete and arr.dtype.kind not in "iu"):
+            arr = action if type(action) is np.ndarray else np.asarray(action)
+            if self._discrete and arr.dtype.kind not in "iu":
                 raise _action_error(self.config.owner, self.action_space, action)
-            if act.shape[1] == 1:
-                result = self.kernel.step_one(arr.reshape(-1)[0], self._keys)
-            else:
-                act[0, :] = arr.reshape(-1)
-                result = None if self.kernel.step() >= 0 else self._result()
+            result = self.kernel.step_one_list((arr if arr.ndim == 1 else arr.reshape(-1)).tolist(), self._keys)
         if result is None:
             raise _action_error(self.config.owner, self.action_space, action)
         reward, terminated, truncated, info = result
         self._needs_reset = terminated or truncated
         return self._obs_row.copy(), reward, terminated, truncated, info
-
-    def _result(self) -> tuple[float, bool, bool, dict]:
-        buf = self._buf
-        info = dict(zip(self._keys, buf.parts[0].tolist()))
-        return float(buf.rewards[0]), bool(buf.terminated[0]), bool(buf.truncated[0]), info
 
     def render(self) -> str | None:
         """Return the current observation as text (``render_mode="ansi"``)."""

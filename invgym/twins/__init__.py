@@ -7,6 +7,8 @@ parameters (DirectBackprop). It replays given demand paths, and the tests prove 
 from invgym.twins.common import Twin, TwinRollout, twin_for
 from invgym.twins.dual_sourcing import DualSourcingTwin
 from invgym.twins.lost_sales import LostSalesTwin
+from invgym.twins.perishable import PerishableTwin
 from invgym.twins.procurement_removal import ProcurementRemovalTwin
 
-__all__ = ["DualSourcingTwin", "LostSalesTwin", "ProcurementRemovalTwin", "Twin", "TwinRollout", "twin_for"]
+__all__ = ["DualSourcingTwin", "LostSalesTwin", "PerishableTwin", "ProcurementRemovalTwin", "Twin", "TwinRollout",
+           "twin_for"]
