@@ -20,7 +20,7 @@ __all__ = [
     "fill_rate",
     "lost_sales_rate",
     "metrics_for",
-    # retail and replenishment (Madeka et al. 2022; JD's field metrics, Meng et al. 2023)
+    # retail and replenishment (Madeka et al. 2022; JD's field metrics, Zhao et al. 2025)
     "average_holding_cost",
     "average_inventory",
     "average_lost_sales",

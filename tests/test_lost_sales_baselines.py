@@ -187,7 +187,7 @@ def test_discrete_envs_get_int_orders_and_single_observations_work():
 
 BAD_PARAMETERS = [
     (lambda c: BaseStock.fit(c, level=-1), ValueError,
-     r"The 'level' parameter of BaseStock must be a float in the range \[0, inf\). Got -1.0 instead."),
+     r"The 'level' parameter of BaseStock must be a float in the range \[0, inf\). Got -1 instead."),
     (lambda c: BaseStock.fit(c, level=2.5), ValueError, "must be a whole number with a discrete action space"),
     (lambda c: BaseStock.fit(c, level="7"), TypeError, "The 'level' parameter of BaseStock"),
     (lambda c: BaseStock.fit(c, num_envs=0), ValueError, "The 'num_envs' parameter of BaseStock"),
