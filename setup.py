@@ -53,7 +53,7 @@ def _packages():
 setup(
     packages=_packages(),
     package_dir=PACKAGE_DIRS,
-    package_data={"invgym.core": ["*.pxd", "*.pyx"], "invgym.leaderboard": ["*.json", "*.toml", "site/*"]},
+    package_data={"invgym.core": ["*.pxd", "*.pyx"], "invgym.leaderboard": ["*.json", "results/*.json", "site/*"]},
     ext_modules=cythonize(extensions, compiler_directives=COMPILER_DIRECTIVES),
     zip_safe=False,
 )

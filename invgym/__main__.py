@@ -32,12 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     """Dispatch ``invgym <command>``."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: invgym demo")
+        print("usage: invgym demo | invgym leaderboard {run,submit,verify,render} ... (see --help)")
         return 0
     if argv[0] == "demo":
         demo()
         return 0
-    print(f"invgym: unknown command {argv[0]!r} (try: invgym demo)", file=sys.stderr)
+    if argv[0] == "leaderboard":  # typer app, imported only when asked for
+        from invgym.leaderboard.cli import main as leaderboard
+
+        return leaderboard(argv[1:])
+    print(f"invgym: unknown command {argv[0]!r} (try: invgym demo, invgym leaderboard --help)", file=sys.stderr)
     return 2
 
 

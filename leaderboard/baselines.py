@@ -1,0 +1,136 @@
+"""The built-in OR baselines the leaderboard runs, and the naive policy each family scores 0 against.
+
+Each entry fits its heuristic on the instance (by simulation search on seeds far from the public ones, see
+``baselines/_lost_sales.py``'s ``FIT_SEED``) and is then evaluated exactly like a submission. A baseline whose
+module has not landed yet is simply left out, as a suite track whose env does not exist is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["BASELINES", "Baseline", "available_baselines", "fit_baseline", "naive_policy"]
+
+LOST_SALES_QUICK = {"num_envs": 16, "periods": 1_000, "warmup": 100}
+DUAL_SOURCING_QUICK = {"periods": 40_000, "screen_periods": 4_000}
+
+
+@dataclasses.dataclass(frozen=True)
+class Baseline:
+    """A built-in entry: ``cls.fit(config)`` (with ``quick_fit`` in quick mode) on the instances where it applies."""
+
+    name: str
+    family: str
+    target: str  # "module:Class"
+    quick_fit: dict[str, Any] = dataclasses.field(default_factory=dict)  # smaller simulation search for --quick
+    applies: Callable[[Any], bool] = lambda config: True
+    description: str = ""
+
+    def load(self) -> Any:
+        """Import and return the policy class."""
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+def _short_lead(config: Any) -> bool:
+    # The myopic table has (s_0 + 1)^(L-1) s_L states and is stepped in Python: beyond L = 4 it is too slow for
+    # the 10-minute board (L = 6 alone takes about a minute).
+    return config.lead_time <= 4
+
+
+BASELINES: tuple[Baseline, ...] = (
+    # The constant order keeps the package's search even in --quick: a short search picks q = mean demand, under
+    # which stock drifts without bound, and the fit takes about a second anyway.
+    Baseline("ConstantOrder", "lost_sales", "invgym.baselines.base_stock:ConstantOrder",
+             description="best constant order (Goldberg et al. 2016: asymptotically optimal in the lead time)"),
+    Baseline("BaseStock", "lost_sales", "invgym.baselines.base_stock:BaseStock", LOST_SALES_QUICK,
+             description="best order-up-to level on the inventory position, found by simulation"),
+    Baseline("CappedBaseStock", "lost_sales", "invgym.baselines.base_stock:CappedBaseStock", LOST_SALES_QUICK,
+             description="best capped base-stock policy (Xin 2021), found by simulation"),
+    Baseline("StandardVectorBaseStock", "lost_sales", "invgym.baselines.vector_base_stock:VectorBaseStock",
+             description="vector base-stock with Morton's levels (Zipkin 2008, Sec. 3)"),
+    Baseline("Myopic", "lost_sales", "invgym.baselines.myopic:Myopic", applies=_short_lead,
+             description="Zipkin's (2008) myopic policy (lead times up to 4)"),
+    Baseline("DualIndex", "dual_sourcing", "invgym.baselines.dual_index:DualIndex", DUAL_SOURCING_QUICK,
+             description="dual index (Veeraraghavan & Scheller-Wolf 2008)"),
+    Baseline("SingleIndex", "dual_sourcing", "invgym.baselines.dual_index:SingleIndex", DUAL_SOURCING_QUICK,
+             description="single index (Scheller-Wolf, Veeraraghavan & van Houtum 2007)"),
+    Baseline("CappedDualIndex", "dual_sourcing", "invgym.baselines.dual_index:CappedDualIndex",
+             DUAL_SOURCING_QUICK, description="capped dual index (Sun & Van Mieghem 2019)"),
+    Baseline("TailoredBaseSurge", "dual_sourcing", "invgym.baselines.dual_index:TailoredBaseSurge",
+             DUAL_SOURCING_QUICK, description="tailored base-surge (Allon & Van Mieghem 2010)"),
+    Baseline("PerishableBaseStock", "perishable", "invgym.baselines.perishable_policies:PerishableBaseStock",
+             LOST_SALES_QUICK, description="best base-stock level on the inventory position"),
+    Baseline("PerishableCappedBaseStock", "perishable",
+             "invgym.baselines.perishable_policies:PerishableCappedBaseStock", LOST_SALES_QUICK,
+             description="capped base-stock (Haijema & Minner 2016)"),
+    Baseline("EstimatedWithdrawal", "perishable",
+             "invgym.baselines.perishable_policies:EstimatedWithdrawalBaseStock", LOST_SALES_QUICK,
+             description="EWA policy (Broekmeulen & van Donselaar 2009) with an order cap"),
+    Baseline("IntervalStock", "procurement_removal", "invgym.baselines.interval_stock:IntervalStock",
+             description="order up to a, remove down to b, levels found by simulation"),
+)
+
+
+def available_baselines() -> list[Baseline]:
+    """Return the baselines whose module can be imported in this version of invgym."""
+    out = []
+    for baseline in BASELINES:
+        try:
+            baseline.load()
+        except (ImportError, AttributeError):
+            continue
+        out.append(baseline)
+    return out
+
+
+def fit_baseline(name: str, config: Any, quick: bool = False) -> Any:
+    """Fit the built-in baseline ``name`` on a scenario config."""
+    for baseline in BASELINES:
+        if baseline.name == name:
+            return baseline.load().fit(config, **(baseline.quick_fit if quick else {}))
+    raise ValueError(f"unknown baseline {name!r}; the built-in ones are {[b.name for b in BASELINES]}.")
+
+
+def naive_policy(config: Any) -> tuple[Any, str]:
+    """Return the policy that scores 0 on an instance, and its description.
+
+    Lost sales: the standard base-stock policy, ordering up to Morton's level ``s_L`` (the critical-fractile
+    quantile of demand over L + 1 periods, the optimal level with backorders) without any search. Dual sourcing:
+    the expedited supplier alone. Perishable: base-stock at the level that ignores outdating. Procurement and
+    removal: order up to the mean demand over the lead time plus one period, never remove.
+    """
+    from invgym.baselines.common import family_of
+
+    family = family_of(config)
+    if family == "lost_sales":
+        from invgym.baselines._lost_sales import fractile_levels
+        from invgym.baselines.base_stock import BaseStock
+
+        level = fractile_levels(config)[-1]
+        return BaseStock.fit(config, level=level), f"standard base-stock: BaseStock(level={level}), Morton's s_L"
+    if family == "procurement_removal":
+        from invgym.baselines.interval_stock import IntervalStock
+
+        policy = IntervalStock.fit(config, order_up_to=round(config.demand.mean * (config.lead_time + 1)),
+                                   remove_down_to=float("inf"))
+        return policy, f"order up to the mean lead-time demand, never remove: {policy!r}"
+    if family == "dual_sourcing":
+        from invgym.baselines.dual_index import TailoredBaseSurge
+
+        # The expedited supplier alone, at its optimal base-stock level: with full backlogging the newsvendor
+        # quantile b / (b + h) of demand over l_e + 1 periods (purchase costs do not move it: every unit demanded
+        # is bought once).
+        fractile = config.backorder_cost / (config.backorder_cost + config.holding_cost)
+        level = config.demand.quantile(fractile, config.expedited_lead_time + 1)
+        policy = TailoredBaseSurge.fit(config, quantity=0, level=level)
+        return policy, f"single sourcing from the expedited supplier at its base-stock level: {policy!r}"
+    if family == "perishable":
+        from invgym.baselines.perishable_policies import NaiveBaseStock
+
+        policy = NaiveBaseStock.fit(config)
+        return policy, f"base-stock at the non-perishable newsvendor level (ignores outdating): {policy!r}"
+    raise ValueError(f"no naive policy is defined for the {family} family.")

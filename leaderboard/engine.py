@@ -1,0 +1,314 @@
+"""Evaluation of (agent, instance) tasks in isolated worker processes, locally or on a Ray cluster.
+
+Every task runs :func:`execute`: build the agent's policy for the instance and call :func:`invgym.evaluate` under
+the instance's protocol. Whatever the agent does — raise, return invalid actions, hang, crash its process — ends
+as a ``{"status": "failed", "reason": ...}`` row for that task only. The parent process is the only writer: each
+finished row is stored at once, atomically, as a partial result, so an interrupted run resumes where it stopped.
+
+Workers are started with the ``spawn`` method after the maintainer secret (:data:`SECRET_ENV`) has been removed
+from the environment, so neither the agent's process nor its ``/proc/self/environ`` holds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from invgym.leaderboard._io import atomic_write_json, canonical_json, read_json, sha256_bytes
+
+__all__ = ["SECRET_ENV", "PartialStore", "execute", "make_task", "run_tasks"]
+
+SECRET_ENV = "INVGYM_LEADERBOARD_SECRET"
+DEFAULT_TIMEOUT = 600.0
+
+
+def make_task(agent: dict[str, Any], instance: Any, protocol: Any, quick: bool, entry: str = "",
+              code: str = "") -> dict[str, Any]:
+    """Return the picklable description of evaluating ``agent`` on ``instance`` under ``protocol``.
+
+    ``code`` (see ``record.code_fingerprint``) only enters the task's fingerprint, so partial results made by
+    other code are not reused.
+    """
+    return {
+        "code": code,
+        "entry": entry,
+        "instance": instance.id,
+        "track": instance.track,
+        "env": instance.env,
+        "kwargs": instance.kwargs,
+        "protocol": protocol.as_dict(),
+        "quick": quick,
+        "agent": agent,
+    }
+
+
+def fingerprint(task: dict[str, Any]) -> str:
+    """Hash of everything that determines a task's result (the agent's bytes included, its local path not)."""
+    agent = {k: v for k, v in task["agent"].items() if k != "path"}
+    return sha256_bytes(canonical_json({**task, "agent": agent}))
+
+
+def _failed(task: dict[str, Any], reason: str, seconds: float = 0.0) -> dict[str, Any]:
+    return {"instance": task["instance"], "track": task["track"], "env": task["env"], "status": "failed",
+            "reason": reason[:2000], "seconds": round(seconds, 3)}
+
+
+def execute(task: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate one task and return its result row (never raises for the agent's faults)."""
+    os.environ.pop(SECRET_ENV, None)
+    # One thread per worker: workers already run in parallel, and torch's default of one thread per core makes
+    # a small network's forward pass 30 times slower when the cores are shared (read when torch is imported).
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    start = time.perf_counter()
+    try:
+        import invgym
+        from invgym.leaderboard.agents import build_policy
+        from invgym.leaderboard.suite import decode_kwargs
+
+        kwargs = decode_kwargs(task["kwargs"])
+        policy = build_policy(task["agent"], task["env"], kwargs, quick=task["quick"])
+        p = task["protocol"]
+        result = invgym.evaluate(policy, task["env"], num_envs=p["num_envs"], periods=p["periods"],
+                                 warmup=p["warmup"], seed=p["seed"], **kwargs)
+    except Exception as exc:  # the agent's fault: report it for this instance only
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+        return _failed(task, f"{type(exc).__name__}: {exc}{where}", time.perf_counter() - start)
+    if not math.isfinite(result.average_cost) or not math.isfinite(result.stderr):
+        return _failed(task, f"the average cost is not finite ({result.average_cost!r})", time.perf_counter() - start)
+    return {
+        "instance": task["instance"], "track": task["track"], "env": task["env"], "status": "ok",
+        "average_cost": result.average_cost, "stderr": result.stderr, "ci95": list(result.ci95),
+        "metrics": dict(result.metrics), "evaluation_path": result.path,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+class PartialStore:
+    """Per-task partial results under ``directory``, each stored with the fingerprint of its task."""
+
+    def __init__(self, directory: str | os.PathLike | None) -> None:
+        self.directory = Path(directory) if directory is not None else None
+
+    def _path(self, task: dict[str, Any]) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{task['entry']}__{task['instance']}")
+        return self.directory / f"{safe}.json"
+
+    def load(self, task: dict[str, Any]) -> dict[str, Any] | None:
+        """Return the stored row of this exact task (same agent bytes, instance, protocol), else None."""
+        if self.directory is None:
+            return None
+        try:
+            data = read_json(self._path(task))
+        except (FileNotFoundError, ValueError):  # absent, or unreadable: redo it
+            return None
+        if data.get("fingerprint") != fingerprint(task):
+            return None
+        return data.get("result")
+
+    def save(self, task: dict[str, Any], row: dict[str, Any]) -> None:
+        """Store a finished row atomically."""
+        if self.directory is not None:
+            atomic_write_json(self._path(task), {"fingerprint": fingerprint(task), "result": row})
+
+
+@contextlib.contextmanager
+def _without_secret() -> Iterator[None]:
+    """Start child processes with the secret absent from their environment (restored afterwards)."""
+    saved = os.environ.pop(SECRET_ENV, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[SECRET_ENV] = saved
+
+
+def _serve(conn: Any) -> None:
+    """Worker loop: receive a task, send back its row; stop on None or when the parent goes away."""
+    os.environ.pop(SECRET_ENV, None)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        conn.send(execute(task))
+
+
+class _Worker:
+    def __init__(self, ctx: Any) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child,), daemon=True)
+        with _without_secret():
+            self.proc.start()
+        child.close()
+        self.task: dict[str, Any] | None = None
+        self.started = 0.0
+        self.done = 0
+
+    def submit(self, task: dict[str, Any]) -> None:
+        self.task, self.started = task, time.monotonic()
+        self.conn.send(task)
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:
+            self.proc.kill()
+        else:
+            with contextlib.suppress(OSError, BrokenPipeError):
+                self.conn.send(None)
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+def _run_local(tasks: list[dict[str, Any]], jobs: int, timeout: float, max_tasks_per_worker: int | None,
+               on_result: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    ctx = multiprocessing.get_context("spawn")
+    pending = deque(tasks)
+    idle: list[_Worker] = []
+    busy: list[_Worker] = []
+    try:
+        while pending or busy:
+            while pending and len(busy) < jobs:
+                worker = idle.pop() if idle else _Worker(ctx)
+                worker.submit(pending.popleft())
+                busy.append(worker)
+            now = time.monotonic()
+            wake = min(w.started + timeout for w in busy) - now
+            ready = wait([w.conn for w in busy], timeout=max(0.0, min(wake, 1.0)))
+            now = time.monotonic()
+            for worker in list(busy):
+                task = worker.task
+                if worker.conn in ready:
+                    try:
+                        row = worker.conn.recv()
+                    except (EOFError, OSError):
+                        worker.proc.join(timeout=5)
+                        row = _failed(task, f"the worker process died (exit code {worker.proc.exitcode}): the "
+                                      "agent crashed it or ran out of memory", now - worker.started)
+                        busy.remove(worker)
+                        worker.stop(kill=True)
+                        on_result(task, row)
+                        continue
+                    busy.remove(worker)
+                    worker.done += 1
+                    if max_tasks_per_worker is not None and worker.done >= max_tasks_per_worker:
+                        worker.stop()
+                    else:
+                        idle.append(worker)
+                    on_result(task, row)
+                elif now - worker.started > timeout:
+                    busy.remove(worker)
+                    worker.stop(kill=True)
+                    on_result(task, _failed(task, f"exceeded the time limit of {timeout:g} s for one instance",
+                                            now - worker.started))
+    finally:
+        for worker in idle + busy:
+            worker.stop(kill=worker in busy)
+
+
+def _run_ray(tasks: list[dict[str, Any]], address: str, timeout: float, isolate: bool,
+             on_result: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError("--ray needs Ray: pip install 'invgym[ray]'.") from exc
+    if not ray.is_initialized():
+        with _without_secret():
+            ray.init(address=None if address == "local" else address, include_dashboard=False,
+                     log_to_driver=False, configure_logging=False)
+    # max_calls=1 gives every task a fresh worker process, as the local backend does for submissions.
+    remote = ray.remote(num_cpus=1, max_retries=0, max_calls=1 if isolate else 0)(execute)
+    slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    pending = deque(tasks)
+    running: dict[Any, tuple[dict[str, Any], float]] = {}
+    while pending or running:
+        while pending and len(running) < slots:
+            task = pending.popleft()
+            running[remote.remote(task)] = (task, time.monotonic())
+        done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+        for ref in done:
+            task, started = running.pop(ref)
+            try:
+                row = ray.get(ref)
+            except Exception as exc:  # the worker died: report it for this task
+                row = _failed(task, f"the Ray worker failed: {type(exc).__name__}: {exc}",
+                              time.monotonic() - started)
+            on_result(task, row)
+        now = time.monotonic()
+        for ref, (task, started) in list(running.items()):
+            if now - started > timeout:
+                ray.cancel(ref, force=True)
+                running.pop(ref)
+                on_result(task, _failed(task, f"exceeded the time limit of {timeout:g} s for one instance",
+                                        now - started))
+
+
+def run_tasks(tasks: list[dict[str, Any]], *, jobs: int | None = None, ray: str | None = None,
+              timeout: float = DEFAULT_TIMEOUT, store: PartialStore | None = None,
+              max_tasks_per_worker: int | None = 1, progress: bool = True,
+              description: str = "evaluating") -> list[dict[str, Any]]:
+    """Run tasks (resuming those the store already holds) and return their rows in task order.
+
+    Args:
+        tasks: from :func:`make_task`.
+        jobs: local worker processes (default: the number of CPUs).
+        ray: a Ray address ("local" starts one in this process) to run on a Ray cluster instead.
+        timeout: seconds one task may take; past it the task is reported failed and its worker killed.
+        store: partial results; finished rows are saved there at once and found again on resume.
+        max_tasks_per_worker: tasks a local worker runs before it is replaced (1 isolates every task;
+            None keeps workers for the whole run, which trusted built-in baselines can afford).
+        progress: show a progress bar (tqdm, on stderr).
+        description: the progress bar's label.
+    """
+    store = store or PartialStore(None)
+    rows: dict[int, dict[str, Any]] = {}
+    todo = []
+    for i, task in enumerate(tasks):
+        found = store.load(task)
+        if found is not None:
+            rows[i] = found
+        else:
+            todo.append(task)
+    index = {id(task): i for i, task in enumerate(tasks)}
+    bar = None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # no progress bar without tqdm; nothing else depends on it
+        progress = False
+    if progress:
+        bar = tqdm(total=len(tasks), initial=len(rows), desc=description, unit="instance", dynamic_ncols=True)
+
+    def on_result(task: dict[str, Any], row: dict[str, Any]) -> None:
+        store.save(task, row)
+        rows[index[id(task)]] = row
+        if bar is not None:
+            bar.set_postfix_str(f"{task['entry']} {task['instance']}: {row['status']}", refresh=False)
+            bar.update(1)
+
+    try:
+        if todo:
+            if ray is not None:
+                _run_ray(todo, ray, timeout, max_tasks_per_worker == 1, on_result)
+            else:
+                jobs = max(1, jobs or os.cpu_count() or 1)
+                _run_local(todo, min(jobs, len(todo)), timeout, max_tasks_per_worker, on_result)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [rows[i] for i in range(len(tasks))]

@@ -1,0 +1,231 @@
+"""Generate ``leaderboard/suite.json``: the tracks, their instances and how each reference cost was computed.
+
+Run ``python -m invgym.leaderboard.make_suite`` (a few minutes). For every instance the script records
+
+- ``reference``: the exact optimum from ``solve_exact`` where the state space fits (``max_states`` below), else
+  the lowest cost among the built-in OR baselines fitted on the instance and evaluated with ``REFERENCE_PROTOCOL``
+  (with every candidate's cost in ``details``);
+- ``naive``: the family's standard policy (``leaderboard/baselines.py: naive_policy``), evaluated likewise;
+- ``published``: the literature's number where there is one, so a test can check the reference against it.
+
+Tracks whose environment is not registered in this version of invgym are left out (they appear when their
+scenario lands); bump ``SUITE_VERSION`` whenever an instance, protocol or reference changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import time
+from pathlib import Path
+from typing import Any
+
+import invgym
+from invgym.leaderboard._io import atomic_write_json
+from invgym.leaderboard.baselines import available_baselines, naive_policy
+from invgym.leaderboard.record import git_commit
+from invgym.leaderboard.suite import DEFAULT_SUITE, decode_kwargs, load_suite
+from invgym.registration import ENV_IDS
+
+SUITE_VERSION = "1.0.0"
+DEFAULT_PROTOCOL = {"num_envs": 64, "periods": 10_000, "warmup": 1_000, "seed": 0}
+QUICK_PROTOCOL = {"num_envs": 16, "periods": 2_000, "warmup": 200, "seed": 0}
+# References are simulated on their own seeds (far from the public seeds 0..63 and the fits' 2^40 + i) and longer.
+# Dual-sourcing costs (~220 per period, gaps of 0.1 %) need longer runs to tell the heuristics apart.
+DUAL_SOURCING_PROTOCOL = {"num_envs": 64, "periods": 40_000, "warmup": 1_000, "seed": 0}
+REFERENCE_PROTOCOL = {"num_envs": 256, "periods": 20_000, "warmup": 1_000, "seed": 10**6}
+MAX_EXACT_STATES = 300_000
+
+# Zipkin (2008), Table 3: optimal average cost, Poisson(5), h = 1, by (p, L) (see /work/shared/references.md).
+ZIPKIN_OPTIMAL = {
+    4: (4.04, 4.40, 4.60, 4.73), 9: (5.44, 6.09, 6.53, 6.84),
+    19: (6.68, 7.66, 8.36, 8.89), 39: (7.84, 9.11, 10.04, 10.79),
+}
+
+
+def _gijsbrechts() -> dict[tuple[int, int], dict[str, Any]]:
+    """Published gaps (%) above the optimum of the four heuristics, by (l_r, c_e), from the tests' data file."""
+    path = Path(__file__).resolve().parent.parent / "tests" / "data" / "gijsbrechts_2022_dual_sourcing.json"
+    if not path.is_file():  # an installed package has no tests/: the suite is generated from a checkout
+        return {}
+    from invgym.leaderboard._io import read_json
+
+    data = read_json(path)
+    out = {}
+    for key, gaps in data["gaps_percent"].items():
+        lr, ce = (int(v) for v in key.split(","))
+        out[(lr, ce)] = {"gaps_pct": gaps,
+                         "source": "Gijsbrechts et al. (2022), Sec. 6.2 (gaps above the optimum)"}
+    return out
+
+
+def track_specs() -> list[dict[str, Any]]:
+    """The tracks and their instances (env id, kwargs, quick flag, published numbers), before references."""
+    lost_sales = [
+        {"id": f"lost-sales/L{lead}-p{p}", "env": "invgym/LostSales-v0",
+         "kwargs": {"lead_time": lead, "lost_sales_cost": float(p)},
+         "quick": (lead, p) in ((1, 9), (2, 39)),
+         "published": {"optimal": ZIPKIN_OPTIMAL[p][lead - 1], "source": "Zipkin (2008), Table 3"}}
+        for p in (4, 9, 19, 39) for lead in (1, 2, 3, 4)
+    ]
+    long_lead = [
+        {"id": f"long-lead/L{lead}-p9", "env": "invgym/LostSales-v0",
+         "kwargs": {"lead_time": lead, "lost_sales_cost": 9.0}, "quick": lead == 6}
+        for lead in (6, 8, 10)
+    ]
+    removal = [
+        {"id": "removal/L0-lost-p9", "env": "invgym/ProcurementRemoval-v0",
+         "kwargs": {"lead_time": 0, "lost_sales_cost": 9.0}, "quick": True},
+        {"id": "removal/L1-backlog-b9", "env": "invgym/ProcurementRemoval-v0",
+         "kwargs": {"lead_time": 1, "backlog": True, "backorder_cost": 9.0}},
+        {"id": "removal/L2-lost-p19", "env": "invgym/ProcurementRemoval-v0",
+         "kwargs": {"lead_time": 2, "lost_sales_cost": 19.0}},
+    ]
+    # Gijsbrechts et al. (2022, Sec. 6.2): uniform {0..4} demand, l_e = 0, c_r = 100, h = 5, b = 495; their six
+    # non-consecutive cells, and consecutive ones (l_r = l_e + 1), where the dual index is optimal (Fukuda 1964).
+    published = _gijsbrechts()
+    dual = [
+        {"id": f"dual-sourcing/consecutive-le{le}-lr{le + 1}-ce{ce}", "env": "invgym/DualSourcing-v0",
+         "kwargs": {"expedited_lead_time": le, "regular_lead_time": le + 1, "expedited_cost": float(ce)},
+         "quick": (le, ce) == (0, 105)}
+        for le, ce in ((0, 105), (0, 110), (1, 105))
+    ] + [
+        {"id": f"dual-sourcing/le0-lr{lr}-ce{ce}", "env": "invgym/DualSourcing-v0",
+         "kwargs": {"expedited_lead_time": 0, "regular_lead_time": lr, "expedited_cost": float(ce)},
+         **({"published": published[(lr, ce)]} if (lr, ce) in published else {})}
+        for lr in (2, 3, 4) for ce in (105, 110)
+    ]
+    # De Moor, Gijsbrechts & Boute (2022), scenario A: gamma demand (mean 4, CV 0.5), lost sale 5, holding 1,
+    # ordering 3 (the env's defaults); shelf life m, lead time L, outdating cost and issuing rule vary.
+    perishable = [
+        {"id": f"perishable/m{m}-L{lead}-{issuing}-w{waste}", "env": "invgym/Perishable-v0",
+         "kwargs": {"shelf_life": m, "lead_time": lead, "issuing": issuing, "outdating_cost": float(waste)},
+         "quick": (m, lead, issuing) == (2, 1, "fifo")}
+        for m, lead, issuing, waste in ((2, 1, "fifo", 7), (2, 1, "lifo", 7), (3, 1, "fifo", 10), (3, 2, "fifo", 7),
+                                        (4, 2, "fifo", 10), (5, 2, "lifo", 7))
+    ]
+    return [
+        {"id": "lost-sales", "title": "Lost sales (Zipkin 2008)",
+         "description": "Zipkin's 16 cells: Poisson(5) demand, h = 1, p in {4, 9, 19, 39}, lead time 1 to 4; "
+                        "reference: the exact optimum.", "instances": lost_sales},
+        {"id": "long-lead", "title": "Lost sales, long lead times",
+         "description": "Poisson(5), h = 1, p = 9, L = 6, 8, 10: too large to solve exactly; reference: the best "
+                        "OR baseline.", "instances": long_lead},
+        {"id": "perishable", "title": "Perishable inventory (De Moor et al. 2022)",
+         "description": "Fixed shelf life m, lead time L, FIFO or LIFO issuing, gamma demand; reference: the exact "
+                        "optimum where it fits (m L <= 6), else the best OR baseline.", "instances": perishable},
+        {"id": "dual-sourcing", "title": "Dual sourcing (Gijsbrechts et al. 2022)",
+         "description": "Regular and expedited supplier, full backlogging, uniform {0..4} demand; consecutive "
+                        "(l_r = l_e + 1) and non-consecutive lead times; reference: the exact optimum.",
+         "protocol": DUAL_SOURCING_PROTOCOL, "instances": dual},
+        {"id": "removal", "title": "Procurement and removal (Maggiar & Sadighian)",
+         "description": "Order or remove stock each period; purchase 2, salvage 1, h = 1; reference: the exact "
+                        "optimum.", "instances": removal},
+    ]
+
+
+def _simulate(policy: Any, env: str, kwargs: dict[str, Any]) -> tuple[float, float]:
+    result = invgym.evaluate(policy, env, **REFERENCE_PROTOCOL, **kwargs)
+    return result.average_cost, result.stderr
+
+
+def _exact(config: Any) -> Any:
+    """Solve exactly with the family's solver (the dispatcher, or a solver not yet registered in it)."""
+    from invgym.baselines.common import family_of
+    from invgym.baselines.exact import SOLVERS, solve_exact
+
+    family = family_of(config)
+    if family in SOLVERS:
+        return solve_exact(config, max_states=MAX_EXACT_STATES)
+    if family == "procurement_removal":
+        from invgym.baselines.exact_procurement_removal import solve_procurement_removal
+
+        return solve_procurement_removal(config, max_states=MAX_EXACT_STATES)
+    raise ValueError(f"no exact solver for the {family} family")
+
+
+def reference(instance: dict[str, Any], config: Any) -> dict[str, Any]:
+    """The exact optimum where it fits, else the best built-in baseline by simulation."""
+    kwargs = decode_kwargs(instance["kwargs"])
+    try:
+        start = time.perf_counter()
+        solution = _exact(config)
+        return {"cost": solution.average_cost, "stderr": 0.0, "method": "solve_exact",
+                "details": {"num_states": solution.num_states, "iterations": solution.iterations,
+                            "span": solution.span, "seconds": round(time.perf_counter() - start, 2),
+                            "note": "relative value iteration; the cost is within span/2 of the optimum"}}
+    except ValueError as exc:
+        why = str(exc)
+    from invgym.baselines.common import family_of
+
+    candidates = {}
+    for baseline in available_baselines():
+        if baseline.family != family_of(config) or not baseline.applies(config):
+            continue
+        policy = baseline.load().fit(config)
+        cost, stderr = _simulate(policy, instance["env"], kwargs)
+        candidates[baseline.name] = {"policy": repr(policy), "cost": cost, "stderr": stderr}
+    best = min(candidates, key=lambda name: candidates[name]["cost"])
+    return {"cost": candidates[best]["cost"], "stderr": candidates[best]["stderr"], "method": "best OR baseline",
+            "policy": candidates[best]["policy"],
+            "details": {"exact_refused": why, "protocol": REFERENCE_PROTOCOL, "candidates": candidates,
+                        "note": "each baseline fitted with its package defaults, then evaluated with "
+                                "invgym.evaluate under this protocol"}}
+
+
+def naive(instance: dict[str, Any], config: Any) -> dict[str, Any]:
+    """The cost of the family's naive policy (score 0), by simulation."""
+    policy, description = naive_policy(config)
+    cost, stderr = _simulate(policy, instance["env"], decode_kwargs(instance["kwargs"]))
+    return {"cost": cost, "stderr": stderr, "method": "simulation", "policy": description,
+            "details": {"protocol": REFERENCE_PROTOCOL}}
+
+
+def make_suite(path: str | Path = DEFAULT_SUITE, verbose: bool = True) -> Path:
+    """Compute every instance's reference and naive cost and write the suite file atomically."""
+    from invgym.envs.common import config_for
+
+    tracks = []
+    for track in track_specs():
+        if any(inst["env"] not in ENV_IDS for inst in track["instances"]):
+            if verbose:
+                print(f"{track['id']}: its env is not registered in this invgym; track left out")
+            continue
+        instances = []
+        for inst in track["instances"]:
+            config = config_for(inst["env"], **decode_kwargs(inst["kwargs"]))
+            row = {"id": inst["id"], "env": inst["env"], "kwargs": inst["kwargs"], "quick": inst.get("quick", False),
+                   "protocol": track.get("protocol", DEFAULT_PROTOCOL), "reference": reference(inst, config),
+                   "naive": naive(inst, config)}
+            if "published" in inst:
+                row["published"] = inst["published"]
+            instances.append(row)
+            if verbose:
+                print(f"{inst['id']}: reference {row['reference']['cost']:.4f} ({row['reference']['method']}), "
+                      f"naive {row['naive']['cost']:.4f}", flush=True)
+        tracks.append({"id": track["id"], "title": track["title"], "description": track["description"],
+                       "instances": instances})
+    document = {
+        "name": "invgym-suite", "version": SUITE_VERSION,
+        "generated_by": "python -m invgym.leaderboard.make_suite",
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "invgym_version": invgym.__version__, "git_commit": git_commit(),
+        "notes": "Env i of an instance is seeded with protocol.seed + i (the public seeds); verify re-evaluates on "
+                 "held-out seeds derived from the maintainer secret.",
+        "quick_protocol": QUICK_PROTOCOL, "tracks": tracks,
+    }
+    written = atomic_write_json(path, document)
+    load_suite(written)  # validate what was written
+    return written
+
+
+def main() -> None:
+    """Command-line entry: ``python -m invgym.leaderboard.make_suite [--out PATH]``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(DEFAULT_SUITE), help="where to write the suite (default: %(default)s)")
+    args = parser.parse_args()
+    print(f"wrote {make_suite(args.out)}")
+
+
+if __name__ == "__main__":
+    main()

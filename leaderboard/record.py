@@ -1,0 +1,143 @@
+"""Result files: what they hold, their integrity hash and their JSON-schema validation.
+
+A result file records who produced it (invgym version and git commit; Python, numpy, torch and gymnasium
+versions), what was evaluated (the agent's kind and the sha256 of its artifact), on what (the suite's name,
+version and sha256, the protocol), the per-instance rows, and a timestamp. ``integrity.sha256`` hashes the
+canonical JSON of everything else, so an edit that does not recompute it is caught as a hash mismatch; an edit
+that does is caught by ``verify``, which re-evaluates the claims on held-out seeds.
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+import re
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from invgym.leaderboard._io import canonical_json, read_json, sha256_bytes
+from invgym.leaderboard.scoring import score_entry
+
+__all__ = ["SCHEMA", "build_document", "check_document", "code_fingerprint", "content_hash", "environment_info",
+           "validate_name"]
+
+SCHEMA = Path(__file__).resolve().parent / "schema.json"
+SCHEMA_VERSION = 1
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+
+
+def validate_name(name: Any) -> str:
+    """Return a valid entry name (it becomes a file name) or raise ValueError."""
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
+        raise ValueError("The 'name' parameter must be 1 to 64 letters, digits, '.', '_' or '-', starting with a "
+                         f"letter or digit. Got {name!r} instead.")
+    return name
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_commit() -> str | None:
+    """Return the git commit of the invgym checkout (with "-dirty" if it has local changes), or None."""
+    import invgym
+
+    root = Path(invgym.__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty else "") if commit else None
+
+
+def environment_info() -> dict[str, Any]:
+    """Versions of everything that can change a number (read from package metadata: torch is not imported)."""
+    import invgym
+
+    return {
+        "invgym": invgym.__version__,
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+        "numpy": _version("numpy"),
+        "gymnasium": _version("gymnasium"),
+        "torch": _version("torch"),
+        "stable_baselines3": _version("stable-baselines3"),
+        "platform": platform.platform(),
+    }
+
+
+def code_fingerprint() -> str:
+    """sha256 over the source and compiled files of invgym and its baselines (what a result depends on).
+
+    Partial results carry it, so a run resumed after the code changed evaluates again instead of mixing
+    results from two versions of a kernel.
+    """
+    import hashlib
+    import importlib
+
+    digest = hashlib.sha256()
+    for package in ("invgym", "invgym.baselines", "invgym.leaderboard"):
+        for root in importlib.import_module(package).__path__:
+            for path in sorted(Path(root).rglob("*")):
+                if path.suffix in (".py", ".pyx", ".pxd", ".so") and "__pycache__" not in path.parts:
+                    digest.update(f"{path.relative_to(root)}\0".encode())
+                    digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def content_hash(document: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of the document without its ``integrity`` field."""
+    return sha256_bytes(canonical_json({k: v for k, v in document.items() if k != "integrity"}))
+
+
+def build_document(name: str, kind: str, agent: dict[str, Any], suite: Any, quick: bool,
+                   rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Assemble a result file's content (scored against the suite, timestamped, hashed)."""
+    scored = score_entry(rows, suite)
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "name": name,
+        "kind": kind,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "environment": environment_info(),
+        "agent": agent,
+        "suite": {"name": suite.name, "version": suite.version, "sha256": suite.sha256},
+        "protocol": "quick" if quick else "default",
+        "results": scored["rows"],
+        "summary": {"tracks": scored["tracks"], "overall": scored["overall"]},
+    }
+    document["integrity"] = {"algorithm": "sha256", "sha256": content_hash(document)}
+    return document
+
+
+def check_document(document: Any) -> list[str]:
+    """Return the problems of a result document: schema violations, then a hash mismatch (empty when sound)."""
+    from invgym.leaderboard.suite import validate_document
+
+    problems = [f"schema violation: {p}" for p in validate_document(document, SCHEMA)]
+    if problems:
+        return problems
+    if content_hash(document) != document["integrity"]["sha256"]:
+        problems.append("hash mismatch: the file was edited after it was written (its content no longer matches "
+                        "integrity.sha256)")
+    ids = [row["instance"] for row in document["results"]]
+    if len(ids) != len(set(ids)):
+        problems.append("an instance appears twice in results")
+    return problems
+
+
+def load_document(path: str | Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """Read a result file; return ``(document, problems)`` (document None when it is not JSON)."""
+    try:
+        document = read_json(path)
+    except (OSError, ValueError) as exc:
+        return None, [f"unreadable: {exc}"]
+    return document, check_document(document)

@@ -1,0 +1,161 @@
+"""``invgym leaderboard verify FILE``: believe or reject a result file from a stranger.
+
+A file is **rejected** when it violates the schema, when its content no longer matches its integrity hash (it was
+edited), when it was made on another suite, when the agent artifact found here is not the one it was made with
+(sha256 mismatch), when its gaps or scores do not follow from its costs, or when a claimed cost does not hold:
+the agent is re-evaluated on held-out seeds, derived per instance from a maintainer secret
+(``INVGYM_LEADERBOARD_SECRET``, never stored in the repo), and the claimed average cost must lie within
+``z * sqrt(2) * stderr`` of the re-evaluated one, where ``stderr`` is the re-evaluation's standard error (the
+claimed one is not trusted: inflating it would widen the test) and ``z`` is the two-sided normal quantile at a
+family-wise level of 1 % over all instances checked (Bonferroni).
+
+The secret is read once and removed from this process's environment before any agent code is located; the
+worker processes that run the agent are spawned without it and receive only the derived seeds. (A process of the
+same user can still read ``/proc/<pid>/environ`` of this one: verify a stranger's file as another user or in a
+container for full isolation.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import math
+import os
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any
+
+from invgym.leaderboard.agents import AgentSpec, baseline_spec, parse_agent
+from invgym.leaderboard.engine import DEFAULT_TIMEOUT, SECRET_ENV, make_task, run_tasks
+from invgym.leaderboard.record import load_document
+from invgym.leaderboard.scoring import score_instance
+from invgym.leaderboard.suite import load_suite
+
+__all__ = ["FAMILYWISE_LEVEL", "VerifyReport", "heldout_seed", "verify"]
+
+FAMILYWISE_LEVEL = 0.01
+
+
+def heldout_seed(secret: str, suite_version: str, instance_id: str) -> int:
+    """Seed of env 0 for an instance's held-out evaluation: HMAC-SHA256(secret, suite version / instance id).
+
+    The seeds lie in ``[2^62, 2^62 + 2^61)``, far from the public seeds (0, 1, ...) and the fits' seeds (2^40 + i).
+    """
+    digest = hmac.new(secret.encode("utf-8"), f"{suite_version}/{instance_id}".encode(), hashlib.sha256).digest()
+    return 2**62 + int.from_bytes(digest[:8], "big") % 2**61
+
+
+@dataclasses.dataclass
+class VerifyReport:
+    """The verdict on one result file."""
+
+    path: str
+    accepted: bool
+    problems: list[str]
+    checks: list[dict[str, Any]]
+
+    def summary(self) -> str:
+        """Human-readable verdict, one line per problem and per instance checked."""
+        lines = [f"{self.path}: {'ACCEPTED' if self.accepted else 'REJECTED'}"]
+        lines += [f"  problem: {p}" for p in self.problems]
+        for c in self.checks:
+            if c["status"] == "ok":
+                verdict = "holds" if c["holds"] else "DOES NOT HOLD"
+                lines.append(f"  {c['instance']}: claimed {c['claimed']:.4f}, held-out {c['heldout']:.4f} "
+                             f"+- {c['tolerance']:.4f} -> {verdict}")
+            else:
+                lines.append(f"  {c['instance']}: re-evaluation failed: {c['reason']}")
+        return "\n".join(lines)
+
+
+def _agent_here(document: dict[str, Any], agent: str | None, algo: str | None) -> AgentSpec:
+    recorded = document["agent"]
+    if recorded["kind"] == "baseline":
+        return baseline_spec(recorded["spec"])
+    return parse_agent(agent or recorded["spec"], algo or recorded["algo"])
+
+
+def verify(path: str | Path, *, agent: str | None = None, algo: str | None = None, jobs: int | None = None,
+           ray: str | None = None, timeout: float = DEFAULT_TIMEOUT, suite: str | Path | None = None,
+           progress: bool = True) -> VerifyReport:
+    """Check a result file and re-evaluate its claims on held-out seeds.
+
+    Args:
+        path: the result file.
+        agent: where the agent artifact is here, if not where the file says (its sha256 must still match).
+        algo: the SB3 algorithm, if the file does not say.
+        jobs: local worker processes (default: all CPUs).
+        ray: a Ray cluster address ("local" to start one) instead of local processes.
+        timeout: seconds an instance may take.
+        suite: the suite file (the packaged one by default).
+        progress: show a progress bar.
+
+    Raises:
+        RuntimeError: if ``INVGYM_LEADERBOARD_SECRET`` is not set.
+    """
+    secret = os.environ.pop(SECRET_ENV, None)  # consumed: no code run later in this process can read it
+    if not secret:
+        raise RuntimeError(f"verify needs the maintainer secret: set {SECRET_ENV} (it is never stored in the "
+                           "repository).")
+    path = Path(path)
+    document, problems = load_document(path)
+    if problems:
+        return VerifyReport(str(path), False, problems, [])
+    loaded = load_suite(suite)
+    recorded_suite = document["suite"]
+    if recorded_suite["sha256"] != loaded.sha256:
+        return VerifyReport(str(path), False, [
+            f"suite mismatch: the file was made on suite {recorded_suite['name']} {recorded_suite['version']} "
+            f"({recorded_suite['sha256'][:12]}), this is {loaded.name} {loaded.version} ({loaded.sha256[:12]})"], [])
+    try:
+        spec = _agent_here(document, agent, algo)
+    except (ValueError, TypeError) as exc:
+        return VerifyReport(str(path), False, [f"agent not found: {exc}"], [])
+    if spec.sha256 != document["agent"]["sha256"]:
+        return VerifyReport(str(path), False, [
+            f"hash mismatch: the agent artifact {spec.spec} here has sha256 {spec.sha256[:12]}..., the file "
+            f"claims {document['agent']['sha256'][:12]}...: it is not the agent that produced these results"], [])
+
+    quick = document["protocol"] == "quick"
+    tasks, claims = [], []
+    for row in document["results"]:
+        try:
+            instance = loaded.instance(row["instance"])
+        except KeyError:
+            problems.append(f"unknown instance {row['instance']!r} (not in this suite)")
+            continue
+        if instance.track != row["track"] or instance.env != row["env"]:
+            problems.append(f"{row['instance']}: track or env differs from the suite's")
+            continue
+        if row["status"] != "ok":
+            continue  # a claimed failure claims nothing
+        rescored = score_instance({k: row[k] for k in ("instance", "status", "average_cost")}, instance)
+        for key in ("gap_pct", "score"):
+            if not math.isclose(rescored[key], row[key], rel_tol=1e-9, abs_tol=1e-9):
+                problems.append(f"{row['instance']}: the claimed {key} {row[key]!r} does not follow from its cost "
+                                f"(expected {rescored[key]!r})")
+        protocol = dataclasses.replace(loaded.protocol(instance, quick),
+                                       seed=heldout_seed(secret, loaded.version, instance.id))
+        tasks.append(make_task({**spec.as_dict(), "path": spec.path}, instance, protocol, quick, entry="verify"))
+        claims.append(row)
+    del secret
+    rows = run_tasks(tasks, jobs=jobs, ray=ray, timeout=timeout, store=None, max_tasks_per_worker=1,
+                     progress=progress, description="verifying") if tasks else []
+    z = NormalDist().inv_cdf(1.0 - FAMILYWISE_LEVEL / (2 * max(len(tasks), 1)))
+    checks = []
+    for claim, new in zip(claims, rows, strict=True):
+        if new["status"] != "ok":
+            checks.append({"instance": claim["instance"], "status": "failed", "reason": new["reason"],
+                           "holds": False})
+            problems.append(f"{claim['instance']}: the claimed result could not be reproduced: {new['reason']}")
+            continue
+        tolerance = z * math.sqrt(2.0) * new["stderr"] + 1e-9 * abs(new["average_cost"])
+        holds = abs(claim["average_cost"] - new["average_cost"]) <= tolerance
+        checks.append({"instance": claim["instance"], "status": "ok", "claimed": claim["average_cost"],
+                       "heldout": new["average_cost"], "stderr": new["stderr"], "tolerance": tolerance,
+                       "holds": holds})
+        if not holds:
+            problems.append(f"{claim['instance']}: the claimed cost {claim['average_cost']:.4f} does not hold: "
+                            f"re-evaluated {new['average_cost']:.4f} on held-out seeds (tolerance {tolerance:.4f})")
+    return VerifyReport(str(path), not problems, problems, checks)

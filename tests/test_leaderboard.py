@@ -1,0 +1,477 @@
+"""The leaderboard (leaderboard/, imported as invgym.leaderboard): suite, scoring, run, submit, verify, render.
+
+The suite's stored references are checked against Zipkin's (2008) published optimum, the quick board's baselines
+against his published heuristic costs; a toy agent is submitted and verified; tampered files, misbehaving agents,
+interrupted runs, the Ray backend and the rendered page (in headless chromium) are exercised.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+import invgym  # noqa: F401 - registers the ids
+from invgym.leaderboard import load_suite, render, run, submit, verify
+from invgym.leaderboard._io import atomic_write_text, read_json
+from invgym.leaderboard.engine import SECRET_ENV
+from invgym.leaderboard.record import check_document, content_hash
+from invgym.leaderboard.scoring import gap, interquartile_mean, normalized_score, score_instance
+from invgym.leaderboard.suite import DEFAULT_SUITE
+from invgym.leaderboard.verify import heldout_seed
+
+DATA = Path(__file__).parent / "data"
+SECRET = "test-maintainer-secret"
+
+
+def _suite_subset(path: Path, ids: list[str], quick_protocol: dict | None = None) -> Path:
+    """Write a suite with only the given instances (all marked quick) to ``path``."""
+    data = read_json(DEFAULT_SUITE)
+    if quick_protocol is not None:
+        data["quick_protocol"] = quick_protocol
+    tracks = []
+    for track in data["tracks"]:
+        keep = [dict(inst, quick=True) for inst in track["instances"] if inst["id"] in ids]
+        if keep:
+            tracks.append({**track, "instances": keep})
+    data["tracks"] = tracks
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _agent_file(tmp_path: Path, name: str, body: str) -> str:
+    """Write an agent module and return its ``file.py:make_agent`` spec."""
+    file = tmp_path / f"{name}.py"
+    file.write_text("import os, time\nimport numpy as np\n\n" + body)
+    return f"{file}:make_agent"
+
+
+# An order-up-to agent whose level is a rule of thumb (not a fit); lost sales only.
+TOY = """
+def make_agent(env):
+    c = env.unwrapped.config
+    width, level = max(c.lead_time, 1), round(c.demand.mean * (c.lead_time + 1) + 2 * c.demand.variance ** 0.5)
+    def policy(obs):
+        return np.clip(level - np.asarray(obs)[:, :width].sum(axis=1), 0, int(c.max_order)).astype(np.int64)
+    return policy
+"""
+
+
+@pytest.fixture(scope="module")
+def quick_board(tmp_path_factory):
+    """``invgym leaderboard run --quick`` into a fresh directory (the board every test below reads)."""
+    root = tmp_path_factory.mktemp("board")
+    written = run(quick=True, root=root, jobs=2, progress=False)
+    return root, written
+
+
+@pytest.fixture(scope="module")
+def small_suite(tmp_path_factory):
+    return _suite_subset(tmp_path_factory.mktemp("suite") / "suite.json",
+                         ["lost-sales/L1-p9", "lost-sales/L2-p9", "long-lead/L6-p9"])
+
+
+# === Suite ===
+
+
+def test_suite_references_reproduce_zipkin_2008_table_3_optimal():
+    suite = load_suite()
+    published = read_json(DATA / "zipkin_2008_table3.json")
+    cells = suite.select(["lost-sales"])[0].instances
+    assert len(cells) == 16
+    for inst in cells:
+        kwargs = inst.env_kwargs()
+        expected = published[f"{kwargs['lost_sales_cost']:g}"][str(kwargs["lead_time"])]["optimal"]
+        assert inst.reference["method"] == "solve_exact"
+        assert abs(inst.reference["cost"] - expected) <= 0.0051, inst.id  # the paper rounds to 2 decimals
+        assert inst.naive["cost"] > inst.reference["cost"], inst.id  # standard base-stock is never optimal here
+        assert inst.protocol.num_envs >= 2 and inst.protocol.periods > 0
+
+
+def test_suite_records_how_each_reference_was_computed():
+    suite = load_suite()
+    ids = {t.id for t in suite.tracks}
+    assert {"lost-sales", "long-lead"} <= ids
+    for inst in suite.select(["long-lead"])[0].instances:
+        assert inst.env_kwargs()["lead_time"] in (6, 8, 10)
+        assert inst.reference["method"] == "best OR baseline"
+        candidates = inst.reference["details"]["candidates"]
+        assert inst.reference["cost"] == min(c["cost"] for c in candidates.values())
+        assert "too large" in inst.reference["details"]["exact_refused"] or "states" in \
+            inst.reference["details"]["exact_refused"]
+
+
+def test_suite_leaves_out_tracks_whose_env_is_not_registered_and_rejects_bad_files(tmp_path):
+    data = read_json(DEFAULT_SUITE)
+    future = json.loads(json.dumps(data["tracks"][0]))
+    future["id"] = "future"
+    for inst in future["instances"]:
+        inst["env"], inst["id"] = "invgym/NotYetWritten-v0", inst["id"].replace("lost-sales/", "future/")
+    data["tracks"].append(future)
+    (tmp_path / "s.json").write_text(json.dumps(data))
+    suite = load_suite(tmp_path / "s.json")
+    assert suite.absent_tracks == ("future",)
+    assert "future" not in {t.id for t in suite.tracks}
+    del data["tracks"][0]["instances"][0]["reference"]
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="not a valid suite"):
+        load_suite(tmp_path / "bad.json")
+    with pytest.raises(ValueError, match="The 'track' parameter"):
+        load_suite().instances(["no-such-track"])
+
+
+# === Scoring ===
+
+
+def test_scores_gap_and_interquartile_mean():
+    assert gap(10.5, 10.0) == pytest.approx(5.0)
+    assert normalized_score(8.0, 6.0, 10.0) == pytest.approx(50.0)
+    assert normalized_score(10.0, 6.0, 10.0) == 0.0 and normalized_score(6.0, 6.0, 10.0) == 100.0
+    assert interquartile_mean(range(1, 9)) == pytest.approx(4.5)  # the middle four of 1..8
+    assert interquartile_mean([1, 2, 3, 4, 5, 6]) == pytest.approx(3.5)  # 2 and 5 weigh one half
+    assert interquartile_mean([1.0, 2.0, 3.0, 1000.0]) == pytest.approx(2.5)  # one outlier does not move it
+    inst = load_suite().instance("lost-sales/L1-p9")
+    row = score_instance({"instance": inst.id, "status": "failed", "reason": "x"}, inst)
+    assert row["gap_pct"] is None and row["score"] is None
+
+
+# === run --quick: every built-in baseline, the published heuristic costs, the board ===
+
+
+def test_run_quick_writes_every_baseline_and_reproduces_zipkin_heuristics(quick_board):
+    root, written = quick_board
+    from invgym.leaderboard.baselines import available_baselines
+
+    names = {b.name for b in available_baselines()}
+    assert {p.stem for p in written["results"]} == names
+    published = read_json(DATA / "zipkin_2008_table3.json")["9"]["1"]  # L = 1, p = 9
+    column = {"BaseStock": "base_stock", "Myopic": "myopic", "StandardVectorBaseStock": "vector_base_stock"}
+    board = (root / "LEADERBOARD.md").read_text()
+    for path in written["results"]:
+        document = read_json(path)
+        assert check_document(document) == [], path.name
+        assert document["environment"]["numpy"] and document["environment"]["python"]
+        assert f"| {document['name']} |" in board
+        row = next((r for r in document["results"] if r["instance"] == "lost-sales/L1-p9"), None)
+        if document["name"] in column:
+            assert row["status"] == "ok"
+            expected = published[column[document["name"]]]
+            assert abs(row["average_cost"] - expected) < 4 * row["stderr"] + 0.01, document["name"]
+            assert row["metrics"]["fill_rate"] > 0.9
+    capped = read_json(root / "results" / "CappedBaseStock.json")
+    assert all(r["status"] == "ok" and r["gap_pct"] < 3.0 for r in capped["results"])
+
+
+def test_a_baseline_result_file_verifies(quick_board, monkeypatch):
+    root, _ = quick_board
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    report = verify(root / "results" / "BaseStock.json", jobs=2, progress=False)
+    assert report.accepted, report.summary()
+    assert {c["instance"] for c in report.checks} == {"lost-sales/L1-p9", "lost-sales/L2-p39", "long-lead/L6-p9"}
+
+
+# === submit + verify ===
+
+
+def test_submit_and_verify_a_toy_agent(tmp_path, small_suite, monkeypatch):
+    agent = _agent_file(tmp_path, "toy", TOY)
+    path = submit(agent, "toy", quick=True, root=tmp_path, suite=small_suite, jobs=2, progress=False)
+    document = read_json(path)
+    assert check_document(document) == []
+    assert [r["status"] for r in document["results"]] == ["ok", "ok", "ok"]
+    assert document["agent"]["kind"] == "python" and len(document["agent"]["sha256"]) == 64
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    report = verify(path, suite=small_suite, jobs=2, progress=False)
+    assert report.accepted, report.summary()
+    assert len(report.checks) == 3 and all(c["holds"] for c in report.checks)
+    assert SECRET_ENV not in os.environ  # verify consumed the secret
+
+
+def test_verify_rejects_tampered_files(tmp_path, small_suite, monkeypatch):
+    agent = _agent_file(tmp_path, "toy", TOY)
+    path = submit(agent, "toy", quick=True, root=tmp_path, suite=small_suite, jobs=2, progress=False)
+    original = read_json(path)
+
+    def check(document, expected):
+        tampered = tmp_path / "tampered.json"
+        tampered.write_text(json.dumps(document))
+        monkeypatch.setenv(SECRET_ENV, SECRET)
+        report = verify(tampered, suite=small_suite, jobs=2, progress=False)
+        assert not report.accepted
+        assert any(expected in p for p in report.problems), report.problems
+        return report
+
+    better = json.loads(json.dumps(original))  # a better cost, hash left as it was
+    better["results"][0]["average_cost"] *= 0.9
+    check(better, "hash mismatch")
+    for key in ("gap_pct", "score"):  # the careful forger recomputes the scores and the hash ...
+        row = better["results"][0]
+        row[key] = score_instance(row, load_suite(small_suite).instance(row["instance"]))[key]
+    better["integrity"]["sha256"] = content_hash(better)
+    report = check(better, "does not hold")  # ... and is caught by the held-out re-evaluation
+    assert [c["holds"] for c in report.checks] == [False, True, True]
+    broken = json.loads(json.dumps(original))
+    del broken["environment"]
+    check(broken, "schema violation")
+    Path(agent.rpartition(":")[0]).write_text(Path(agent.rpartition(":")[0]).read_text() + "\n# changed\n")
+    check(original, "hash mismatch: the agent artifact")
+
+
+def test_verify_needs_the_secret_and_keeps_it_from_the_agent(tmp_path, small_suite, monkeypatch):
+    spy = _agent_file(tmp_path, "spy", TOY.replace("    c = env.unwrapped.config", f"""    c = env.unwrapped.config
+    environ = open('/proc/self/environ', 'rb').read() if os.path.exists('/proc/self/environ') else b''
+    if '{SECRET_ENV}' in os.environ or b'{SECRET}' in environ:
+        raise RuntimeError('the agent can read the maintainer secret')"""))
+    path = submit(spy, "spy", quick=True, root=tmp_path, suite=small_suite, tracks=["long-lead"], progress=False)
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    with pytest.raises(RuntimeError, match=SECRET_ENV):
+        verify(path, suite=small_suite, progress=False)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    report = verify(path, suite=small_suite, progress=False)
+    assert report.accepted, report.summary()  # the spy raised nothing: it never saw the secret
+    seeds = {heldout_seed(SECRET, "1.0.0", i) for i in ("a/b", "a/c")} | {heldout_seed("other", "1.0.0", "a/b")}
+    assert len(seeds) == 3 and min(seeds) >= 2**62  # per instance, per secret, far from the public seeds
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_sb3_zip_and_torchscript_agents_are_accepted(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch is not installed; the TorchScript agent test is skipped")
+    sb3 = pytest.importorskip("stable_baselines3", reason="stable-baselines3 is not installed; skipped")
+    from invgym.sb3 import make_sb3_vec_env
+
+    suite = _suite_subset(tmp_path / "s.json", ["lost-sales/L2-p9"])
+
+    class OrderUpTo(torch.nn.Module):
+        def forward(self, obs: torch.Tensor) -> torch.Tensor:
+            return torch.clamp(19.0 - obs[:, :2].sum(dim=1), 0.0, 8.0)  # S = 19: Zipkin's best level, max order 8
+
+    torch.jit.script(OrderUpTo()).save(str(tmp_path / "policy.pt"))
+    scripted = read_json(submit(str(tmp_path / "policy.pt"), "ts", quick=True, root=tmp_path, suite=suite,
+                                progress=False))
+    row = scripted["results"][0]
+    assert scripted["agent"]["kind"] == "torchscript" and row["status"] == "ok", row
+    best = read_json(DATA / "zipkin_2008_table3.json")["9"]["2"]["base_stock"]  # 6.32
+    assert abs(row["average_cost"] - best) < 4 * row["stderr"] + 0.01
+    model = sb3.PPO("MlpPolicy", make_sb3_vec_env("invgym/LostSales-v0", n_envs=4, lead_time=2), n_steps=8,
+                    batch_size=32, seed=0)  # untrained: only the loading path is under test
+    model.save(tmp_path / "ppo.zip")
+    with pytest.raises(ValueError, match="--algo"):
+        submit(str(tmp_path / "ppo.zip"), "ppo", quick=True, root=tmp_path, suite=suite, progress=False)
+    tiny = _suite_subset(tmp_path / "tiny.json", ["lost-sales/L2-p9"],
+                         {"num_envs": 4, "periods": 300, "warmup": 0, "seed": 0})
+    zipped = read_json(submit(str(tmp_path / "ppo.zip"), "ppo", algo="PPO", quick=True, root=tmp_path, suite=tiny,
+                              progress=False))
+    assert zipped["agent"]["kind"] == "sb3" and zipped["agent"]["algo"] == "PPO"
+    assert zipped["results"][0]["status"] == "ok", zipped["results"][0]
+
+
+# === Misbehaving agents, resume, atomic writes ===
+
+MISBEHAVING = """
+def make_agent(env):
+    c = env.unwrapped.config
+    if c.lead_time == 2:
+        raise RuntimeError('boom at construction')
+    if c.lead_time == 3:
+        return lambda obs: np.full(len(obs), -1, dtype=np.int64)  # outside the action space
+    if c.lead_time == 4:
+        time.sleep(120)
+    if c.lost_sales_cost == 4.0:
+        os._exit(3)  # kills its own worker process
+    return lambda obs: np.clip(12 - np.asarray(obs)[:, :1].sum(axis=1), 0, int(c.max_order)).astype(np.int64)
+"""
+
+
+def test_a_misbehaving_agent_fails_per_instance_without_touching_the_others(tmp_path):
+    suite = _suite_subset(tmp_path / "s.json", [f"lost-sales/L{k}-p9" for k in (1, 2, 3, 4)] + ["lost-sales/L1-p4"])
+    agent = _agent_file(tmp_path, "bad", MISBEHAVING)
+    path = submit(agent, "bad", quick=True, root=tmp_path, suite=suite, jobs=2, timeout=8, progress=False)
+    document = read_json(path)
+    assert check_document(document) == []
+    rows = {r["instance"]: r for r in document["results"]}
+    assert rows["lost-sales/L1-p9"]["status"] == "ok" and math.isfinite(rows["lost-sales/L1-p9"]["average_cost"])
+    assert "boom at construction" in rows["lost-sales/L2-p9"]["reason"]
+    assert "outside the action space" in rows["lost-sales/L3-p9"]["reason"]
+    assert "time limit of 8 s" in rows["lost-sales/L4-p9"]["reason"]
+    assert "worker process died (exit code 3)" in rows["lost-sales/L1-p4"]["reason"]
+    assert document["summary"]["overall"]["failed"] == 4
+
+
+def test_an_interrupted_run_resumes_from_partial_results(tmp_path, small_suite, monkeypatch):
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("INVGYM_TEST_LOG", str(log))
+    agent = _agent_file(tmp_path, "counted", TOY.replace("    c = env.unwrapped.config", """    c = env.unwrapped.config
+    open(os.environ['INVGYM_TEST_LOG'], 'a').write(f'{c.lead_time}\\n')"""))
+    first = read_json(submit(agent, "counted", quick=True, root=tmp_path, suite=small_suite, progress=False))
+    partials = sorted((tmp_path / "runs" / "counted").glob("*.json"))
+    assert len(partials) == 3 and len(log.read_text().split()) == 3
+    partials[1].unlink()  # as if the run had stopped before this instance
+    (tmp_path / "results" / "counted.json").unlink()
+    second = read_json(submit(agent, "counted", quick=True, root=tmp_path, suite=small_suite, progress=False))
+    assert len(log.read_text().split()) == 4  # only the missing instance ran again
+    assert [r["average_cost"] for r in first["results"]] == [r["average_cost"] for r in second["results"]]
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_killed_run_leaves_only_whole_files_and_resumes(tmp_path, small_suite):
+    import signal
+    import sys
+    import time
+
+    log = tmp_path / "calls.log"
+    agent = _agent_file(tmp_path, "slow", TOY.replace("    c = env.unwrapped.config", """    c = env.unwrapped.config
+    open(os.environ['INVGYM_TEST_LOG'], 'a').write(f'{c.lead_time}\\n')
+    time.sleep(2.0)"""))
+    command = [sys.executable, "-m", "invgym", "leaderboard", "submit", "--agent", agent, "--name", "slow", "--quick",
+               "--jobs", "1", "--root", str(tmp_path), "--suite", str(small_suite), "--no-progress"]
+    env = {**os.environ, "INVGYM_TEST_LOG": str(log)}
+    process = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    runs = tmp_path / "runs" / "slow"
+    deadline = time.monotonic() + 60
+    while not (runs.is_dir() and list(runs.glob("*.json"))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # the whole run, workers included, mid-way
+    process.wait()
+    done = list(runs.glob("*.json"))
+    assert 1 <= len(done) < 3 and not (tmp_path / "results" / "slow.json").exists()
+    assert all(read_json(p)["result"]["status"] == "ok" for p in done)  # every file whole and parseable
+    before = len(log.read_text().split())
+    assert subprocess.run(command, env=env, capture_output=True, timeout=120).returncode == 0
+    assert len(log.read_text().split()) - before == 3 - len(done)  # only the unfinished instances ran again
+    assert [r["status"] for r in read_json(tmp_path / "results" / "slow.json")["results"]] == ["ok"] * 3
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_atomic_write_leaves_the_old_file_when_the_write_fails(tmp_path, monkeypatch):
+    target = tmp_path / "file.json"
+    atomic_write_text(target, "old")
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.json"]  # no temp file left behind
+
+
+# === Ray backend ===
+
+
+def test_ray_and_local_backends_give_identical_results(tmp_path, small_suite):
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'invgym[ray]'); the Ray backend "
+                                            "test is skipped")
+    agent = _agent_file(tmp_path, "toy", TOY)
+    local = read_json(submit(agent, "local", quick=True, root=tmp_path, suite=small_suite, progress=False))
+    ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=2, include_dashboard=False,
+             log_to_driver=False)
+    try:
+        remote = read_json(submit(agent, "remote", quick=True, root=tmp_path, suite=small_suite, ray="local",
+                                  progress=False))
+    finally:
+        ray.shutdown()
+    for a, b in zip(local["results"], remote["results"], strict=True):
+        assert a["status"] == b["status"] == "ok"
+        assert (a["average_cost"], a["stderr"], a["metrics"]) == (b["average_cost"], b["stderr"], b["metrics"])
+
+
+# === CLI ===
+
+
+def test_cli_submit_verify_render(tmp_path, small_suite, monkeypatch):
+    from invgym.__main__ import main
+
+    agent = _agent_file(tmp_path, "toy", TOY)
+    args = ["--root", str(tmp_path), "--suite", str(small_suite), "--no-progress"]
+    assert main(["leaderboard", "submit", "--agent", agent, "--name", "cli-toy", "--quick", "--track",
+                 "long-lead", *args]) == 0
+    result = tmp_path / "results" / "cli-toy.json"
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    assert main(["leaderboard", "verify", str(result), "--suite", str(small_suite), "--no-progress"]) == 2
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    assert main(["leaderboard", "verify", str(result), "--suite", str(small_suite), "--no-progress"]) == 0
+    document = read_json(result)
+    document["results"][0]["average_cost"] += 1.0
+    result.write_text(json.dumps(document))
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    assert main(["leaderboard", "verify", str(result), "--suite", str(small_suite), "--no-progress"]) == 1
+    assert main(["leaderboard", "render", "--root", str(tmp_path), "--suite", str(small_suite)]) == 0
+    assert "cli-toy.json" in (tmp_path / "LEADERBOARD.md").read_text()  # listed as rejected, not ranked
+    assert main(["leaderboard", "submit", "--agent", "no_colon", "--name", "x", *args]) == 2
+
+
+# === The rendered page, in a real headless browser ===
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def _png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
+    """Decode an 8-bit RGB(A) non-interlaced PNG (what chromium writes) into rows of raw pixels."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", chunk)
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    width, height, depth, color, _, _, interlace = header
+    assert depth == 8 and color in (2, 6) and interlace == 0
+    bpp = 3 if color == 2 else 4
+    raw, stride, rows, prev = zlib.decompress(idat), width * bpp, [], bytearray(width * bpp)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):  # undo the PNG filters (RFC 2083, Sec. 6)
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return width, bpp, rows
+
+
+def test_the_page_loads_shows_every_entry_and_its_images_render(quick_board, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium); the browser test is skipped")
+    root, written = quick_board
+    render(root=root)
+    page = root / "site" / "index.html"
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--allow-file-access-from-files",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    assert 'data-images-loaded="2/2"' in dom  # both chart images decoded with a non-zero width
+    for path in written["results"]:
+        assert f"data-entry=\"{path.stem}\"" in dom
+    shot = tmp_path / "page.png"
+    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri()],
+                   capture_output=True, timeout=60, check=True)
+    _, bpp, rows = _png_pixels(shot)
+    colored = sum(1 for row in rows for i in range(0, len(row), bpp)
+                  if max(row[i:i + 3]) - min(row[i:i + 3]) > 60)  # saturated pixels: bars, points, legend
+    assert colored > 2000
