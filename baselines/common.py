@@ -63,6 +63,7 @@ class FittedPolicy:
         raise NotImplementedError
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """Return actions for one observation (as a batch of one) or a batch of observations."""
         obs = np.asarray(obs, dtype=np.float64)
         return self.act(obs if obs.ndim == 2 else obs[None, :])
 

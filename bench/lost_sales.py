@@ -19,7 +19,8 @@ def main() -> None:
     config = LostSalesConfig.validate("LostSalesEnv", **KWARGS)
     python_env = single_env_rate(ReferenceEnv(config), 5)
     rows = [("pure-Python reference env (tests/reference)", python_env)]
-    rows.append(("gym.make single env (with its default wrappers)", single_env_rate(gym.make("invgym/LostSales-v0", **KWARGS), 5)))
+    single = single_env_rate(gym.make("invgym/LostSales-v0", **KWARGS), 5)
+    rows.append(("gym.make single env (with its default wrappers)", single))
     for n in (1, 64, 1024):
         rows.append((f"native VectorEnv, N={n}", vector_env_rate("invgym/LostSales-v0", n, 5, **KWARGS)))
 

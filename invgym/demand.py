@@ -189,11 +189,19 @@ class Empirical(DemandModel):
         vals = np.asarray(values)
         prb = np.asarray(probs, dtype=np.float64)
         if vals.ndim != 1 or vals.size == 0 or not np.issubdtype(vals.dtype, np.integer):
-            raise TypeError(f"The 'values' parameter of Empirical must be a non-empty sequence of ints. Got {values!r} instead.")
+            raise TypeError(
+                f"The 'values' parameter of Empirical must be a non-empty sequence of ints. Got {values!r} instead."
+            )
         if np.any(vals < 0) or np.any(vals >= MAX_SUPPORT):
-            raise ValueError(f"The 'values' parameter of Empirical must hold ints in the range [0, {MAX_SUPPORT - 1}]. Got {values!r} instead.")
+            raise ValueError(
+                f"The 'values' parameter of Empirical must hold ints in the range [0, {MAX_SUPPORT - 1}]. "
+                f"Got {values!r} instead."
+            )
         if prb.shape != vals.shape or not np.all(np.isfinite(prb)) or np.any(prb < 0) or abs(prb.sum() - 1.0) > 1e-9:
-            raise ValueError(f"The 'probs' parameter of Empirical must be {vals.size} non-negative numbers summing to 1. Got {probs!r} instead.")
+            raise ValueError(
+                f"The 'probs' parameter of Empirical must be {vals.size} non-negative numbers summing to 1. "
+                f"Got {probs!r} instead."
+            )
         self._values = tuple(int(v) for v in vals)
         self._probs = tuple(float(p) for p in prb)
 

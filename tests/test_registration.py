@@ -74,7 +74,7 @@ def test_determinism_rollout(env_id):
 
 
 def test_import_is_light():
-    code = "import sys, invgym; bad = [m for m in ('torch', 'stable_baselines3', 'ray') if m in sys.modules]; print(bad)"
+    code = "import sys, invgym; print([m for m in ('torch', 'stable_baselines3', 'ray') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -1,0 +1,1 @@
+"""Compiled kernels: one Cython module per scenario over the shared BatchKernel."""

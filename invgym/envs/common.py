@@ -209,7 +209,8 @@ class KernelEnv(_Rebinds, gym.Env):
             ):
                 raise _action_error(
                     self.config.owner, self.action_space, action,
-                    " Discrete actions must be ints: did you pass the policy's logits, or mean action_type='continuous'?",
+                    " Discrete actions must be ints: did you pass the policy's logits,"
+                    " or mean action_type='continuous'?",
                 )
             result = self.kernel.step_one(action, self._keys)
         else:
@@ -298,7 +299,8 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         bad = self.kernel.step()
         if bad >= 0:
             raise ValueError(
-                f"Invalid action for env {bad} of {type(self).__name__}: {arr[bad]!r} is outside {self.single_action_space}."
+                f"Invalid action for env {bad} of {type(self).__name__}: {arr[bad]!r} is outside "
+                f"{self.single_action_space}."
             )
         buf = self._buf
         return buf.obs.copy(), buf.rewards.copy(), buf.terminated.copy(), buf.truncated.copy(), self._info()

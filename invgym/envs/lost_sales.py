@@ -136,7 +136,7 @@ class LostSalesEnv(KernelEnv):
     |---|---|---|---|---|
     | 0 | on-hand stock after this period's arrival | $x_0$ | 0 | inf |
     | 1 .. L-1 | outstanding orders placed in t-L+1, ..., t-1 (oldest first) | $x_1 .. x_{L-1}$ | 0 | max_order |
-    | max(L,1) .. +history-1 | units sold in the last ``history`` periods (oldest first) | $s_{t-H} .. s_{t-1}$ | 0 | inf |
+    | max(L,1) .. +H-1 | units sold in the last H = ``history`` periods, oldest first | $s_{t-H} .. s_{t-1}$ | 0 | inf |
 
     Sales are *observed* (censored) demand: when the shelf is empty the agent sees sales, not demand.
 

@@ -60,12 +60,14 @@ class ReferenceEnv(gym.Env):
         self._cdf = np.cumsum(config.demand.pmf())
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        """Start an episode from the reference's initial state."""
         super().reset(seed=seed)
         self._state = self.module.initial(self.config)
         self._t = 0
         return np.array(self.module.observe(self.config, self._state), dtype=np.float32), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """One period with demand drawn by numpy from the config's pmf."""
         d = float(np.searchsorted(self._cdf, self.np_random.random(), side="right"))
         self._state, parts = self.module.step(self.config, self._state, np.atleast_1d(action).tolist(), d)
         self._t += 1
