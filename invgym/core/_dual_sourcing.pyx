@@ -8,6 +8,7 @@ from libc.math cimport fmax, fmin
 from libc.stdint cimport int64_t
 
 from invgym.core._kernel cimport BatchKernel
+from invgym.core._pipeline cimport shift_pipeline
 
 import numpy as np
 
@@ -149,20 +150,9 @@ cdef class DualSourcingKernel(BatchKernel):
                        + self.regular_cost * q_r + self.expedited_cost * q_e)
         # 1. ARRIVAL (start of period t+1): the regular order placed in t+1-l_r and the expedited order placed
         #    in t+1-l_e arrive (backlog is served first, as net inventory); both pipelines shift by one.
-        if lr == 1:
-            arriving = q_r
-        else:
-            arriving = x[1]
-            for k in range(1, lr - 1):
-                x[k] = x[k + 1]
-            x[lr - 1] = q_r
-        if le == 1:
-            arriving += q_e
-        elif le > 1:
-            arriving += x[self.e0]
-            for k in range(self.e0, self.width - 1):
-                x[k] = x[k + 1]
-            x[self.width - 1] = q_e
+        arriving = shift_pipeline(&x[1], lr - 1, q_r)
+        if le >= 1:
+            arriving += shift_pipeline(&x[self.e0], le - 1, q_e)
         x[0] += arriving
 
     cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil:

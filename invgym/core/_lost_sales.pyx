@@ -6,6 +6,7 @@ cimport cython
 from libc.stdint cimport int64_t
 
 from invgym.core._kernel cimport BatchKernel
+from invgym.core._pipeline cimport push_window, shift_pipeline
 
 import numpy as np
 
@@ -118,19 +119,10 @@ cdef class LostSalesKernel(BatchKernel):
         out[P_DEMAND] = d
         out[P_ORDER] = q
         out[P_COST] = self.holding_cost * x[0] + self.lost_sales_cost * lost + self.purchase_cost * q
-        if self.history > 0:
-            for k in range(self.history - 1):
-                self.sales_history[i, k] = self.sales_history[i, k + 1]
-            self.sales_history[i, self.history - 1] = sales
+        push_window(&self.sales_history[i, 0], self.history, sales)
         # 1. ARRIVAL (start of period t+1): the order placed in t+1-L arrives; the pipeline shifts by one.
-        if L == 1:
-            x[0] += q
-        elif L > 1:
-            arriving = x[1]
-            for k in range(1, L - 1):
-                x[k] = x[k + 1]
-            x[L - 1] = q
-            x[0] += arriving
+        if L >= 1:
+            x[0] += shift_pipeline(&x[1], L - 1, q)
 
     cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil:
         self.period(i, action[0], self.t[i], &self.parts[i, 0])

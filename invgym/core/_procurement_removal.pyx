@@ -7,6 +7,7 @@ from libc.stdint cimport int32_t, int64_t
 
 from invgym.core._demand cimport sample_alias
 from invgym.core._kernel cimport BatchKernel
+from invgym.core._pipeline cimport shift_pipeline
 
 import numpy as np
 
@@ -182,14 +183,8 @@ cdef class ProcurementRemovalKernel(BatchKernel):
         out[P_COST] = (self.holding_cost * out[P_HOLDING] + self.shortage_cost * (lost + backlog)
                        + self.purchase_cost * q + self.removal_cost * removed - out[P_SALVAGE])
         # 1. ARRIVAL (start of period t+1): the order placed in t+1-L arrives; the pipeline shifts by one.
-        if L == 1:
-            x[0] += q
-        elif L > 1:
-            arriving = x[1]
-            for k in range(1, L - 1):
-                x[k] = x[k + 1]
-            x[L - 1] = q
-            x[0] += arriving
+        if L >= 1:
+            x[0] += shift_pipeline(&x[1], L - 1, q)
 
     cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil:
         cdef int64_t t = self.t[i]

@@ -8,6 +8,7 @@ from libc.math cimport ceil, floor
 from libc.stdint cimport int64_t
 
 from invgym.core._kernel cimport BatchKernel
+from invgym.core._pipeline cimport push_window
 from invgym.core._rng cimport rng_below, rng_uniform
 
 import numpy as np
@@ -264,10 +265,7 @@ cdef class ReplenishmentKernel(BatchKernel):
         out[P_STOCKOUT] = 1.0 if lost > 0.0 else 0.0
         out[P_PRODUCT] = <double>p
         out[P_DAY] = <double>day
-        if self.history > 0:
-            for k in range(self.history - 1):
-                self.sales_history[i, k] = self.sales_history[i, k + 1]
-            self.sales_history[i, self.history - 1] = sales
+        push_window(&self.sales_history[i, 0], self.history, sales)
         # 1. ARRIVAL (start of day t+1): everything due that day reaches the shelf.
         slot = (t + 1) % self.ring
         self.on_hand[i] += self.arrivals[i, slot]
