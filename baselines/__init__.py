@@ -2,6 +2,7 @@
 
 from invgym.baselines.base_stock import BaseStock, CappedBaseStock, ConstantOrder
 from invgym.baselines.common import ExactSolution, FittedPolicy, family_of
+from invgym.baselines.days_of_cover import DaysOfCover
 from invgym.baselines.dual_index import CappedDualIndex, DualIndex, SingleIndex, TailoredBaseSurge
 from invgym.baselines.exact import solve_exact
 from invgym.baselines.interval_stock import IntervalStock
@@ -16,7 +17,7 @@ from invgym.baselines.perishable_policies import (
 from invgym.baselines.predict_then_optimize import PredictThenOptimize
 from invgym.baselines.vector_base_stock import VectorBaseStock
 
-__all__ = ["BaseStock", "CappedBaseStock", "CappedDualIndex", "ConstantOrder", "DualIndex",
+__all__ = ["BaseStock", "CappedBaseStock", "CappedDualIndex", "ConstantOrder", "DaysOfCover", "DualIndex",
            "EstimatedWithdrawalBaseStock", "ExactSolution", "FittedPolicy", "IntervalStock", "Myopic",
            "NaiveBaseStock", "Newsvendor", "PerishableBaseStock", "PerishableCappedBaseStock",
            "PredictThenOptimize", "SingleIndex",

@@ -20,6 +20,7 @@ __all__ = [
     "fill_rate",
     "lost_sales_rate",
     "metrics_for",
+    "outdating_rate",
     # retail and replenishment (Madeka et al. 2022; JD's field metrics, Zhao et al. 2025)
     "average_holding_cost",
     "average_inventory",
@@ -59,6 +60,14 @@ def average_on_hand(totals: Totals, env_periods: int) -> float:
 def average_order(totals: Totals, env_periods: int) -> float:
     """Units ordered per period: ``sum(order) / env_periods``."""
     return totals["order"] / env_periods
+
+
+def outdating_rate(totals: Totals, env_periods: int) -> float:
+    """Share of ordered units that outdate (waste): ``sum(outdated) / sum(order)`` (NaN when nothing was ordered).
+
+    The waste percentage perishable-inventory studies report next to the cost (e.g. De Moor et al. 2022).
+    """
+    return _ratio(totals["outdated"], totals["order"])
 
 
 def average_reward(totals: Totals, env_periods: int) -> float:
@@ -133,6 +142,9 @@ FAMILY_METRICS: dict[str, dict[str, Metric]] = {
         "average_reward": average_reward,
         "average_inventory": average_inventory,
         "service_level": service_level,
+        # JD's turnover needs only on_hand and sales, which Retail-v0 reports too; its in-stock rate needs a
+        # per-day in_stock flag, which only Replenishment-v0's kernel records.
+        "turnover_days": turnover_days,
     },
     "replenishment": {
         "turnover_days": turnover_days,
@@ -145,6 +157,13 @@ FAMILY_METRICS: dict[str, dict[str, Metric]] = {
     "lost_sales": {
         "fill_rate": fill_rate,
         "lost_sales_rate": lost_sales_rate,
+        "average_on_hand": average_on_hand,
+        "average_order": average_order,
+    },
+    "perishable": {  # Perishable-v0's PARTS count units as lost sales' do, plus the outdated ones
+        "fill_rate": fill_rate,
+        "lost_sales_rate": lost_sales_rate,
+        "outdating_rate": outdating_rate,
         "average_on_hand": average_on_hand,
         "average_order": average_order,
     },

@@ -16,6 +16,7 @@ __all__ = ["BASELINES", "Baseline", "available_baselines", "fit_baseline", "naiv
 
 LOST_SALES_QUICK = {"num_envs": 16, "periods": 1_000, "warmup": 100}
 DUAL_SOURCING_QUICK = {"periods": 40_000, "screen_periods": 4_000}
+PANEL = ("retail", "replenishment")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,11 +24,15 @@ class Baseline:
     """A built-in entry: ``cls.fit(config)`` (with ``quick_fit`` in quick mode) on the instances where it applies."""
 
     name: str
-    family: str
+    family: str | tuple[str, ...]  # the scenario family, or the families, it runs on
     target: str  # "module:Class"
     quick_fit: dict[str, Any] = dataclasses.field(default_factory=dict)  # smaller simulation search for --quick
     applies: Callable[[Any], bool] = lambda config: True
     description: str = ""
+
+    def serves(self, family: str) -> bool:
+        """Return whether the baseline runs on instances of this scenario family."""
+        return family in ((self.family,) if isinstance(self.family, str) else self.family)
 
     def load(self) -> Any:
         """Import and return the policy class."""
@@ -72,6 +77,13 @@ BASELINES: tuple[Baseline, ...] = (
              description="EWA policy (Broekmeulen & van Donselaar 2009) with an order cap"),
     Baseline("IntervalStock", "procurement_removal", "invgym.baselines.interval_stock:IntervalStock",
              description="order up to a, remove down to b, levels found by simulation"),
+    # Panel scenarios: both fit on the train window of the panel only; the instances run the test window.
+    Baseline("PredictThenOptimize", PANEL, "invgym.baselines.predict_then_optimize:PredictThenOptimize",
+             {"max_rows": 5_000}, description="quantile-regression forecast, then order up to the critical "
+                                              "fractile (Madeka et al. 2022; Zhao et al. 2025)"),
+    Baseline("DaysOfCover", PANEL, "invgym.baselines.days_of_cover:DaysOfCover", {"max_days": 30},
+             description="order up to the days of cover (of the last 28 days' mean sales) cheapest on the "
+                         "train window"),
 )
 
 
@@ -101,7 +113,9 @@ def naive_policy(config: Any) -> tuple[Any, str]:
     Lost sales: the standard base-stock policy, ordering up to Morton's level ``s_L`` (the critical-fractile
     quantile of demand over L + 1 periods, the optimal level with backorders) without any search. Dual sourcing:
     the expedited supplier alone. Perishable: base-stock at the level that ignores outdating. Procurement and
-    removal: order up to the mean demand over the lead time plus one period, never remove.
+    removal: order up to the mean demand over the lead time plus one period, never remove. Retail and
+    replenishment: order up to last week's mean sales times the protection period (``DaysOfCover`` with
+    ``protection_period`` days and a 7-day window).
     """
     from invgym.baselines.common import family_of
 
@@ -133,4 +147,11 @@ def naive_policy(config: Any) -> tuple[Any, str]:
 
         policy = NaiveBaseStock.fit(config)
         return policy, f"base-stock at the non-perishable newsvendor level (ignores outdating): {policy!r}"
+    if family in PANEL:
+        from invgym.baselines.days_of_cover import DaysOfCover, protection_period
+
+        # No fit and no safety stock: last week's mean sales over the protection period (L + 1 days, or review
+        # period plus mean vendor lead time), the rule of thumb the forecast-based policies are measured against.
+        policy = DaysOfCover.fit(config, days=round(protection_period(config), 2), window=7)
+        return policy, f"order up to last week's mean sales over the protection period: {policy!r}"
     raise ValueError(f"no naive policy is defined for the {family} family.")

@@ -4,7 +4,8 @@ Run ``python -m invgym.leaderboard.make_suite`` (a few minutes). For every insta
 
 - ``reference``: the exact optimum from ``solve_exact`` where the state space fits (``max_states`` below), else
   the lowest cost among the built-in OR baselines fitted on the instance and evaluated with ``REFERENCE_PROTOCOL``
-  (with every candidate's cost in ``details``);
+  (with every candidate's cost in ``details``); the panel tracks (retail, replenishment) have no exact solver and
+  use their own instance protocol (every product over the test window) on other seeds instead;
 - ``naive``: the family's standard policy (``leaderboard/baselines.py: naive_policy``), evaluated likewise;
 - ``published``: the literature's number where there is one, so a test can check the reference against it.
 
@@ -27,7 +28,7 @@ from invgym.leaderboard.record import git_commit
 from invgym.leaderboard.suite import DEFAULT_SUITE, decode_kwargs, load_suite
 from invgym.registration import ENV_IDS
 
-SUITE_VERSION = "1.0.0"
+SUITE_VERSION = "1.1.0"
 DEFAULT_PROTOCOL = {"num_envs": 64, "periods": 10_000, "warmup": 1_000, "seed": 0}
 QUICK_PROTOCOL = {"num_envs": 16, "periods": 2_000, "warmup": 200, "seed": 0}
 # References are simulated on their own seeds (far from the public seeds 0..63 and the fits' 2^40 + i) and longer.
@@ -35,6 +36,10 @@ QUICK_PROTOCOL = {"num_envs": 16, "periods": 2_000, "warmup": 200, "seed": 0}
 DUAL_SOURCING_PROTOCOL = {"num_envs": 64, "periods": 40_000, "warmup": 1_000, "seed": 0}
 REFERENCE_PROTOCOL = {"num_envs": 256, "periods": 20_000, "warmup": 1_000, "seed": 10**6}
 MAX_EXACT_STATES = 300_000
+# Panel scenarios (retail, replenishment): every product of the default synthetic panel over its whole test
+# window (2016), once: env i runs product i, demand is the panel's, so no warm-up and no wrap-around. The
+# baselines fit on the train window (2014-15) only. Seeds only move Replenishment's vendor lead-time draws.
+PANEL_KWARGS = {"product": "all", "split": "test"}
 
 # Zipkin (2008), Table 3: optimal average cost, Poisson(5), h = 1, by (p, L) (see /work/shared/references.md).
 ZIPKIN_OPTIMAL = {
@@ -57,6 +62,14 @@ def _gijsbrechts() -> dict[tuple[int, int], dict[str, Any]]:
         out[(lr, ce)] = {"gaps_pct": gaps,
                          "source": "Gijsbrechts et al. (2022), Sec. 6.2 (gaps above the optimum)"}
     return out
+
+
+def panel_protocol(env: str, seed: int) -> dict[str, int]:
+    """Every product of the default panel once, over the whole test window (sized from the panel itself)."""
+    from invgym.envs.common import config_for
+
+    config = config_for(env, **PANEL_KWARGS)
+    return {"num_envs": config.panel.num_products, "periods": config.window[1], "warmup": 0, "seed": seed}
 
 
 def track_specs() -> list[dict[str, Any]]:
@@ -104,6 +117,25 @@ def track_specs() -> list[dict[str, Any]]:
         for m, lead, issuing, waste in ((2, 1, "fifo", 7), (2, 1, "lifo", 7), (3, 1, "fifo", 10), (3, 2, "fifo", 7),
                                         (4, 2, "fifo", 10), (5, 2, "lifo", 7))
     ]
+    # Madeka et al. (2022): one policy for every product, censored sales, lost sales, vendor lead time L.
+    retail = [
+        {"id": f"retail/L{lead}", "env": "invgym/Retail-v0", "kwargs": {**PANEL_KWARGS, "lead_time": lead},
+         "quick": lead == 2}
+        for lead in (0, 2, 5)
+    ]
+    # Zhao et al. (2025), JD: review days, case packs, MOQ, capacity, random vendor lead times.
+    replenishment = [
+        {"id": f"replenishment/R{review}" + (f"-b{penalty:g}" if penalty else ""), "env": "invgym/Replenishment-v0",
+         "kwargs": {**PANEL_KWARGS, "review_period": review, "lost_sales_penalty": penalty},
+         "quick": (review, penalty) == (7, 0.0)}
+        for review, penalty in ((7, 0.0), (3, 0.0), (7, 0.5))
+    ]
+    # --quick keeps the whole protocol here: one pass over the test window takes a fraction of a second, while
+    # the suite's quick protocol (16 envs, 2000 days) would wrap the window and make costs incomparable with the
+    # reference; quick mode shrinks the baselines' fits instead (leaderboard/baselines.py).
+    panel = {env: {"protocol": panel_protocol(env, 0), "quick_protocol": panel_protocol(env, 0),
+                   "reference_protocol": panel_protocol(env, 10**6)}
+             for env in ("invgym/Retail-v0", "invgym/Replenishment-v0") if env in ENV_IDS}
     return [
         {"id": "lost-sales", "title": "Lost sales (Zipkin 2008)",
          "description": "Zipkin's 16 cells: Poisson(5) demand, h = 1, p in {4, 9, 19, 39}, lead time 1 to 4; "
@@ -121,11 +153,22 @@ def track_specs() -> list[dict[str, Any]]:
         {"id": "removal", "title": "Procurement and removal (Maggiar & Sadighian)",
          "description": "Order or remove stock each period; purchase 2, salvage 1, h = 1; reference: the exact "
                         "optimum.", "instances": removal},
+        {"id": "retail", "title": "Retail panel (Madeka et al. 2022)",
+         "description": "One policy for all 200 products of the synthetic panel, censored sales, lost sales, vendor "
+                        "lead time L = 0, 2, 5; fit on 2014-15, evaluated on every product over 2016. Cost = "
+                        "purchase + holding - revenue (negative: a profit); gaps are relative to |reference|; "
+                        "reference: the best OR baseline.", **panel.get("invgym/Retail-v0", {}), "instances": retail},
+        {"id": "replenishment", "title": "JD replenishment (Zhao et al. 2025)",
+         "description": "200 SKUs of the synthetic panel with review days (R = 7 or 3), case packs, MOQ, capacity "
+                        "and random vendor lead times; lost-sales penalty b = 0 or 0.5 p; fit on 2014-15, evaluated "
+                        "on every SKU over 2016; reference: the best OR baseline.",
+         **panel.get("invgym/Replenishment-v0", {}), "instances": replenishment},
     ]
 
 
-def _simulate(policy: Any, env: str, kwargs: dict[str, Any]) -> tuple[float, float]:
-    result = invgym.evaluate(policy, env, **REFERENCE_PROTOCOL, **kwargs)
+def _simulate(policy: Any, env: str, kwargs: dict[str, Any],
+              protocol: dict[str, int] = REFERENCE_PROTOCOL) -> tuple[float, float]:
+    result = invgym.evaluate(policy, env, **protocol, **kwargs)
     return result.average_cost, result.stderr
 
 
@@ -144,8 +187,9 @@ def _exact(config: Any) -> Any:
     raise ValueError(f"no exact solver for the {family} family")
 
 
-def reference(instance: dict[str, Any], config: Any) -> dict[str, Any]:
-    """The exact optimum where it fits, else the best built-in baseline by simulation."""
+def reference(instance: dict[str, Any], config: Any,
+              protocol: dict[str, int] = REFERENCE_PROTOCOL) -> dict[str, Any]:
+    """The exact optimum where it fits, else the best built-in baseline simulated under ``protocol``."""
     kwargs = decode_kwargs(instance["kwargs"])
     try:
         start = time.perf_counter()
@@ -160,25 +204,25 @@ def reference(instance: dict[str, Any], config: Any) -> dict[str, Any]:
 
     candidates = {}
     for baseline in available_baselines():
-        if baseline.family != family_of(config) or not baseline.applies(config):
+        if not baseline.serves(family_of(config)) or not baseline.applies(config):
             continue
         policy = baseline.load().fit(config)
-        cost, stderr = _simulate(policy, instance["env"], kwargs)
+        cost, stderr = _simulate(policy, instance["env"], kwargs, protocol)
         candidates[baseline.name] = {"policy": repr(policy), "cost": cost, "stderr": stderr}
     best = min(candidates, key=lambda name: candidates[name]["cost"])
     return {"cost": candidates[best]["cost"], "stderr": candidates[best]["stderr"], "method": "best OR baseline",
             "policy": candidates[best]["policy"],
-            "details": {"exact_refused": why, "protocol": REFERENCE_PROTOCOL, "candidates": candidates,
+            "details": {"exact_refused": why, "protocol": protocol, "candidates": candidates,
                         "note": "each baseline fitted with its package defaults, then evaluated with "
                                 "invgym.evaluate under this protocol"}}
 
 
-def naive(instance: dict[str, Any], config: Any) -> dict[str, Any]:
-    """The cost of the family's naive policy (score 0), by simulation."""
+def naive(instance: dict[str, Any], config: Any, protocol: dict[str, int] = REFERENCE_PROTOCOL) -> dict[str, Any]:
+    """The cost of the family's naive policy (score 0), by simulation under ``protocol``."""
     policy, description = naive_policy(config)
-    cost, stderr = _simulate(policy, instance["env"], decode_kwargs(instance["kwargs"]))
+    cost, stderr = _simulate(policy, instance["env"], decode_kwargs(instance["kwargs"]), protocol)
     return {"cost": cost, "stderr": stderr, "method": "simulation", "policy": description,
-            "details": {"protocol": REFERENCE_PROTOCOL}}
+            "details": {"protocol": protocol}}
 
 
 def make_suite(path: str | Path = DEFAULT_SUITE, verbose: bool = True) -> Path:
@@ -192,11 +236,14 @@ def make_suite(path: str | Path = DEFAULT_SUITE, verbose: bool = True) -> Path:
                 print(f"{track['id']}: its env is not registered in this invgym; track left out")
             continue
         instances = []
+        ref_protocol = track.get("reference_protocol", REFERENCE_PROTOCOL)
         for inst in track["instances"]:
             config = config_for(inst["env"], **decode_kwargs(inst["kwargs"]))
             row = {"id": inst["id"], "env": inst["env"], "kwargs": inst["kwargs"], "quick": inst.get("quick", False),
-                   "protocol": track.get("protocol", DEFAULT_PROTOCOL), "reference": reference(inst, config),
-                   "naive": naive(inst, config)}
+                   "protocol": track.get("protocol", DEFAULT_PROTOCOL),
+                   "reference": reference(inst, config, ref_protocol), "naive": naive(inst, config, ref_protocol)}
+            if "quick_protocol" in track:
+                row["quick_protocol"] = track["quick_protocol"]
             if "published" in inst:
                 row["published"] = inst["published"]
             instances.append(row)

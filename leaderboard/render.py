@@ -24,8 +24,23 @@ __all__ = ["collect", "render"]
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7",
            "#dbdb8d", "#9edae5")
-METRIC_NAMES = {"fill_rate": "fill rate", "in_stock_rate": "in-stock rate", "turnover_days": "turnover (days)",
-                "average_on_hand": "avg on hand", "lost_sales_rate": "lost-sales rate"}
+# Column headers of the family metrics (invgym.metrics.FAMILY_METRICS), in the order the tables show them:
+# the service and stock figures practitioners read first (JD reports in-stock rate and turnover days), then
+# the rest; a metric missing here is shown after these under its own key.
+METRIC_NAMES = {
+    "fill_rate": "fill rate", "service_level": "service level", "in_stock_rate": "in-stock rate",
+    "turnover_days": "turnover (days)", "stockout_day_rate": "stock-out day rate", "lost_sales_rate": "lost-sales rate",
+    "outdating_rate": "outdating rate", "lost_sales": "lost units / day", "holding_cost": "holding cost / day",
+    "average_on_hand": "avg on hand", "average_inventory": "avg inventory", "average_order": "avg order",
+    "average_reward": "avg reward",
+}
+
+
+def _metric_columns(entries: list[dict[str, Any]], track: str) -> list[str]:
+    """The family metrics any entry reports on a track, known ones in METRIC_NAMES order, then the others."""
+    found = {k for e in entries for k in _metric_means(e, track)}
+    order = list(METRIC_NAMES)
+    return sorted(found, key=lambda m: (order.index(m) if m in order else len(order), m))
 
 
 def _num(value: Any, digits: int = 2, suffix: str = "") -> str:
@@ -69,7 +84,8 @@ def _markdown(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[
     lines = [
         "# invgym leaderboard", "",
         f"Suite **{suite.name} {suite.version}** (sha256 `{suite.sha256[:12]}`). Gap = (cost − reference) / "
-        "reference; score: 0 = the family's naive policy (lost sales: standard base-stock), 100 = the reference "
+        "|reference| (retail costs are negative: profits); score: 0 = the family's naive policy (lost sales: "
+        "standard base-stock), 100 = the reference "
         "(the exact optimum, or the best OR baseline where no exact solution fits); each instance's reference and "
         "naive policy are recorded in `suite.json`. IQM = interquartile mean over a track's instances. Cells: "
         "average cost per period on the public seeds ± the half-width of its 95 % confidence interval. Regenerate with "
@@ -88,7 +104,7 @@ def _markdown(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[
         if not here:
             continue
         lines += ["", f"## {track.title} (`{track.id}`)", "", track.description, ""]
-        metrics = sorted({k for e in here for k in _metric_means(e, track.id)})
+        metrics = _metric_columns(here, track.id)
         head = "| entry | mean gap | IQM gap | mean score | ok / failed |" + "".join(
             f" {METRIC_NAMES.get(m, m)} |" for m in metrics)
         lines += [head, "|---|---:|---:|---:|---:|" + "---:|" * len(metrics)]
@@ -210,13 +226,15 @@ def cost_chart(suite: Suite, entries: list[dict[str, Any]]) -> str:
     """Scatter: each instance's average cost (y) against its reference cost (x), with the line y = x.
 
     Both axes are logarithmic when every cost is positive (costs span an order of magnitude across tracks).
+    Instances whose reference cost is not positive (retail: a profit) are left out, so the others keep the log
+    scales; the gap chart and the tables show them.
     """
     points = []
     for i, e in enumerate(entries):
         for row in e["rows"]:
-            if row["status"] == "ok":
-                points.append((suite.instance(row["instance"]).reference["cost"], row["average_cost"], i,
-                               row["instance"]))
+            reference = suite.instance(row["instance"]).reference["cost"]
+            if row["status"] == "ok" and reference > 0:
+                points.append((reference, row["average_cost"], i, row["instance"]))
     size, left, top = 420, 60, 30
     width, height = left + size + 200, top + size + 50
     values = [v for p in points for v in p[:2]] or [1.0, 2.0]
@@ -269,7 +287,8 @@ def _html(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[str,
              "<h1>invgym leaderboard</h1>",
              f"<p>Suite <b>{e_(suite.name)} {e_(suite.version)}</b> (sha256 <code>{suite.sha256[:12]}</code>). "
              "Score: 0 = the family's naive policy, 100 = the reference (exact optimum, or best OR baseline). "
-             "Gap = (cost − reference) / reference. Hover a cell for the family metrics.</p>",
+             "Gap = (cost − reference) / |reference|. Track tables show each entry's family metrics averaged over "
+             "the track's instances; hover a cell for one instance's.</p>",
              "<h2>Overall</h2><table id='overall'><tr><th>rank</th><th>entry</th><th>kind</th><th>mean score</th>"
              "<th>mean gap</th><th>tracks</th><th>instances (failed)</th></tr>"]
     for rank, e in enumerate(entries, 1):
@@ -285,15 +304,20 @@ def _html(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[str,
         here = [e for e in entries if track.id in e["tracks"]]
         if not here:
             continue
+        metrics = _metric_columns(here, track.id)
         parts.append(f"<h2>{e_(track.title)} (<code>{e_(track.id)}</code>)</h2><p>{e_(track.description)}</p>"
-                     "<table><tr><th>entry</th><th>mean gap</th><th>IQM gap</th><th>mean score</th>"
-                     "<th>ok / failed</th></tr>")
+                     "<table class='track-metrics'><tr><th>entry</th><th>mean gap</th><th>IQM gap</th>"
+                     "<th>mean score</th><th>ok / failed</th>"
+                     + "".join(f"<th data-metric='{e_(m)}'>{e_(METRIC_NAMES.get(m, m))}</th>" for m in metrics)
+                     + "</tr>")
         for e in here:
             t = e["tracks"][track.id]
+            means = _metric_means(e, track.id)
             parts.append(f"<tr><td>{e_(e['name'])}</td><td class='n'>{_num(t['mean_gap_pct'], 2, ' %')}</td>"
                          f"<td class='n'>{_num(t['iqm_gap_pct'], 2, ' %')}</td>"
                          f"<td class='n'>{_num(t['mean_score'], 1)}</td><td class='n'>{t['ok']} / {t['failed']}"
-                         "</td></tr>")
+                         "</td>" + "".join(f"<td class='n'>{_num(means.get(m), 3)}</td>" for m in metrics)
+                         + "</tr>")
         parts.append("</table><table><tr><th>instance</th><th>reference</th>"
                      + "".join(f"<th>{e_(e['name'])}</th>" for e in here) + "</tr>")
         for inst in track.instances:

@@ -45,7 +45,7 @@ def run(*, quick: bool = False, tracks: list[str] | None = None, jobs: int | Non
 
     def include(name: str, instance: Instance) -> bool:
         baseline = baselines[name]
-        return families[instance.id] == baseline.family and baseline.applies(configs[instance.id])
+        return baseline.serves(families[instance.id]) and baseline.applies(configs[instance.id])
 
     entries = [(name, "baseline", baseline_spec(name)) for name in baselines
                if any(include(name, inst) for inst in instances)]

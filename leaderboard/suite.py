@@ -49,6 +49,7 @@ class Instance:
     naive: dict[str, Any]
     quick: bool = False
     published: dict[str, Any] | None = None
+    quick_protocol: Protocol | None = None  # overrides the suite's quick protocol for this instance
 
     @property
     def family(self) -> str:
@@ -116,8 +117,10 @@ class Suite:
         raise KeyError(instance_id)
 
     def protocol(self, instance: Instance, quick: bool) -> Protocol:
-        """Return the protocol an instance is evaluated under (the quick one in quick mode)."""
-        return self.quick_protocol if quick else instance.protocol
+        """Return the protocol an instance is evaluated under (in quick mode its own quick one, else the suite's)."""
+        if not quick:
+            return instance.protocol
+        return instance.quick_protocol or self.quick_protocol
 
 
 def decode_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +190,7 @@ def load_suite(path: str | Path | None = None) -> Suite:
                 id=inst["id"], track=track["id"], env=inst["env"], kwargs=dict(inst["kwargs"]),
                 protocol=_protocol(inst["protocol"]), reference=dict(inst["reference"]), naive=dict(inst["naive"]),
                 quick=bool(inst.get("quick", False)), published=inst.get("published"),
+                quick_protocol=_protocol(inst["quick_protocol"]) if "quick_protocol" in inst else None,
             ))
         tracks.append(Track(track["id"], track["title"], track.get("description", ""), tuple(instances)))
     return Suite(

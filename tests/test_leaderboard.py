@@ -16,9 +16,10 @@ import subprocess
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-import invgym  # noqa: F401 - registers the ids
+import invgym
 from invgym.leaderboard import load_suite, render, run, submit, verify
 from invgym.leaderboard._io import atomic_write_text, read_json
 from invgym.leaderboard.engine import SECRET_ENV
@@ -108,6 +109,44 @@ def test_suite_records_how_each_reference_was_computed():
             inst.reference["details"]["exact_refused"]
 
 
+def _order_up_to_last_weeks_mean(config):
+    """The panel tracks' naive rule written out here: ceil(H * mean of the last 7 days' sales - position)^+."""
+    lead = config.lead_pmf @ np.arange(config.lead_pmf.shape[1]) if hasattr(config, "lead_pmf") else None
+    cover = config.lead_time + 1.0 if lead is None else round(config.review_period + lead.mean(), 2)
+    sl = config.slices
+
+    def policy(obs):
+        obs = np.asarray(obs, dtype=np.float64)
+        level = cover * obs[:, sl["sales"]][:, -7:].mean(axis=1)
+        return np.clip(np.ceil(level - obs[:, sl["inventory"]].sum(axis=1) - 1e-9), 0, config.max_order).astype(int)
+    return policy
+
+
+@pytest.mark.parametrize("track", ["retail", "replenishment"])
+def test_panel_tracks_run_every_product_over_the_test_window_against_the_best_or_baseline(track):
+    suite = load_suite()
+    instances = suite.select([track])[0].instances
+    assert len(instances) == 3 and sum(inst.quick for inst in instances) == 1
+    for inst in instances:
+        config = inst.config()
+        assert config.split == "test" and not config.draw_product and len(config.products) == config.panel.num_products
+        # Every product once, over the whole test window (no wrap-around), in quick mode too.
+        assert inst.protocol.num_envs == config.panel.num_products and inst.protocol.warmup == 0
+        assert inst.protocol.periods == config.window[1] == config.panel.num_days - config.panel.day_of(
+            config.test_start)
+        assert suite.protocol(inst, quick=True) == inst.protocol
+        assert inst.reference["method"] == "best OR baseline"
+        candidates = inst.reference["details"]["candidates"]
+        assert {"PredictThenOptimize", "DaysOfCover"} <= set(candidates)
+        assert inst.reference["cost"] == min(c["cost"] for c in candidates.values())
+        assert inst.naive["cost"] > inst.reference["cost"] + 0.1 * abs(inst.reference["cost"]), inst.id
+    # The recorded naive cost is what the rule written out above costs under the recorded protocol.
+    inst = instances[0]
+    protocol = inst.naive["details"]["protocol"]
+    result = invgym.evaluate(_order_up_to_last_weeks_mean(inst.config()), inst.env, **protocol, **inst.env_kwargs())
+    assert result.average_cost == pytest.approx(inst.naive["cost"], rel=1e-9)
+
+
 def test_suite_leaves_out_tracks_whose_env_is_not_registered_and_rejects_bad_files(tmp_path):
     data = read_json(DEFAULT_SUITE)
     future = json.loads(json.dumps(data["tracks"][0]))
@@ -167,6 +206,21 @@ def test_run_quick_writes_every_baseline_and_reproduces_zipkin_heuristics(quick_
             assert row["metrics"]["fill_rate"] > 0.9
     capped = read_json(root / "results" / "CappedBaseStock.json")
     assert all(r["status"] == "ok" and r["gap_pct"] < 3.0 for r in capped["results"])
+    # Panel tracks: both OR baselines far above the naive rule, and JD's metrics reported and shown.
+    for name in ("PredictThenOptimize", "DaysOfCover"):
+        rows = {r["instance"]: r for r in read_json(root / "results" / f"{name}.json")["results"]}
+        assert {"retail/L2", "replenishment/R7"} <= set(rows)
+        for row in rows.values():
+            assert row["status"] == "ok" and row["gap_pct"] < 10.0 and row["score"] > 50.0, (name, row["instance"])
+        jd = rows["replenishment/R7"]["metrics"]
+        assert 0.5 < jd["in_stock_rate"] <= 1.0 and jd["turnover_days"] > 0 and 0.5 < jd["service_level"] <= 1.0
+        assert rows["retail/L2"]["metrics"]["turnover_days"] > 0
+    for row in read_json(root / "results" / "PerishableBaseStock.json")["results"]:
+        m = row["metrics"]
+        assert m["fill_rate"] + m["lost_sales_rate"] == pytest.approx(1.0) and 0 <= m["outdating_rate"] < 1
+    assert "| in-stock rate | turnover (days) |" in board
+    site = (root / "site" / "index.html").read_text()
+    assert "<th data-metric='in_stock_rate'>in-stock rate</th><th data-metric='turnover_days'>" in site
 
 
 def test_a_baseline_result_file_verifies(quick_board, monkeypatch):
@@ -175,6 +229,10 @@ def test_a_baseline_result_file_verifies(quick_board, monkeypatch):
     report = verify(root / "results" / "BaseStock.json", jobs=2, progress=False)
     assert report.accepted, report.summary()
     assert {c["instance"] for c in report.checks} == {"lost-sales/L1-p9", "lost-sales/L2-p39", "long-lead/L6-p9"}
+    monkeypatch.setenv(SECRET_ENV, SECRET)  # verify consumed it
+    report = verify(root / "results" / "DaysOfCover.json", jobs=2, progress=False)  # refitted, held-out seeds
+    assert report.accepted, report.summary()
+    assert {c["instance"] for c in report.checks} == {"retail/L2", "replenishment/R7"}
 
 
 # === submit + verify ===

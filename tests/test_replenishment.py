@@ -185,7 +185,8 @@ def test_metric_formulas_on_a_hand_computed_case():
     np.testing.assert_allclose(per["service_level"], [5 / 7, 1.0])
     assert np.isnan(turnover_days({"on_hand": 3.0, "sales": 0.0}, 1))
     retail = metrics_for("retail", {"cost": -12.0, "on_hand": 8.0, "sales": 6.0, "demand": 8.0}, 4)
-    assert retail == {"average_reward": 3.0, "average_inventory": 2.0, "service_level": 0.75}
+    assert retail == {"average_reward": 3.0, "average_inventory": 2.0, "service_level": 0.75,
+                      "turnover_days": 8.0 / 6.0}
 
 
 def test_metrics_of_the_hand_computed_run():

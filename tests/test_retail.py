@@ -175,7 +175,7 @@ def test_pickle_and_deepcopy_continue_identically():
 
 def test_evaluate_reports_retail_metrics():
     result = invgym.evaluate(lambda obs: np.full(len(obs), 2), ENV_ID, panel=SMALL, num_envs=4, periods=50, warmup=0)
-    assert set(result.metrics) == {"average_reward", "average_inventory", "service_level"}
+    assert set(result.metrics) == {"average_reward", "average_inventory", "service_level", "turnover_days"}
     assert result.metrics["average_reward"] == pytest.approx(-result.average_cost)
 
 
