@@ -3,7 +3,10 @@
 - :class:`DirectBackprop` (``agents/direct_backprop.py``): gradient descent on the cost through a torch twin.
 - :class:`StructurePenalty`, :func:`structure_report`, :func:`plot_policy_contour` (``agents/structure.py``).
 - ORPR: :class:`ORLabeler` (``agents/orpr.py``), :class:`Pretrainer` (``agents/pretrain.py``),
-  :class:`KLRegularizedPPO` (``agents/reinforce.py``).
+  :class:`KLRegularizedPPO` (``agents/reinforce.py``); on replenishment the whole pipeline is :class:`ORPR`
+  (a days-of-cover :class:`CoverPolicy` cloned, then fine-tuned by :class:`RLOO`).
+- Ray/RLlib (the ``ray`` extra): :func:`train_rllib`, :func:`export_to_rllib`, :func:`import_from_rllib`
+  (``agents/rllib.py``).
 
 Names are loaded lazily, so ``import invgym.agents`` costs nothing until one is used.
 """
@@ -31,6 +34,15 @@ _EXPORTS = {
     "Pretrainer": "pretrain",
     "PretrainConfig": "pretrain",
     "KLRegularizedPPO": "reinforce",
+    "ORPR": "orpr",
+    "ORPRConfig": "orpr",
+    "CoverPolicy": "pretrain",
+    "CoverCloneConfig": "pretrain",
+    "RLOO": "reinforce",
+    "RLOOConfig": "reinforce",
+    "train_rllib": "rllib",
+    "export_to_rllib": "rllib",
+    "import_from_rllib": "rllib",
 }
 
 __all__ = sorted(_EXPORTS)
