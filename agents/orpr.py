@@ -8,7 +8,10 @@ teacher instead. The teacher is then rolled out on the kernel and every visited 
 teacher's order; :class:`~invgym.agents.pretrain.Pretrainer` clones it, and
 :class:`~invgym.agents.reinforce.KLRegularizedPPO` fine-tunes with a KL leash to the clone.
 
-Reading order: :class:`ORLabelerConfig`, then :meth:`ORLabeler.fit_teacher` and :meth:`ORLabeler.label`.
+Reading order: :class:`ORLabelerConfig`, then :meth:`ORLabeler.fit_teacher` and :meth:`ORLabeler.label`. On
+``invgym/Replenishment-v0``, :class:`ORPR` runs the whole pipeline (teacher, labels, a days-of-cover clone, RLOO
+fine-tuning with an expert term on promotions, calibration) with resumable checkpoints; ``python -m
+bench.agents_orpr`` prints JD's metrics for the teacher, the clone and the fine-tuned policy.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from typing import Any
 import numpy as np
 
 from invgym.baselines.common import FittedPolicy, config_of, family_of
+from invgym.baselines.days_of_cover import DaysOfCover  # ORPR's replenishment teacher, re-exported here
 from invgym.validation import check_int, check_real
 
-__all__ = ["DaysOfCover", "ORLabeler", "ORLabelerConfig", "load_dataset"]
+__all__ = ["ORPR", "DaysOfCover", "ORLabeler", "ORLabelerConfig", "ORPRConfig", "load_dataset", "replenishment_report"]
 
 
 @dataclasses.dataclass
@@ -76,34 +80,6 @@ def _base_stock(config: Any, level: float) -> FittedPolicy:
     from invgym.baselines.base_stock import BaseStock
 
     return BaseStock.fit(config, level=level)
-
-
-class DaysOfCover(FittedPolicy):
-    """Order up to ``days`` days of recent average sales on the inventory position (on-hand plus on order).
-
-    The replenishment rule JD's buyers start from (and ORPR's OR model for ``invgym/Replenishment-v0``): the
-    target stock is ``days x`` mean observed sales over the env's ``history`` window. Case packs, MOQ, capacity and
-    review days are left to the env's ``constraints="round"`` rules, which apply them to every request.
-
-    Args:
-        config: the replenishment config (gives the observation layout and ``max_order``).
-        days: days of cover, >= 0.
-    """
-
-    family = "replenishment"
-
-    def __init__(self, config: Any, days: float) -> None:
-        super().__init__(days=float(check_real(days, "days", "DaysOfCover", 0.0, None)))
-        self.slices = config.slices
-        self.max_order = float(config.max_order)
-        self.discrete = config.action_type == "discrete"
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """Return ``ceil(days x mean sales - on-hand - on-order)^+`` per env, within ``[0, max_order]``."""
-        demand_rate = obs[:, self.slices["sales"]].mean(axis=1)
-        position = obs[:, self.slices["inventory"]].sum(axis=1)
-        q = np.clip(np.ceil(self.params["days"] * demand_rate - position - 1e-9), 0.0, self.max_order)
-        return q.astype(np.int64) if self.discrete else q
 
 
 def _days_of_cover(config: Any, days: float) -> FittedPolicy:
@@ -238,3 +214,206 @@ def load_dataset(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
         data = {k: f[k] for k in f.files if k != "meta"}
         meta = json.loads(str(f["meta"]))
     return data, meta
+
+
+# === The whole pipeline on invgym/Replenishment-v0: teacher -> labels -> clone -> RLOO -> calibration ===
+
+
+@dataclasses.dataclass
+class ORPRConfig:
+    """Settings of :class:`ORPR` (each stage's own config; None takes that stage's defaults)."""
+
+    labeler: ORLabelerConfig = dataclasses.field(default_factory=lambda: ORLabelerConfig(
+        search_periods=700, search_warmup=0, label_envs=200, label_periods=350))
+    """Teacher search and labelled rollout (by default one pass over the 700-day train window)."""
+    clone: Any = None
+    """A ``CoverCloneConfig`` for behaviour cloning (None: its defaults)."""
+    rl: Any = None
+    """An ``RLOOConfig`` for fine-tuning (None: its defaults)."""
+    expert_uplift: float = 2.25
+    """Demand multiple the promotion expert assumes (see ``promotion_expert``); 0 turns the expert term off."""
+    calibration_shifts: tuple[float, ...] = tuple(np.arange(-4.0, 4.01, 0.5))
+    """Days added to the fine-tuned policy's mean; the one whose train in-stock rate is nearest the teacher's wins."""
+    checkpoint_dir: str | None = None
+    """Folder of the resumable checkpoints (None: nothing saved, nothing resumed)."""
+    torch_threads: int = 1
+    """torch.set_num_threads while fitting."""
+
+    def validate(self) -> ORPRConfig:
+        """Check every field; return self."""
+        owner = type(self).__name__
+        self.labeler.validate()
+        check_real(self.expert_uplift, "expert_uplift", owner, 0.0, 100.0)
+        if not self.calibration_shifts or not all(np.isfinite(self.calibration_shifts)):
+            raise ValueError(f"The 'calibration_shifts' parameter of {owner} must be a non-empty sequence of "
+                             "finite floats (days). "
+                             f"Got {self.calibration_shifts!r} instead.")
+        check_int(self.torch_threads, "torch_threads", owner, 1, 1024)
+        return self
+
+
+def replenishment_report(policy: Any, env: Any, num_envs: int = 400, seed: int = 0, **env_kwargs: Any) -> dict:
+    """JD's metrics of a policy over one pass of the env's window, on the kernel, plus in-stock on promotion days.
+
+    Env i runs the config's products in turn (use ``product="all"``), seeded ``seed + i``; every env runs the
+    whole window once. Returns :data:`invgym.metrics.FAMILY_METRICS` ``["replenishment"]`` plus ``cost`` (per
+    SKU-day) and ``promo_in_stock_rate`` (in-stock rate over the SKU-days on promotion).
+    """
+    from invgym.envs.common import _Buffers
+    from invgym.evaluate import _action_fn
+    from invgym.metrics import metrics_for
+
+    config = config_of(env, **env_kwargs)
+    kernel = config.make_kernel(num_envs)
+    buf = _Buffers(config, kernel, same_step=False)
+    kernel.reset(np.uint64(seed) + np.arange(num_envs, dtype=np.uint64))
+    act = _action_fn(policy)
+    parts = type(config).parts
+    stock = parts.index("in_stock")
+    promo = config.slices["promo"].start  # today's promotion flag
+    totals = np.zeros(len(parts))
+    promo_days = promo_stocked = 0.0
+    for _ in range(config.window[1]):
+        today = buf.obs[:, promo] > 0.5
+        buf.actions[:, 0] = np.asarray(act(buf.obs.copy()), dtype=np.float64).reshape(-1)
+        kernel.step()
+        totals += buf.parts.sum(axis=0)
+        promo_days += today.sum()
+        promo_stocked += buf.parts[today, stock].sum()
+    env_periods = num_envs * config.window[1]
+    out = metrics_for("replenishment", dict(zip(parts, totals.tolist(), strict=True)), env_periods)
+    out["cost"] = totals[parts.index("cost")] / env_periods
+    out["promo_in_stock_rate"] = promo_stocked / promo_days if promo_days else float("nan")
+    return out
+
+
+class ORPR:
+    """OR-pretrained RL for ``invgym/Replenishment-v0``, end to end and resumable.
+
+    1. **OR teacher**: the smallest days of cover meeting the service target (:meth:`ORLabeler.fit_teacher`),
+       and its orders on the states it visits (:meth:`ORLabeler.label`).
+    2. **Pretrain**: the orders cloned into a days-of-cover policy (``clone_cover_policy``).
+    3. **Reinforce**: RLOO with ``kl_coef * KL(pi_ref || pi)`` to the frozen clone and an expert term on
+       promotion periods (``RLOO``, ``promotion_expert``), holding cost against the teacher's in-stock rate.
+    4. **Calibrate**: the shift of the days chosen whose in-stock rate on the train window is nearest the
+       teacher's (the same simulation-augmented search that picked the teacher; the deterministic policy holds
+       less than the sampled one RL trained).
+
+    With ``checkpoint_dir``, each stage writes its result there (the RL stage every ``checkpoint_every``
+    updates) and a later ``fit()`` resumes from what it finds.
+
+    Args:
+        env: a replenishment env, config or id (with ``env_kwargs``): the train split to fit on.
+        config: an :class:`ORPRConfig`.
+        **env_kwargs: scenario parameters, with an id only.
+    """
+
+    def __init__(self, env: Any = "invgym/Replenishment-v0", config: ORPRConfig | None = None,
+                 **env_kwargs: Any) -> None:
+        self.config = (ORPRConfig() if config is None else config).validate()
+        self.env_config = config_of(env, **env_kwargs)
+        if family_of(self.env_config) != "replenishment":
+            raise ValueError(f"ORPR fine-tunes a days-of-cover policy, so it needs a replenishment env. Got the "
+                             f"{family_of(self.env_config)} scenario; use ORLabeler, Pretrainer and "
+                             "KLRegularizedPPO for it.")
+        self.teacher: Any = None
+        self.pretrained: Any = None
+        self.policy: Any = None
+        self.clone_metrics: list[dict] = []
+        self.rloo: Any = None
+
+    def _path(self, name: str) -> str | None:
+        folder = self.config.checkpoint_dir
+        if folder is None:
+            return None
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, name)
+
+    def fit(self) -> Any:
+        """Run (or resume) the four stages; return the fine-tuned, calibrated policy."""
+        import copy
+
+        import torch
+
+        from invgym.agents.pretrain import CoverCloneConfig, CoverPolicy, clone_cover_policy
+        from invgym.agents.reinforce import RLOO, RLOOConfig, promotion_expert
+
+        cfg = self.config
+        torch.set_num_threads(cfg.torch_threads)
+        clone_cfg = CoverCloneConfig() if cfg.clone is None else cfg.clone
+        rl_cfg = RLOOConfig() if cfg.rl is None else cfg.rl
+
+        def save(obj: Any, name: str) -> None:
+            path = self._path(name)
+            if path is not None:
+                torch.save(obj, f"{path}.tmp")
+                os.replace(f"{path}.tmp", path)  # atomic: an interrupted save never leaves half a checkpoint
+
+        def load(name: str) -> Any:
+            path = self._path(name)
+            return torch.load(path, weights_only=False) if path is not None and os.path.exists(path) else None
+
+        # 1. OR teacher and its labels.
+        labels = load("labels.pt")
+        if labels is None:
+            labeler = ORLabeler(self.env_config, config=cfg.labeler)
+            data = labeler.label()
+            labels = {"days": labeler.teacher.params["days"], "grid": labeler.grid, "data": data}
+            save(labels, "labels.pt")
+        self.teacher = DaysOfCover(self.env_config, labels["days"])
+        # 2. Behaviour cloning in the days-of-cover action space.
+        pretrained = load("pretrained.pt")
+        if pretrained is None:
+            policy, metrics = clone_cover_policy(self.env_config, labels["data"], clone_cfg)
+            pretrained = {"state": policy.state_dict(), "metrics": metrics}
+            save(pretrained, "pretrained.pt")
+        self.pretrained = CoverPolicy(self.env_config, clone_cfg.max_days, clone_cfg.net_arch, clone_cfg.min_scale)
+        self.pretrained.load_state_dict(pretrained["state"])
+        self.pretrained.eval()
+        self.clone_metrics = pretrained["metrics"]
+        # 3. RLOO fine-tuning, from the last checkpoint if there is one.
+        self.policy = copy.deepcopy(self.pretrained)
+        expert = promotion_expert(labels["days"], cfg.expert_uplift, clone_cfg.max_days) if cfg.expert_uplift else None
+        self.rloo = RLOO(self.env_config, self.policy, self.pretrained, self.teacher, expert, rl_cfg)
+        state = load("rloo.pt")
+        if state is not None:
+            self.rloo.load_state_dict(state)
+        while self.rloo.iteration < rl_cfg.iterations:
+            self.rloo.update()
+            if self.rloo.iteration % rl_cfg.checkpoint_every == 0 or self.rloo.iteration == rl_cfg.iterations:
+                save(self.rloo.state_dict(), "rloo.pt")
+        # 4. Calibration of the deterministic policy on the train window (every SKU once).
+        shift = load("calibration.pt")
+        if shift is None or shift["iteration"] != self.rloo.iteration:  # calibrated for another policy
+            train = dataclasses.replace(self.env_config, draw_product=False)
+            target = replenishment_report(self.teacher, train, len(train.products))["in_stock_rate"]
+            shift = {"offset": max(cfg.calibration_shifts), "target": target, "tried": [],
+                     "iteration": self.rloo.iteration}
+            for offset in sorted(cfg.calibration_shifts):
+                self.policy.offset.fill_(float(offset))
+                rate = replenishment_report(self.policy, train, len(train.products))["in_stock_rate"]
+                shift["tried"].append((float(offset), rate))
+                if rate >= target:  # in-stock rises with the shift: the crossing, or the step before it
+                    before = shift["tried"][-2] if len(shift["tried"]) > 1 else shift["tried"][-1]
+                    shift["offset"] = min(shift["tried"][-1], before, key=lambda p: abs(p[1] - target))[0]
+                    break
+            save(shift, "calibration.pt")
+        self.calibration = shift
+        self.policy.offset.fill_(float(shift["offset"]))
+        self.policy.eval()
+        return self.policy
+
+    def report(self, num_envs: int = 400, seed: int = 0, **env_kwargs: Any) -> dict[str, dict[str, float]]:
+        """JD's metrics of the teacher, the pretrained and the fine-tuned policy (:func:`replenishment_report`).
+
+        Args:
+            num_envs: envs, running the products in turn (400: every SKU twice, with different lead times).
+            seed: env i is seeded ``seed + i``; all three policies see the same lead-time streams.
+            **env_kwargs: changes to the fitted env (default: the held-out test split, every SKU).
+        """
+        if self.policy is None:
+            raise ValueError("ORPR.report needs a fitted agent: call fit() first.")
+        env = self.env_config.replace(**{"product": "all", "split": "test", **env_kwargs})
+        return {name: replenishment_report(policy, env, num_envs, seed)
+                for name, policy in (("teacher", self.teacher), ("pretrained", self.pretrained),
+                                     ("fine-tuned", self.policy))}

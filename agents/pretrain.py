@@ -28,7 +28,8 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from invgym.baselines.common import config_of
 from invgym.validation import check_int, check_real
 
-__all__ = ["PretrainConfig", "Pretrainer", "ScaledObservations", "policy_kwargs_for"]
+__all__ = ["CoverCloneConfig", "CoverPolicy", "PretrainConfig", "Pretrainer", "ScaledObservations",
+           "clone_cover_policy", "cover_features", "policy_kwargs_for"]
 
 
 class ScaledObservations(BaseFeaturesExtractor):
@@ -183,3 +184,202 @@ class Pretrainer:
         """Trainable parameters of the policy (actor and critic)."""
         policy = self.policy if policy is None else policy
         return int(sum(p.numel() for p in policy.parameters()))
+
+
+# === Replenishment: a days-of-cover action space (the clone predicts the target, not the order) ===
+#
+# Cloning the order itself over 1,609 possible sizes leaves the network to relearn the inventory-position
+# arithmetic of the teacher from samples. ORPR's OR model is an order-up-to rule, so the action here is its
+# parameter: the policy picks *days of cover* d in {0, ..., max_days} from the state, and the order is the
+# teacher's own formula, ceil(d * mean sales - position)^+ (:class:`~invgym.agents.orpr.DaysOfCover`). The clone
+# of a days-of-cover teacher then reproduces its orders exactly, and RL changes *how many days* to hold per SKU
+# and situation (promotions, lead times, case packs), which is where holding cost can be cut.
+
+
+def cover_features(obs: torch.Tensor, slices: dict[str, slice], review_period: int) -> torch.Tensor:
+    """Scale-free features of a replenishment observation (every SKU looks alike whatever its volume).
+
+    Units (stock, sales, case pack, MOQ, capacity) are divided by the recent sales rate plus one unit per
+    history window, so a fast and a slow mover with the same days of stock look the same; flags, calendar and
+    the review countdown stay as they are; ``log1p(rate)`` keeps the volume itself.
+    """
+    sales = obs[:, slices["sales"]]
+    rate = sales.mean(dim=1, keepdim=True) if sales.shape[1] else torch.zeros_like(obs[:, :1])
+    unit = rate + 1.0 / max(sales.shape[1], 1)
+    review = obs[:, slices["review"]]
+    sku = obs[:, slices["sku"]]
+    return torch.cat([
+        torch.log1p(obs[:, slices["inventory"]] / unit),
+        (sales / unit).clamp(max=20.0),
+        sales.std(dim=1, keepdim=True) / unit if sales.shape[1] > 1 else torch.zeros_like(unit),
+        obs[:, slices["promo"]], obs[:, slices["holiday"]], obs[:, slices["calendar"]],
+        review[:, :1], review[:, 1:] / review_period,
+        sku[:, :1] / 7.0, torch.log1p(sku[:, 1:] / unit), torch.log1p(rate),
+    ], dim=1)
+
+
+class CoverPolicy(torch.nn.Module):
+    """Days of cover from the state: a discretised normal over ``{0, ..., max_days}`` with a learned mean and scale.
+
+    ``logits_b = -(b - mean(s))^2 / (2 scale(s)^2)``; ``scale >= min_scale`` keeps some exploration for RL. The
+    order for days ``d`` is ``ceil(d * mean sales - on-hand - on-order)^+`` within ``[0, max_order]``, as
+    :class:`~invgym.agents.orpr.DaysOfCover` orders. ``predict`` (SB3's signature) returns orders, so
+    :func:`invgym.evaluate` runs it like any model; ``offset`` (days, 0 by default) shifts the deterministic
+    choice (fractions allowed), for a final calibration of the service level.
+
+    Args:
+        env_config: the replenishment config (observation layout, review period, ``max_order``).
+        max_days: largest days of cover.
+        hidden: hidden layers of the MLP.
+        min_scale: smallest standard deviation, in days.
+        initial_days: the mean before training.
+    """
+
+    def __init__(self, env_config: Any, max_days: int = 60, hidden: tuple[int, ...] = (64, 64),
+                 min_scale: float = 1.0, initial_days: float = 14.0) -> None:
+        super().__init__()
+        self.slices, self.review_period = env_config.slices, int(env_config.review_period)
+        self.max_order, self.discrete = float(env_config.max_order), env_config.action_type == "discrete"
+        self.max_days, self.min_scale = int(max_days), float(min_scale)
+        probe = torch.zeros(1, int(env_config.obs_dim))
+        sizes = [cover_features(probe, self.slices, self.review_period).shape[1], *hidden]
+        layers: list[torch.nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+            layers += [torch.nn.Linear(a, b), torch.nn.Tanh()]
+        self.body = torch.nn.Sequential(*layers)
+        self.head = torch.nn.Linear(sizes[-1], 2)
+        with torch.no_grad():  # start flat: mean = initial_days everywhere, scale about 2 days
+            self.head.weight.mul_(0.01)
+            self.head.bias.copy_(torch.tensor([float(initial_days), 1.0]))
+        self.register_buffer("bins", torch.arange(self.max_days + 1, dtype=torch.float32))
+        self.register_buffer("offset", torch.zeros(()))
+
+    def mean_scale(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation (days) of the discretised normal, each of shape (B, 1)."""
+        out = self.head(self.body(cover_features(obs, self.slices, self.review_period)))
+        return out[:, :1], self.min_scale + torch.nn.functional.softplus(out[:, 1:])
+
+    def logits(self, obs: torch.Tensor) -> torch.Tensor:
+        """Unnormalised log-probabilities of each days-of-cover bin, shape (B, max_days + 1)."""
+        mean, scale = self.mean_scale(obs)
+        return -0.5 * ((self.bins - mean) / scale) ** 2
+
+    def distribution(self, obs: torch.Tensor) -> torch.distributions.Categorical:
+        """The policy's distribution over days of cover."""
+        return torch.distributions.Categorical(logits=self.logits(obs))
+
+    def days(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        """Days of cover per row: the mode (shifted by ``offset``) or a sample."""
+        if not deterministic:
+            return self.distribution(obs).sample()
+        # The mode of the discretised normal is the bin nearest its mean (clipped to the bins).
+        return (self.mean_scale(obs)[0][:, 0] + self.offset).round().clamp(0, self.max_days).long()
+
+    def orders(self, obs: np.ndarray, days: Any) -> np.ndarray:
+        """Order for ``days`` of cover in each row (the :class:`DaysOfCover` formula, vectorised over bins)."""
+        obs = np.asarray(obs, dtype=np.float64)
+        rate = obs[:, self.slices["sales"]].mean(axis=1) if self.slices["sales"].stop > 2 else 0.0 * obs[:, 0]
+        position = obs[:, self.slices["inventory"]].sum(axis=1)
+        days = np.asarray(days, dtype=np.float64)
+        if days.ndim == 2:  # (B, bins): every candidate of every row
+            rate, position = rate[:, None], position[:, None]
+        q = np.clip(np.ceil(days * rate - position - 1e-9), 0.0, self.max_order)
+        return q.astype(np.int64) if self.discrete else q.astype(np.float32)
+
+    @torch.no_grad()
+    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[np.ndarray, None]:
+        """SB3-style ``(orders, None)`` for a batch of observations."""
+        x = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(-1, self.slices["sku"].stop))
+        return self.orders(x.numpy(), self.days(x, deterministic).numpy()), None
+
+
+class _OrderRule:
+    """The attributes :meth:`CoverPolicy.orders` reads, without building a network."""
+
+    def __init__(self, env_config: Any) -> None:
+        self.slices, self.max_order = env_config.slices, float(env_config.max_order)
+        self.discrete = env_config.action_type == "discrete"
+
+
+@dataclasses.dataclass
+class CoverCloneConfig:
+    """Settings of behaviour cloning into a :class:`CoverPolicy`."""
+
+    epochs: int = 40
+    """Passes over the dataset."""
+    batch_size: int = 256
+    """Samples per gradient step."""
+    learning_rate: float = 3e-3
+    """Adam step size."""
+    net_arch: tuple[int, ...] = (64, 64)
+    """Hidden layers."""
+    max_days: int = 60
+    """Largest days of cover (the action bins are 0..max_days)."""
+    min_scale: float = 1.0
+    """Smallest standard deviation of the policy, in days (exploration left for RL)."""
+    validation_fraction: float = 0.1
+    """Share of the dataset held out to measure the exact-order match."""
+    seed: int = 0
+    """Seeds the initial weights and the shuffling."""
+
+    def validate(self) -> CoverCloneConfig:
+        """Check every field; return self."""
+        owner = type(self).__name__
+        check_int(self.epochs, "epochs", owner, 1, 10**6)
+        check_int(self.batch_size, "batch_size", owner, 1, 10**7)
+        check_real(self.learning_rate, "learning_rate", owner, 0.0, 10.0, closed="right")
+        check_int(self.max_days, "max_days", owner, 1, 3650)
+        check_real(self.min_scale, "min_scale", owner, 0.0, 100.0, closed="right")
+        check_real(self.validation_fraction, "validation_fraction", owner, 0.0, 0.9)
+        check_int(self.seed, "seed", owner, 0, 2**62)
+        return self
+
+
+def clone_cover_policy(env_config: Any, dataset: dict, config: CoverCloneConfig | None = None,
+                       ) -> tuple[CoverPolicy, list[dict[str, float]]]:
+    """Clone a teacher's orders into a :class:`CoverPolicy`; return it (eval mode) and per-epoch metrics.
+
+    A teacher's order rarely pins down one days-of-cover value (an order of 0 is what every d below the
+    position gives), so the label of a row is the *set* of bins whose order equals the teacher's, and the loss
+    is the censored likelihood ``-log sum_{b in set} pi(b | s)``; a row no bin reproduces falls back to the bin
+    of the nearest order. Metrics: ``eval/accuracy`` is the exact match of the deterministic *order*.
+    """
+    cfg = (CoverCloneConfig() if config is None else config).validate()
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    obs, actions = np.asarray(dataset["obs"], np.float32), np.asarray(dataset["actions"], np.float64)
+    bins = np.arange(cfg.max_days + 1.0)
+    candidates = CoverPolicy.orders(_OrderRule(env_config), obs, np.broadcast_to(bins, (len(obs), len(bins))))
+    gap = np.abs(candidates - actions.reshape(-1, 1))
+    match = gap == gap.min(axis=1, keepdims=True)  # exact matches, or the nearest order
+    # Start at the teacher's typical days (rows with a positive order pin them down), so few epochs suffice.
+    ordered = actions > 0
+    initial = float(np.median((match[ordered] * bins).sum(1) / match[ordered].sum(1))) if ordered.any() else 14.0
+    policy = CoverPolicy(env_config, cfg.max_days, cfg.net_arch, cfg.min_scale, initial_days=initial)
+    label = torch.as_tensor(match)
+    x = torch.as_tensor(obs)
+    n = len(obs)
+    order = rng.permutation(n)
+    held = int(round(cfg.validation_fraction * n))
+    train, valid = order[held:], order[:held]
+    optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate)
+    metrics = []
+    for epoch in range(cfg.epochs):
+        perm = train[rng.permutation(len(train))]
+        total = 0.0
+        for start in range(0, len(perm), cfg.batch_size):
+            idx = torch.as_tensor(perm[start : start + cfg.batch_size])
+            log_p = torch.log_softmax(policy.logits(x[idx]), dim=1)
+            loss = -torch.logsumexp(log_p.masked_fill(~label[idx], -torch.inf), dim=1).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(idx)
+        record = {"epoch": epoch + 1, "losses/bc_nll": total / max(len(perm), 1)}
+        if held:
+            predicted, _ = policy.predict(obs[valid])
+            record["eval/accuracy"] = float(np.mean(np.abs(predicted - actions[valid]) < 0.5))
+        metrics.append(record)
+    policy.eval()
+    return policy, metrics

@@ -18,6 +18,7 @@ The logged ``train/entropy_loss`` therefore includes the KL term; ``train/kl_ref
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,9 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
 
-from invgym.validation import check_real
+from invgym.validation import check_int, check_real
 
-__all__ = ["KLRegularizedPPO", "reference_kl"]
+__all__ = ["RLOO", "KLRegularizedPPO", "RLOOConfig", "promotion_expert", "reference_kl"]
 
 # Constructor arguments of the reference policy that PPO passes itself (or that describe the spaces).
 _NOT_POLICY_KWARGS = ("observation_space", "action_space", "lr_schedule", "use_sde")
@@ -122,3 +123,216 @@ class KLRegularizedPPO(PPO):
     def _excluded_save_params(self) -> list[str]:
         # The frozen reference is not pickled with the model; save the pretrained policy on its own.
         return [*super()._excluded_save_params(), "_reference_source", "reference", "_kl_log"]
+
+
+# === RLOO fine-tuning of a days-of-cover policy (ORPR's reinforce stage on invgym/Replenishment-v0) ===
+
+
+def promotion_expert(teacher_days: float, uplift: float = 2.25, max_days: int = 60) -> Any:
+    """The buyer's label on promotion periods: the teacher's days plus the promotion's extra demand, in days.
+
+    A promotion multiplies demand by ``uplift`` (the default synthetic panel draws it from U(1.5, 3), mean
+    2.25), so covering each announced promotion day takes ``uplift - 1`` extra days of normal sales. Returns
+    ``obs -> days`` with NaN where nothing is announced (no label).
+    """
+
+    def label(obs: np.ndarray, slices: dict[str, slice]) -> np.ndarray:
+        announced = np.asarray(obs)[:, slices["promo"]].sum(axis=1)
+        days = np.minimum(np.round(teacher_days + (uplift - 1.0) * announced), max_days)
+        return np.where(announced > 0, days, np.nan)
+
+    return label
+
+
+@dataclasses.dataclass
+class RLOOConfig:
+    """Settings of REINFORCE leave-one-out fine-tuning with a KL leash and an expert term."""
+
+    iterations: int = 300
+    """Policy updates."""
+    skus: int = 64
+    """SKUs per update (drawn from the env's products); each is rolled out ``samples`` times."""
+    samples: int = 4
+    """Rollouts per SKU (same SKU, same days; RLOO's baseline is the mean return of the others)."""
+    days: int = 84
+    """Counted days per rollout."""
+    warmup: int = 21
+    """Days run first with the policy's mode, uncounted (leaves the arbitrary starting stock behind)."""
+    credit_days: int = 28
+    """Days of cost credited to a decision (its order acts for about the review period plus the lead time)."""
+    learning_rate: float = 3e-3
+    """Adam step size."""
+    kl_coef: float = 0.02
+    """Weight of KL(pi_ref || pi) on the decision states (the leash to the pretrained policy)."""
+    expert_coef: float = 0.01
+    """Weight of -log pi(expert days | s) on promotion states carrying an expert label."""
+    lost_sales_weight: float = 1.0
+    """Weight of the env's lost-margin cost in the objective (0: holding cost and the in-stock constraint only)."""
+    stockout_price: float = 10.0
+    """Initial Lagrange multiplier: money charged per SKU-day without stock on the shelf."""
+    dual_rate: float = 0.05
+    """Multiplicative step of the multiplier per percentage point of in-stock rate below the teacher's."""
+    in_stock_margin: float = 0.001
+    """In-stock rate the policy must keep above the teacher's on the same SKUs and days (the constraint)."""
+    checkpoint_every: int = 25
+    """Updates between checkpoints."""
+    seed: int = 0
+    """Seeds the SKU and window draws, the lead times and the action samples."""
+
+    def validate(self) -> RLOOConfig:
+        """Check every field; return self."""
+        owner = type(self).__name__
+        for name in ("iterations", "skus", "days", "credit_days", "checkpoint_every"):
+            check_int(getattr(self, name), name, owner, 1, 10**7)
+        check_int(self.samples, "samples", owner, 2, 1024)
+        check_int(self.warmup, "warmup", owner, 0, 10**5)
+        check_real(self.learning_rate, "learning_rate", owner, 0.0, 10.0, closed="right")
+        for name in ("kl_coef", "expert_coef", "lost_sales_weight", "stockout_price", "dual_rate"):
+            check_real(getattr(self, name), name, owner, 0.0, None)
+        check_real(self.in_stock_margin, "in_stock_margin", owner, -1.0, 1.0)
+        check_int(self.seed, "seed", owner, 0, 2**62)
+        return self
+
+
+class RLOO:
+    """Fine-tune a :class:`~invgym.agents.pretrain.CoverPolicy` with REINFORCE leave-one-out (Kool et al. 2019).
+
+    Each update draws ``skus`` SKUs and a start day in the training window, and rolls out every SKU
+    ``samples`` times with sampled days of cover (plus once with the teacher, on the same days) through the
+    compiled kernel. The objective is JD's — holding cost at the teacher's in-stock rate, as a Lagrangian — plus
+    the env's lost margin: each counted day costs ``holding_cost + w * lost_sales_cost + lam * 1[no stock on
+    the shelf]`` (``w = lost_sales_weight``; without it, stock moves from fast to slow movers, which keeps the
+    SKU-day in-stock rate but loses more sales); ``lam`` rises when the sampled
+    rollouts' in-stock rate falls below the teacher's and falls otherwise (dual ascent). The loss is
+
+        -mean_i A_i * sum_t log pi(d_it | s_it) + kl_coef * mean_s KL(pi_ref || pi)(s)
+        - expert_coef * mean_{s: promotion} log pi(d_expert(s) | s)
+
+    with ``A_i = R_i - mean_{j != i} R_j`` over the samples of one SKU (divided by the batch's standard
+    deviation), the sums over review days only (other days' orders are zero whatever the action).
+
+    Args:
+        env_config: the replenishment config to train on (its products and window).
+        policy: the policy to fine-tune (in place); ``reference``: the frozen pretrained copy for the KL.
+        teacher: the OR policy the in-stock constraint is measured against.
+        expert: ``(obs, slices) -> days`` with NaN where there is no label (e.g. :func:`promotion_expert`).
+        config: an :class:`RLOOConfig`.
+    """
+
+    def __init__(self, env_config: Any, policy: Any, reference: Any, teacher: Any, expert: Any = None,
+                 config: RLOOConfig | None = None) -> None:
+        self.config = (RLOOConfig() if config is None else config).validate()
+        self.env_config, self.policy, self.teacher, self.expert = env_config, policy, teacher, expert
+        self.reference = copy.deepcopy(reference).eval()
+        for p in self.reference.parameters():
+            p.requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.learning_rate)
+        self.lam = float(self.config.stockout_price)
+        self.iteration = 0
+        self.metrics: list[dict[str, float]] = []
+        self.rng = np.random.default_rng(self.config.seed)
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume: weights, optimizer, multiplier, iteration, metrics, generator state."""
+        return {"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(), "lam": self.lam,
+                "iteration": self.iteration, "metrics": self.metrics, "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume from :meth:`state_dict`."""
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.lam, self.iteration, self.metrics = state["lam"], state["iteration"], state["metrics"]
+        self.rng.bit_generator.state = state["rng"]
+
+    def _rollout(self) -> dict:
+        """Roll out ``skus x samples`` sampled policies and ``skus`` teachers on the same SKUs and days."""
+        from invgym.envs.common import _Buffers
+
+        cfg, env = self.config, self.env_config
+        g, k = cfg.skus, cfg.samples
+        skus = self.rng.choice(np.asarray(env.products), size=g)
+        total = cfg.warmup + cfg.days
+        start, length = env.window
+        first = start + int(self.rng.integers(0, max(length - total, 1)))
+        # Env i runs products[i]: samples of SKU j at rows j*k .. j*k+k-1, its teacher at row g*k + j.
+        products = tuple(int(p) for p in np.concatenate([np.repeat(skus, k), skus]))
+        run = dataclasses.replace(env, products=products, draw_product=False, window=(first, min(total, length)),
+                         horizon=total)
+        kernel = run.make_kernel(len(products))
+        buf = _Buffers(run, kernel, same_step=False)
+        # Common random numbers: the samples of one SKU share a seed, hence their lead-time draws.
+        seeds = self.rng.integers(0, 2**63, size=g).astype(np.uint64)
+        kernel.reset(np.concatenate([np.repeat(seeds, k), seeds]))
+        parts = type(run).parts
+        hold, lost, in_stock = parts.index("holding_cost"), parts.index("lost_sales_cost"), parts.index("in_stock")
+        review = env.slices["review"].start
+        n = g * k
+        states, chosen, when, owner = [], [], [], []
+        cost = np.zeros((cfg.days, n))
+        stocked = np.zeros(len(products))
+        for t in range(total):
+            obs = buf.obs.copy()
+            x = torch.as_tensor(obs[:n])
+            with torch.no_grad():
+                if t < cfg.warmup:
+                    days = self.policy.days(x).numpy()
+                else:  # inverse-cdf sampling from this object's generator, so a resumed run draws the same
+                    cdf = torch.softmax(self.policy.logits(x), dim=1).cumsum(dim=1).numpy()
+                    days = np.minimum((cdf < self.rng.random((n, 1)) * cdf[:, -1:]).sum(axis=1), cdf.shape[1] - 1)
+            buf.actions[:, 0] = np.concatenate([self.policy.orders(obs[:n], days), np.asarray(self.teacher(obs[n:]))])
+            kernel.step()
+            if t >= cfg.warmup:
+                decide = np.flatnonzero(obs[:n, review] > 0.5)
+                states.append(obs[decide])
+                chosen.append(days[decide])
+                when.append(np.full(len(decide), t - cfg.warmup))
+                owner.append(decide)
+                cost[t - cfg.warmup] = (buf.parts[:n, hold] + cfg.lost_sales_weight * buf.parts[:n, lost]
+                                        + self.lam * (1.0 - buf.parts[:n, in_stock]))
+                stocked += buf.parts[:, in_stock]
+        # Credit of a decision: the cost of the next credit_days days (an order acts for about R + L days).
+        cum = np.vstack([np.zeros((1, n)), np.cumsum(cost, axis=0)])
+        t0 = np.arange(cfg.days)
+        window = cum[np.minimum(t0 + cfg.credit_days, cfg.days)] - cum[t0]  # (days, n)
+        grouped = window.reshape(cfg.days, g, k)
+        # RLOO: the baseline of a sample is the mean of the other samples of the same SKU on the same day.
+        advantage = (grouped - (grouped.sum(axis=2, keepdims=True) - grouped) / (k - 1)).reshape(cfg.days, n)
+        when, owner = np.concatenate(when), np.concatenate(owner)
+        return {"obs": np.concatenate(states), "days": np.concatenate(chosen), "advantage": -advantage[when, owner],
+                "returns": -cost.sum(axis=0), "in_stock": stocked[:n].mean() / cfg.days,
+                "teacher_in_stock": stocked[n:].mean() / cfg.days}
+
+    def update(self) -> dict[str, float]:
+        """One rollout and one gradient step; returns its metrics."""
+        cfg = self.config
+        batch = self._rollout()
+        advantage = batch["advantage"] / (batch["advantage"].std() + 1e-8)
+        x = torch.as_tensor(batch["obs"])
+        log_p = torch.log_softmax(self.policy.logits(x), dim=1)
+        chosen = log_p.gather(1, torch.as_tensor(batch["days"]).long().view(-1, 1)).squeeze(1)
+        policy_loss = -(torch.as_tensor(advantage, dtype=torch.float32) * chosen).mean()
+        ref = torch.log_softmax(self.reference.logits(x), dim=1)
+        kl = (ref.exp() * (ref - log_p)).sum(dim=1).mean()
+        loss = policy_loss + cfg.kl_coef * kl
+        expert_nll = torch.zeros(())
+        if self.expert is not None and cfg.expert_coef > 0:
+            label = self.expert(batch["obs"], self.env_config.slices)
+            rows = np.flatnonzero(np.isfinite(label))
+            if len(rows):
+                target = torch.as_tensor(label[rows]).long().clamp(0, self.policy.max_days).view(-1, 1)
+                expert_nll = -log_p[torch.as_tensor(rows)].gather(1, target).mean()
+                loss = loss + cfg.expert_coef * expert_nll
+        self.optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.policy.parameters(), 1.0)
+        self.optimizer.step()
+        # Dual ascent on the in-stock constraint (multiplicative, so lam stays positive).
+        gap = batch["teacher_in_stock"] + cfg.in_stock_margin - batch["in_stock"]
+        self.lam *= float(np.exp(np.clip(cfg.dual_rate * 100.0 * gap, -0.5, 0.5)))
+        self.iteration += 1
+        record = {"iteration": self.iteration, "charts/in_stock": batch["in_stock"],
+                  "charts/teacher_in_stock": batch["teacher_in_stock"], "charts/lambda": self.lam,
+                  "charts/mean_days": float(batch["days"].mean()), "losses/kl_reference": float(kl.detach()),
+                  "losses/expert_nll": float(expert_nll.detach()), "charts/return": float(batch["returns"].mean())}
+        self.metrics.append(record)
+        return record

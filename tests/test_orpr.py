@@ -169,3 +169,94 @@ def test_orpr_runs_end_to_end_on_replenishment():
     assert model.kl_to_reference(data["obs"][:64]) == 0.0
     model.learn(64)
     assert model.kl_to_reference(data["obs"][:64]) > 0.0
+
+
+# === ORPR on replenishment in the days-of-cover action space: clone, expert term, resumable pipeline ===
+
+REPLENISHMENT = "invgym/Replenishment-v0"
+SMALL_LABELS = dict(levels=tuple(range(0, 61, 4)), search_envs=32, search_periods=300, search_warmup=0,
+                    label_envs=64, label_periods=140)
+
+
+@pytest.fixture(scope="module")
+def cover_labels():
+    from invgym.agents.orpr import ORLabeler, ORLabelerConfig
+
+    labeler = ORLabeler(REPLENISHMENT, config=ORLabelerConfig(**SMALL_LABELS))
+    return labeler, labeler.label()
+
+
+def test_cover_clone_reproduces_the_days_of_cover_teacher(cover_labels):
+    from invgym.agents.orpr import replenishment_report
+    from invgym.agents.pretrain import CoverCloneConfig, clone_cover_policy
+
+    labeler, data = cover_labels
+    policy, metrics = clone_cover_policy(labeler.env_config, data, CoverCloneConfig(epochs=4))
+    assert metrics[-1]["eval/accuracy"] >= 0.99  # the teacher's exact order, over ~1,600 possible sizes
+    held_out = dict(product="all", split="test")
+    clone = replenishment_report(policy, REPLENISHMENT, num_envs=200, **held_out)
+    teacher = replenishment_report(labeler.teacher, REPLENISHMENT, num_envs=200, **held_out)
+    assert clone["cost"] == pytest.approx(teacher["cost"], rel=0.02)
+    assert abs(clone["in_stock_rate"] - teacher["in_stock_rate"]) <= 0.005
+
+
+def test_the_expert_term_pulls_promotion_states_towards_the_expert_label(cover_labels):
+    import copy
+
+    from invgym.agents.pretrain import CoverCloneConfig, clone_cover_policy
+    from invgym.agents.reinforce import RLOO, RLOOConfig, promotion_expert
+
+    labeler, data = cover_labels
+    slices = labeler.env_config.slices
+    days = labeler.teacher.params["days"]
+    expert = promotion_expert(days, uplift=2.0)
+    label = expert(data["obs"], slices)
+    announced = data["obs"][:, slices["promo"]].sum(axis=1)
+    promo = announced > 0
+    assert promo.any() and np.isnan(label[~promo]).all()
+    np.testing.assert_array_equal(label[promo], np.minimum(days + announced[promo], 60))  # uplift 2: +1 day each
+    reference, _ = clone_cover_policy(labeler.env_config, data, CoverCloneConfig(epochs=2))
+    obs = torch.as_tensor(data["obs"][promo])
+    gaps = {}
+    for coef in (0.0, 1.0):
+        policy = copy.deepcopy(reference)
+        rl = RLOO(labeler.env_config, policy, reference, labeler.teacher, expert,
+                  RLOOConfig(skus=8, samples=2, days=28, warmup=7, kl_coef=0.0, expert_coef=coef))
+        for _ in range(4):
+            rl.update()
+        with torch.no_grad():
+            gaps[coef] = float(np.abs(policy.mean_scale(obs)[0][:, 0].numpy() - label[promo]).mean())
+    assert gaps[1.0] < gaps[0.0]
+
+
+def test_orpr_fits_end_to_end_and_resumes_from_its_checkpoints(tmp_path):
+    from invgym.agents.orpr import ORPR, ORLabelerConfig, ORPRConfig
+    from invgym.agents.pretrain import CoverCloneConfig
+    from invgym.agents.reinforce import RLOOConfig
+
+    def config(iterations, folder=tmp_path / "resumed"):
+        return ORPRConfig(labeler=ORLabelerConfig(**{**SMALL_LABELS, "label_envs": 16, "label_periods": 70}),
+                          clone=CoverCloneConfig(epochs=2),
+                          rl=RLOOConfig(iterations=iterations, skus=4, samples=2, days=14, warmup=7,
+                                        checkpoint_every=1),
+                          calibration_shifts=(0.0,), checkpoint_dir=str(folder))
+
+    few = dict(product=list(range(20)))  # 20 SKUs keep the calibration pass short
+    first = ORPR(REPLENISHMENT, config(2), **few)
+    policy = first.fit()
+    saved = {p.name for p in (tmp_path / "resumed").iterdir()}
+    assert saved == {"labels.pt", "pretrained.pt", "rloo.pt", "calibration.pt"}
+    assert first.rloo.iteration == 2 and policy.predict(np.zeros((3, 49), np.float32))[0].shape == (3,)
+    resumed = ORPR(REPLENISHMENT, config(3), **few)
+    resumed.fit()
+    assert resumed.rloo.iteration == 3 and len(resumed.rloo.metrics) == 3  # two loaded, one new update
+    assert resumed.rloo.metrics[:2] == first.rloo.metrics
+    assert resumed.calibration["iteration"] == 3  # recalibrated for the new policy
+    # Stopping after 2 updates and resuming gives exactly the run that never stopped.
+    straight = ORPR(REPLENISHMENT, config(3, tmp_path / "straight"), **few)
+    straight.fit()
+    assert straight.rloo.metrics == resumed.rloo.metrics
+    for key, value in straight.policy.state_dict().items():
+        assert torch.equal(value, resumed.policy.state_dict()[key]), key
+    with pytest.raises(ValueError, match="needs a replenishment env"):
+        ORPR(ENV_ID, **KW)
