@@ -260,3 +260,28 @@ def test_orpr_fits_end_to_end_and_resumes_from_its_checkpoints(tmp_path):
         assert torch.equal(value, resumed.policy.state_dict()[key]), key
     with pytest.raises(ValueError, match="needs a replenishment env"):
         ORPR(ENV_ID, **KW)
+
+
+def test_labeler_matches_exhaustive_enumeration_of_exact_fill_rates():
+    # Exhaustive check on a tiny instance: the exact fill rate of every order-up-to level from its Markov chain
+    # (built with the plain-Python reference; lost-sales cost 1 and no holding cost make the chain's average
+    # cost the expected lost units per period), then the smallest level meeting a target placed midway between
+    # two levels' exact fill rates. The labeler's simulation search must pick exactly that level.
+    from invgym.demand import DiscreteUniform
+    from invgym.envs.lost_sales import LostSalesConfig
+    from tests import scenario_checks as sc
+    from tests.reference import lost_sales as ref
+
+    kw = dict(lead_time=1, demand=DiscreteUniform(0, 3), max_order=12)
+    chain = LostSalesConfig.validate("test", holding_cost=0.0, lost_sales_cost=1.0, **kw)
+    mean_demand = chain.demand.mean
+    fill = []
+    for level in range(13):
+        lost = sc.markov_chain_cost(chain, ref, lambda s, level=level: [max(0.0, level - sum(s[0]))])
+        fill.append(1.0 - lost / mean_demand)
+    assert np.all(np.diff(fill) >= -1e-12)
+    expected = next(s for s in range(1, 13) if fill[s] - fill[s - 1] > 0.02 and fill[s] > 0.8)
+    target = 0.5 * (fill[expected - 1] + fill[expected])
+    labeler = ORLabeler(ENV_ID, config=ORLabelerConfig(service_target=target, label_envs=4, label_periods=10), **kw)
+    teacher = labeler.fit_teacher()
+    assert teacher.params["level"] == expected, (fill, target)
