@@ -24,6 +24,8 @@ _EXPORTS = {
     "OrderPolicy": "policies",
     "HistoryEncoder": "policies",
     "build_policy": "policies",
+    "CappedBaseStockPolicy": "policies",
+    "DualIndexPolicy": "policies",
     "StructurePenalty": "structure",
     "structure_report": "structure",
     "plot_policy_contour": "structure",

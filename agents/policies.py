@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["HistoryEncoder", "OrderPolicy", "build_policy"]
+__all__ = ["CappedBaseStockPolicy", "DualIndexPolicy", "HistoryEncoder", "OrderPolicy", "build_policy"]
 
 POLICY_KINDS = ("mlp", "history")
 
@@ -166,3 +166,102 @@ def build_policy(kind: str, config: object, *, hidden: Sequence[int] = (64, 64),
     return OrderPolicy(obs_dim, action_dim, state_dim=obs_dim - history, history=history, kind=kind, hidden=hidden,
                        base_stock_head=base_stock_head, scale=scale, initial_level=initial_level, window=window,
                        leak=leak)
+
+
+# === Heads shaped like an OR heuristic (start exactly at it; DirectBackprop then refines the levels by state) ===
+
+
+class _LevelCorrection(nn.Module):
+    """MLP of the scaled observation to corrections of ``len(levels)`` levels, zero at initialisation.
+
+    The last layer starts at zero, so before training the corrections vanish and the policy is exactly the
+    heuristic with the given levels; training moves the levels as functions of the state.
+    """
+
+    def __init__(self, obs_dim: int, levels: Sequence[float], hidden: Sequence[int], scale: float) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.tensor(float(scale)))
+        self.register_buffer("levels", torch.as_tensor([float(v) for v in levels]))
+        self.body = _mlp([obs_dim, *hidden, len(levels)])
+        with torch.no_grad():
+            self.body[-1].weight.zero_()
+            self.body[-1].bias.zero_()
+
+    def level(self, obs: torch.Tensor) -> torch.Tensor:
+        """The state-dependent levels, shape (B, len(levels))."""
+        return self.levels + self.body(obs / self.scale) * self.scale
+
+
+class CappedBaseStockPolicy(_LevelCorrection):
+    """Lost sales: ``q = min((S(x) - position)^+, r(x))``, starting at the capped base-stock policy (S, r).
+
+    Xin (2021) shows the capped base-stock policy is near-optimal for long lead times; this head starts there
+    (e.g. at ``invgym.baselines.CappedBaseStock.fit``'s levels) and lets DirectBackprop make S and r depend on
+    the pipeline. The observation's first ``state_dim`` columns are the inventory (on-hand, then pipeline).
+
+    Args:
+        obs_dim: observation length.
+        level: the starting order-up-to level S.
+        cap: the starting cap r.
+        state_dim: leading inventory columns summed into the position (default: all).
+        hidden: hidden sizes of the correction MLP.
+        scale: typical demand per period (inputs divided by it, corrections multiplied by it).
+        leak: gradient slope below zero of the relu (see :func:`_leaky_relu_gradient`).
+    """
+
+    def __init__(self, obs_dim: int, level: float, cap: float, *, state_dim: int | None = None,
+                 hidden: Sequence[int] = (32, 32), scale: float = 1.0, leak: float = 0.01) -> None:
+        super().__init__(obs_dim, (level, cap), hidden, scale)
+        self.obs_dim, self.action_dim = int(obs_dim), 1
+        self.state_dim = self.obs_dim if state_dim is None else int(state_dim)
+        self.leak = float(leak)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Return orders (B, 1) >= 0."""
+        s = self.level(obs)
+        position = obs[:, : self.state_dim].sum(dim=1, keepdim=True)
+        return _leaky_relu_gradient(torch.minimum(s[:, :1] - position, s[:, 1:]), self.leak)
+
+
+class DualIndexPolicy(_LevelCorrection):
+    """Dual sourcing: ``q_e = (S_e(x) - IPe)^+``, ``q_r = (S_r(x) - IP - q_e)^+`` (Veeraraghavan & Scheller-Wolf 2008).
+
+    Starts at the dual-index policy with levels (S_e, S_r) (e.g. ``invgym.baselines.DualIndex.fit``'s) and lets
+    DirectBackprop make both levels depend on the state. Positions are summed as ``baselines.dual_index.positions``
+    does: the observation is net inventory, the regular pipeline (``l_r - 1`` columns, oldest first), then the
+    expedited pipeline; IPe counts what arrives within ``l_e`` periods, IP everything. Orders are (q_r, q_e).
+
+    Args:
+        regular_lead_time: l_r.
+        expedited_lead_time: l_e.
+        expedited_level: the starting S_e.
+        regular_level: the starting S_r.
+        hidden: hidden sizes of the correction MLP.
+        scale: typical demand per period.
+        max_expedited: the largest expedited order (the env's ``max_order[1]``); q_e is capped at it before q_r
+            is computed, as the heuristic does (None: no cap).
+        leak: gradient slope below zero of the relus.
+    """
+
+    def __init__(self, regular_lead_time: int, expedited_lead_time: int, expedited_level: float,
+                 regular_level: float, *, hidden: Sequence[int] = (32, 32), scale: float = 1.0,
+                 max_expedited: float | None = None, leak: float = 0.01) -> None:
+        lr, le = int(regular_lead_time), int(expedited_lead_time)
+        obs_dim = lr + max(le - 1, 0)
+        super().__init__(obs_dim, (expedited_level, regular_level), hidden, scale)
+        self.obs_dim, self.action_dim, self.state_dim = obs_dim, 2, obs_dim
+        self.regular_lead_time, self.expedited_lead_time = lr, le
+        self.max_expedited = None if max_expedited is None else float(max_expedited)
+        self.leak = float(leak)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Return orders (B, 2) = (q_r, q_e) >= 0."""
+        lr, le = self.regular_lead_time, self.expedited_lead_time
+        ipe = obs[:, :1] + obs[:, lr:].sum(dim=1, keepdim=True) + obs[:, 1 : 1 + le].sum(dim=1, keepdim=True)
+        ip = ipe + obs[:, 1 + le : lr].sum(dim=1, keepdim=True)
+        s = self.level(obs)
+        q_e = _leaky_relu_gradient(s[:, :1] - ipe, self.leak)
+        if self.max_expedited is not None:
+            q_e = torch.clamp(q_e, max=self.max_expedited)
+        q_r = _leaky_relu_gradient(s[:, 1:] - ip - q_e, self.leak)
+        return torch.cat([q_r, q_e], dim=1)

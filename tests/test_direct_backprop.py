@@ -210,3 +210,31 @@ def test_bad_agent_arguments_are_refused(monkeypatch):
     monkeypatch.setattr(twins, "_TWINS", lambda: {})
     with pytest.raises(ValueError, match="the lost_sales scenario has no torch twin"):
         DirectBackprop(ENV_ID)
+
+
+def test_heuristic_shaped_heads_start_at_their_heuristic_and_train_on_dual_sourcing():
+    from invgym.agents.policies import CappedBaseStockPolicy, DualIndexPolicy
+    from invgym.baselines import CappedBaseStock, DualIndex
+    from invgym.demand import DiscreteUniform
+
+    rng = np.random.default_rng(0)
+    lost = config_of(ENV_ID, lead_time=4, lost_sales_cost=9.0)
+    obs = rng.integers(0, 12, (200, 4)).astype(np.float64)
+    head = CappedBaseStockPolicy(4, 26.0, 6.0, scale=5.0)
+    expected = CappedBaseStock.fit(lost, level=26, cap=6).act(obs)
+    assert np.array_equal(TrainedPolicy(head, lost).act(obs), expected)
+    # Gijsbrechts et al. (2022) instance l_r = 3, c_e = 110 (the head is the dual-index rule at initialisation).
+    dual = config_of("invgym/DualSourcing-v0", regular_lead_time=3, expedited_lead_time=0,
+                     demand=DiscreteUniform(0, 4), regular_cost=100.0, expedited_cost=110.0, holding_cost=5.0,
+                     backorder_cost=495.0)
+    obs = np.c_[rng.integers(-6, 10, 200), rng.integers(0, 5, (200, 2))].astype(np.float64)
+    head = DualIndexPolicy(3, 0, 3.0, 8.0, scale=2.0, max_expedited=4.0)
+    expected = DualIndex.fit(dual, expedited_level=3, regular_level=8).act(obs)
+    assert np.array_equal(TrainedPolicy(head, dual).act(obs), expected)
+    cfg = DirectBackpropConfig(epochs=5, batch_size=16, periods=8, warmup=4, base_stock_head=False,
+                               eval_envs=4, eval_periods=50, eval_warmup=10)
+    agent = DirectBackprop(dual, policy=head, config=cfg)
+    policy = agent.fit()
+    assert np.isfinite(agent.metrics[-1]["eval/average_cost"])
+    assert policy.act(obs).shape == (200, 2)
+    assert agent.metrics[0]["charts/grad_norm"] > 0  # the zero-initialised last layer still gets a gradient
