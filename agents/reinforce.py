@@ -13,6 +13,12 @@ linear term. During :meth:`train` this class sets PPO's ``ent_coef`` to 1 and ha
 ``user_ent_coef * (-mean(entropy)) + kl_coef * mean(KL)``; everything else (clipping, value loss, gradient
 clipping, early stopping on approx_kl, logging) is PPO's own code. With ``kl_coef=0`` the KL is never computed.
 The logged ``train/entropy_loss`` therefore includes the KL term; ``train/kl_reference`` logs the KL alone.
+
+The expert term (ORPR's expert guidance for promotions) enters the same way: an ``expert(obs) -> actions``
+callable labels the states where a buyer's decision is known (NaN elsewhere), and each labelled sample adds
+``expert_coef * log pi(a_expert | s)`` to its "entropy", i.e. ``-expert_coef * mean(mask * log pi(a_expert | s))``
+to the loss: behaviour cloning towards the expert on those states only, averaged over the minibatch (unlabelled
+samples contribute zero). ``train/expert_nll`` logs the mean negative log-likelihood over the labelled samples.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import copy
 import dataclasses
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
@@ -53,12 +60,20 @@ class KLRegularizedPPO(PPO):
         reference: the pretrained ``ActorCriticPolicy`` (e.g. from :class:`~invgym.agents.pretrain.Pretrainer`);
             the PPO policy starts from its weights and a frozen copy anchors the KL. None: plain PPO start.
         kl_coef: weight of the KL term, >= 0 (0: exactly PPO's loss).
+        expert: ``obs (n, obs_dim) numpy -> actions`` in the model's action space (what ``predict`` returns), with
+            NaN in the rows of states that carry no expert label (e.g. non-promotion periods). None: no expert term.
+        expert_coef: weight of the expert term, >= 0 (used only with an ``expert``).
         **kwargs: every other PPO argument (``seed``, ``n_steps``, ``ent_coef``, ...).
     """
 
     def __init__(self, policy: Any, env: Any, reference: ActorCriticPolicy | None = None, kl_coef: float = 0.1,
-                 **kwargs: Any) -> None:
+                 expert: Any = None, expert_coef: float = 0.1, **kwargs: Any) -> None:
         self.kl_coef = check_real(kl_coef, "kl_coef", type(self).__name__, 0.0, None)
+        self.expert_coef = check_real(expert_coef, "expert_coef", type(self).__name__, 0.0, None)
+        if expert is not None and not callable(expert):
+            raise TypeError(f"The 'expert' parameter of {type(self).__name__} must be a callable obs -> actions "
+                            f"(NaN where there is no label) or None. Got {expert!r} instead.")
+        self.expert = expert
         if reference is not None and not isinstance(reference, ActorCriticPolicy):
             raise TypeError(f"The 'reference' parameter of {type(self).__name__} must be an SB3 ActorCriticPolicy "
                             f"(e.g. from Pretrainer.fit()). Got {reference!r} instead.")
@@ -71,6 +86,7 @@ class KLRegularizedPPO(PPO):
         self._reference_source = reference
         self.reference: ActorCriticPolicy | None = None
         self._kl_log: list[float] = []
+        self._expert_log: list[float] = []
         super().__init__(policy, env, **kwargs)
 
     def _setup_model(self) -> None:
@@ -97,7 +113,7 @@ class KLRegularizedPPO(PPO):
         """One PPO update with the KL term folded into the entropy term (see the module docstring)."""
         user_ent_coef = self.ent_coef
         evaluate_actions = self.policy.evaluate_actions
-        self._kl_log = []
+        self._kl_log, self._expert_log = [], []
 
         def with_kl(obs: torch.Tensor, actions: torch.Tensor) -> tuple:
             values, log_prob, entropy = evaluate_actions(obs, actions)
@@ -108,6 +124,8 @@ class KLRegularizedPPO(PPO):
                 kl = reference_kl(self.reference, self.policy, obs)
                 self._kl_log.append(float(kl.detach().mean()))
                 bonus = bonus - self.kl_coef * kl
+            if self.expert is not None and self.expert_coef > 0:
+                bonus = bonus + self.expert_coef * self._expert_log_prob(obs)
             return values, log_prob, bonus
 
         self.ent_coef = 1.0
@@ -119,10 +137,28 @@ class KLRegularizedPPO(PPO):
             del self.policy.evaluate_actions  # back to the class's method
         if self._kl_log:
             self.logger.record("train/kl_reference", float(np.mean(self._kl_log)))
+        if self._expert_log:
+            self.logger.record("train/expert_nll", float(np.mean(self._expert_log)))
+
+    def _expert_log_prob(self, obs: torch.Tensor) -> torch.Tensor:
+        """Per-sample ``log pi(a_expert | s)`` on labelled states, 0 on the others."""
+        labels = np.asarray(self.expert(obs.detach().cpu().numpy()), dtype=np.float64).reshape(len(obs), -1)
+        mask = ~np.isnan(labels).any(axis=1)
+        out = torch.zeros(len(obs), device=obs.device)
+        if not mask.any():
+            return out
+        rows = torch.as_tensor(np.flatnonzero(mask), device=obs.device)
+        actions = torch.as_tensor(labels[mask], dtype=torch.float32, device=obs.device)
+        if isinstance(self.action_space, gym.spaces.Discrete):
+            actions = actions[:, 0]  # SB3's categorical takes (n,) indices
+        log_p = self.policy.get_distribution(obs[rows]).log_prob(actions)
+        self._expert_log.append(float(-log_p.detach().mean()))
+        return out.index_put((rows,), log_p)
 
     def _excluded_save_params(self) -> list[str]:
         # The frozen reference is not pickled with the model; save the pretrained policy on its own.
-        return [*super()._excluded_save_params(), "_reference_source", "reference", "_kl_log"]
+        return [*super()._excluded_save_params(), "_reference_source", "reference", "_kl_log", "expert",
+                "_expert_log"]
 
 
 # === RLOO fine-tuning of a days-of-cover policy (ORPR's reinforce stage on invgym/Replenishment-v0) ===

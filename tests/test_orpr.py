@@ -123,6 +123,30 @@ def test_kl_is_zero_at_the_start_and_the_leash_holds(pretrained, labelled):
         assert torch.equal(p, leashed.reference.state_dict()[name])
 
 
+def test_the_ppo_expert_term_pulls_labelled_states_towards_the_expert_action():
+    def expert(o):  # a "promotion" label on states whose newest pipeline order is small: order 3 there
+        return np.where(o[:, 1] <= 8, 3.0, np.nan)
+
+    def p_expert(model, obs):
+        with torch.no_grad():
+            return model.policy.get_distribution(torch.as_tensor(obs)).distribution.probs[:, 3].numpy()
+
+    plain = KLRegularizedPPO("MlpPolicy", _env(), kl_coef=0.0, learning_rate=3e-3, **PPO_SETTINGS)
+    guided = KLRegularizedPPO("MlpPolicy", _env(), kl_coef=0.0, expert=expert, expert_coef=1.0, learning_rate=3e-3,
+                              **PPO_SETTINGS)
+    plain.learn(768)
+    guided.learn(768)
+    assert guided._expert_log and all(v > 0 for v in guided._expert_log)  # labelled states were in every update
+    obs = guided.rollout_buffer.observations.reshape(-1, 2)
+    labelled = ~np.isnan(expert(obs))
+    assert 0 < labelled.sum() < len(obs)
+    assert p_expert(guided, obs)[labelled].mean() > 2 * p_expert(plain, obs)[labelled].mean()
+    with pytest.raises(TypeError, match="'expert' parameter of KLRegularizedPPO must be a callable"):
+        KLRegularizedPPO("MlpPolicy", _env(), kl_coef=0.0, expert=3)
+    with pytest.raises(ValueError, match=r"'expert_coef' parameter of KLRegularizedPPO must be a float in the range"):
+        KLRegularizedPPO("MlpPolicy", _env(), kl_coef=0.0, expert=expert, expert_coef=-1.0)
+
+
 # === Bad input ===
 
 
