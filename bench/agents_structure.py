@@ -1,0 +1,84 @@
+"""Issue 7, goal 4: structure penalties: violation rate, in-distribution cost, and cost under a demand shift.
+
+Run: ``python -m bench.agents_structure`` or ``--lead-time 4 --weight 10 --epochs 200``. A benchmark, never a test.
+
+Lost sales, Poisson(5), h = 1, p = 9. Two DirectBackprop policies (MLP with base-stock head) are trained with the
+same seed and the same demand paths, one without and one with the structure penalty of ``agents/structure.py``
+(Zipkin 2008: ``-1 <= dq/dx_newest <= ... <= dq/dx_on-hand <= 0``). Reported per policy:
+
+- the violation rate of each property over states the policy visits on the kernel
+  (:func:`~invgym.agents.structure.structure_report`, autograd Jacobian, tolerance 1e-6);
+- the average cost in distribution on the kernel (:func:`invgym.evaluate`, common random numbers; paired
+  difference penalised - unpenalised with its standard error);
+- the average cost out of sample under demand shifts the policies never saw in training: a level shock (Poisson
+  with mean 3.5 and 7), and a variance shock (negative binomial, mean 5, variance 15), evaluated the same way.
+  Every env keeps the training env's action space (``max_order``) so both policies face identical envs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import invgym
+from invgym.agents import DirectBackprop, DirectBackpropConfig, structure_report
+from invgym.demand import NegativeBinomial, Poisson
+
+ENV_ID = "invgym/LostSales-v0"
+SHIFTS = {"in distribution: Poisson(5)": Poisson(5.0), "level shock: Poisson(7)": Poisson(7.0),
+          "level drop: Poisson(3.5)": Poisson(3.5), "variance shock: NB(5, var 15)": NegativeBinomial(5.0, 15.0)}
+
+
+def main() -> None:
+    """Train both policies, report violations and costs."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lead-time", type=int, default=3)
+    parser.add_argument("--p", type=float, default=9.0)
+    parser.add_argument("--weight", type=float, default=10.0, help="structure_weight of the penalised policy")
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--train-periods", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--train-seed", type=int, default=0)
+    parser.add_argument("--states", type=int, default=4096, help="visited states of the violation report")
+    parser.add_argument("--envs", type=int, default=100)
+    parser.add_argument("--periods", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=2024)
+    args = parser.parse_args()
+    env = {"lead_time": args.lead_time, "lost_sales_cost": args.p}
+    settings = {"num_envs": args.envs, "periods": args.periods, "warmup": args.warmup, "seed": args.seed}
+    policies, cpu, reports = {}, {}, {}
+    for name, weight in (("unpenalised", 0.0), (f"penalised (w={args.weight:g})", args.weight)):
+        cfg = DirectBackpropConfig(epochs=args.epochs, batch_size=args.batch, periods=args.train_periods,
+                                   warmup=8 + 4 * args.lead_time, learning_rate=args.lr, seed=args.train_seed,
+                                   structure_weight=weight, eval_envs=8, eval_periods=10, eval_warmup=0)
+        agent = DirectBackprop(ENV_ID, config=cfg, **env)
+        start = time.process_time()
+        policies[name] = agent.fit()
+        cpu[name] = time.process_time() - start
+        reports[name] = structure_report(policies[name], ENV_ID, num_states=args.states, seed=args.seed, **env)
+        max_order = agent.env_config.max_order
+    print(f"Lost sales L={args.lead_time}, Poisson(5), h=1, p={args.p:g}; {args.epochs} epochs x {args.batch} paths; "
+          f"costs on the kernel: {args.envs} envs x {args.periods} periods after {args.warmup} warm-up (CRN)")
+    print(f"\nviolation rate over {args.states} visited states (fraction of states violating each property)")
+    names = list(policies)
+    props = list(reports[names[0]])
+    print(f"{'policy':<22}" + "".join(f"{p:>22}" for p in props) + f"{'worst':>12}{'train CPU s':>13}")
+    for name in names:
+        print(f"{name:<22}" + "".join(f"{100 * reports[name][p]:>21.2f}%" for p in props)
+              + f"{100 * max(reports[name].values()):>11.2f}%{cpu[name]:>13.1f}")
+    print(f"\n{'demand':<32}{'unpenalised':>12}{'penalised':>12}{'diff':>10}{'+-se':>8}{'diff %':>9}")
+    for label, demand in SHIFTS.items():
+        results = [invgym.evaluate(policies[n], ENV_ID, **settings, **env, demand=demand, max_order=max_order)
+                   for n in names]
+        d = results[1].per_env_cost - results[0].per_env_cost
+        se = d.std(ddof=1) / np.sqrt(len(d))
+        print(f"{label:<32}{results[0].average_cost:>12.4f}{results[1].average_cost:>12.4f}{d.mean():>+10.4f}"
+              f"{se:>8.4f}{100 * d.mean() / results[0].average_cost:>+8.3f}%", flush=True)
+
+
+if __name__ == "__main__":
+    main()
