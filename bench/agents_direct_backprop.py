@@ -22,7 +22,14 @@ from pathlib import Path
 import numpy as np
 
 import invgym
-from invgym.agents import DirectBackprop, DirectBackpropConfig
+from bench.agents_common import (
+    add_evaluation_arguments,
+    add_training_arguments,
+    evaluation_settings,
+    paired,
+    training_config,
+)
+from invgym.agents import DirectBackprop
 from invgym.baselines import solve_exact
 
 TABLE3 = json.loads((Path(__file__).parent.parent / "tests" / "data" / "zipkin_2008_table3.json").read_text())
@@ -32,26 +39,22 @@ ENV_ID = "invgym/LostSales-v0"
 
 def run_cell(p: int, lead_time: int, args: argparse.Namespace) -> dict:
     """Train and evaluate one cell; return its row."""
-    cfg = DirectBackpropConfig(epochs=args.epochs, batch_size=args.batch, periods=args.train_periods,
-                               warmup=8 + 4 * lead_time, learning_rate=args.lr, seed=args.seed, eval_envs=8,
-                               eval_periods=10, eval_warmup=0)
-    agent = DirectBackprop(ENV_ID, config=cfg, lead_time=lead_time, lost_sales_cost=float(p))
+    agent = DirectBackprop(ENV_ID, config=training_config(args, 8 + 4 * lead_time), lead_time=lead_time,
+                           lost_sales_cost=float(p))
     start = time.process_time()
     policy = agent.fit()
     cpu = time.process_time() - start
-    settings = {"num_envs": 100, "periods": 5000, "warmup": 200, "seed": 2024, "lead_time": lead_time,
-                "lost_sales_cost": float(p)}
+    settings = {**evaluation_settings(args), "lead_time": lead_time, "lost_sales_cost": float(p)}
     result = invgym.evaluate(policy, ENV_ID, **settings)
     cell = TABLE3[str(p)][str(lead_time)]
     solution = solve_exact(ENV_ID, lead_time=lead_time, lost_sales_cost=float(p))
     # The optimal policy on the same demand (common random numbers): the paired difference is far less noisy
     # than the simulated cost against the exact figure.
-    paired = result.per_env_cost - invgym.evaluate(solution.policy, ENV_ID, **settings).per_env_cost
+    diff, se = paired(result, invgym.evaluate(solution.policy, ENV_ID, **settings))
     return {"p": p, "L": lead_time, "cost": result.average_cost, "stderr": result.stderr,
             "optimal": solution.average_cost, "table3": cell["optimal"],
             "gap_%": 100 * (result.average_cost / solution.average_cost - 1),
-            "paired_%": 100 * paired.mean() / solution.average_cost,
-            "paired_se_%": 100 * paired.std(ddof=1) / np.sqrt(len(paired)) / solution.average_cost,
+            "paired_%": 100 * diff / solution.average_cost, "paired_se_%": 100 * se / solution.average_cost,
             "base_stock_gap_%": 100 * (cell["base_stock"] / cell["optimal"] - 1), "cpu_s": cpu}
 
 
@@ -59,14 +62,12 @@ def main() -> None:
     """Parse the cells and print one row per cell."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", nargs="*", default=list(DEFAULT_CELLS), help="p:L pairs, e.g. 4:1 9:2")
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--train-periods", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--seed", type=int, default=0)
+    add_training_arguments(parser, epochs=100)
+    add_evaluation_arguments(parser, envs=100, periods=5000, warmup=200)
     args = parser.parse_args()
     print(f"DirectBackprop on Zipkin (2008) Table 3 (Poisson(5), h=1); {args.epochs} epochs x {args.batch} paths x "
-          f"{args.train_periods} periods, lr {args.lr:g}; evaluated on the kernel, 100 envs x 5000 periods")
+          f"{args.train_periods} periods, lr {args.lr:g}; evaluated on the kernel, {args.envs} envs x {args.periods} "
+          "periods")
     print(f"{'p':>3} {'L':>2} {'cost':>8} {'+-se':>6} {'optimal':>8} {'Table 3':>7} {'gap %':>7} "
           f"{'paired gap % +- se':>18} {'best-BS gap %':>13} {'train CPU s':>11}")
     gaps, paired, cpus = [], [], []

@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 
 import invgym
-from invgym.agents import DirectBackprop, DirectBackpropConfig
+from bench.agents_common import add_evaluation_arguments, add_training_arguments, evaluation_settings, training_config
+from invgym.agents import DirectBackprop
 from invgym.agents.policies import DualIndexPolicy
 from invgym.baselines import DualIndex, solve_exact
 from invgym.baselines.exact_dual_sourcing import evaluate_dual_sourcing
@@ -60,7 +61,7 @@ def run_instance(name: str, args: argparse.Namespace) -> list[dict]:
     """Solve, fit dual index, train both DirectBackprop starts; return one row per policy."""
     lr, ce = name.split(",")
     config = instance(int(lr), float(ce))
-    settings = {"num_envs": args.envs, "periods": args.periods, "warmup": args.warmup, "seed": args.seed}
+    settings = evaluation_settings(args)
     optimum = solve_exact(config).average_cost
     dual = DualIndex.fit(config)
     starts = {"db-poor": (0.0, float(config.demand.mean) * config.regular_lead_time),
@@ -75,10 +76,7 @@ def run_instance(name: str, args: argparse.Namespace) -> list[dict]:
         s_e, s_r = starts[agent_name]
         module = DualIndexPolicy(config.regular_lead_time, config.expedited_lead_time, s_e, s_r, hidden=(32, 32),
                                  scale=float(config.demand.mean), max_expedited=float(config.max_order[1]))
-        cfg = DirectBackpropConfig(epochs=args.epochs, batch_size=args.batch, periods=args.train_periods,
-                                   warmup=8 + 4 * config.regular_lead_time, learning_rate=args.lr,
-                                   base_stock_head=False, seed=args.train_seed, eval_envs=8, eval_periods=10,
-                                   eval_warmup=0)
+        cfg = training_config(args, 8 + 4 * config.regular_lead_time, base_stock_head=False)
         agent = DirectBackprop(config, policy=module, config=cfg)
         start = time.process_time()
         policy = agent.fit()
@@ -98,15 +96,8 @@ def main() -> None:
     parser.add_argument("--instances", nargs="*", default=list(DATA["gaps_percent"]), help="l_r,c_e e.g. 2,105")
     parser.add_argument("--agents", nargs="*", default=["db-poor", "db-naive", "db-dual-index"],
                         choices=["db-poor", "db-naive", "db-dual-index"])
-    parser.add_argument("--epochs", type=int, default=150)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--train-periods", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--train-seed", type=int, default=0)
-    parser.add_argument("--envs", type=int, default=100)
-    parser.add_argument("--periods", type=int, default=2000)
-    parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=2024)
+    add_training_arguments(parser, epochs=150)
+    add_evaluation_arguments(parser)
     args = parser.parse_args()
     print(f"Dual sourcing, Gijsbrechts et al. (2022) Sec. 6.2; simulated on the kernel: {args.envs} envs x "
           f"{args.periods} periods after {args.warmup} warm-up (common random numbers); exact = Markov chain")

@@ -25,7 +25,14 @@ import time
 import numpy as np
 
 import invgym
-from invgym.agents import DirectBackprop, DirectBackpropConfig
+from bench.agents_common import (
+    add_evaluation_arguments,
+    add_training_arguments,
+    evaluation_settings,
+    paired,
+    training_config,
+)
+from invgym.agents import DirectBackprop
 from invgym.baselines import BaseStock
 from invgym.demand import ProductMixture
 
@@ -72,28 +79,20 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=50)
     parser.add_argument("--history", type=int, default=32)
     parser.add_argument("--p", type=float, default=9.0)
-    parser.add_argument("--epochs", type=int, default=120)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--train-periods", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--train-seed", type=int, default=0)
-    parser.add_argument("--envs", type=int, default=1000)
-    parser.add_argument("--periods", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=2024)
+    add_training_arguments(parser, epochs=120)
+    add_evaluation_arguments(parser, envs=1000, periods=100, warmup=20)  # plus the history window
     parser.add_argument("--show", type=int, default=5, help="products listed one by one")
     args = parser.parse_args()
     h, p = 1.0, args.p
     mixture = ProductMixture.from_ranges(num_products=args.products, seed=0)
     env = {"lead_time": 0, "lost_sales_cost": p, "holding_cost": h, "history": args.history}
-    cfg = DirectBackpropConfig(epochs=args.epochs, batch_size=args.batch, periods=args.train_periods,
-                               warmup=args.history, window=args.history, learning_rate=args.lr, seed=args.train_seed,
-                               eval_envs=8, eval_periods=10, eval_warmup=0)
+    cfg = training_config(args, args.history, window=args.history)
     agent = DirectBackprop(ENV_ID, policy="history", config=cfg, demand=mixture, **env)
     max_order = agent.env_config.max_order  # the mixture's bound: every product's env gets the same action space
     start = time.process_time()
     policy = agent.fit()
     cpu = time.process_time() - start
-    settings = {"num_envs": args.envs, "periods": args.periods, "warmup": args.history + 20, "seed": args.seed}
+    settings = {**evaluation_settings(args), "warmup": args.history + args.warmup}
     rows = []
     start = time.process_time()
     for k, product in enumerate(mixture.products()):
@@ -101,9 +100,7 @@ def main() -> None:
         level, optimum = newsvendor(product.pmf(), h, p)
         learnt = invgym.evaluate(policy, ENV_ID, **settings, **kwargs)
         news = invgym.evaluate(BaseStock.fit(ENV_ID, **kwargs), ENV_ID, **settings, **kwargs)
-        diff = learnt.per_env_cost - news.per_env_cost
-        rows.append((k, product.mean, level, optimum, news.average_cost, learnt.average_cost, diff.mean(),
-                     diff.std(ddof=1) / np.sqrt(len(diff)),
+        rows.append((k, product.mean, level, optimum, news.average_cost, learnt.average_cost, *paired(learnt, news),
                      plug_in_gap(product.pmf(), product.mean, args.history, h, p)))
     eval_cpu = time.process_time() - start
     r = np.array(rows)
@@ -117,10 +114,10 @@ def main() -> None:
         print(f"{row[0]:>7d} {row[1]:>6.2f} {row[2]:>3d} {row[3]:>9.4f} {row[4]:>14.4f} {row[5]:>8.4f} "
               f"{100 * (row[5] / row[3] - 1):>7.2f}")
     weighted = 100 * (r[:, 5].sum() / r[:, 3].sum() - 1)
-    paired = 100 * r[:, 6].sum() / r[:, 4].sum()
+    paired_gap = 100 * r[:, 6].sum() / r[:, 4].sum()
     paired_se = 100 * np.sqrt((r[:, 7] ** 2).sum()) / r[:, 4].sum()
     print(f"cost-weighted gap to the exact per-product optimum: {weighted:+.3f} %")
-    print(f"cost-weighted paired gap to the simulated newsvendor (same demand): {paired:+.3f} % +- {paired_se:.3f}")
+    print(f"cost-weighted paired gap to the simulated newsvendor (same demand): {paired_gap:+.3f} % +- {paired_se:.3f}")
     print(f"yardstick: plug-in newsvendor from {args.history} uncensored demands (known Poisson family), exact: "
           f"{100 * (r[:, 8].sum() / r[:, 3].sum() - 1):+.3f} %")
     print(f"per-product gap: median {np.median(100 * (r[:, 5] / r[:, 3] - 1)):+.2f} %, "

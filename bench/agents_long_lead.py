@@ -27,10 +27,15 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 import invgym
-from invgym.agents import DirectBackprop, DirectBackpropConfig
+from bench.agents_common import (
+    add_evaluation_arguments,
+    add_training_arguments,
+    evaluation_settings,
+    paired,
+    training_config,
+)
+from invgym.agents import DirectBackprop
 from invgym.agents.policies import CappedBaseStockPolicy
 from invgym.baselines import BaseStock, CappedBaseStock, VectorBaseStock
 
@@ -38,16 +43,10 @@ ENV_ID = "invgym/LostSales-v0"
 DEFAULT_CELLS = tuple(f"{p}:{lead}" for lead in (6, 8, 10) for p in (4, 9, 19, 39))
 
 
-def _paired(a: invgym.EvaluationResult, b: invgym.EvaluationResult) -> tuple[float, float]:
-    """Mean and standard error of the per-env cost difference a - b (common random numbers)."""
-    d = np.asarray(a.per_env_cost) - np.asarray(b.per_env_cost)
-    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
-
-
 def run_cell(p: int, lead_time: int, args: argparse.Namespace) -> list[dict]:
     """Fit the heuristics, train both DirectBackprop policies, evaluate all on the same demand; return rows."""
     env = {"lead_time": lead_time, "lost_sales_cost": float(p)}
-    settings = {"num_envs": args.envs, "periods": args.periods, "warmup": args.warmup, "seed": args.seed}
+    settings = evaluation_settings(args)
     rows, results, validation = [], {}, {}
     start = time.process_time()
     heuristics = {"base_stock": BaseStock.fit(ENV_ID, **env), "capped_base_stock": CappedBaseStock.fit(ENV_ID, **env),
@@ -59,9 +58,7 @@ def run_cell(p: int, lead_time: int, args: argparse.Namespace) -> list[dict]:
     capped = heuristics["capped_base_stock"].params
     for name in args.agents:
         lr = args.lr if name == "db-mlp" else args.lr_capped
-        cfg = DirectBackpropConfig(epochs=args.epochs, batch_size=args.batch, periods=args.train_periods,
-                                   warmup=8 + 4 * lead_time, learning_rate=lr,
-                                   seed=args.train_seed, eval_envs=8, eval_periods=10, eval_warmup=0)
+        cfg = training_config(args, 8 + 4 * lead_time, learning_rate=lr)
         if name == "db-capped":
             module = CappedBaseStockPolicy(max(lead_time, 1), float(capped["level"]), float(capped["cap"]),
                                            hidden=(32, 32), scale=5.0)
@@ -84,7 +81,7 @@ def run_cell(p: int, lead_time: int, args: argparse.Namespace) -> list[dict]:
 
 def _row(p: int, lead_time: int, name: str, results: dict, best: str, cpu: float, fit_cpu: float,
          heuristics: dict, capped: dict, chosen: str = "") -> dict:
-    diff, se = _paired(results[name], results[best])
+    diff, se = paired(results[name], results[best])
     return {"p": p, "L": lead_time, "agent": name, "cost": results[name].average_cost, "best": best,
             "best_cost": results[best].average_cost, "diff": diff, "se": se,
             "gap_%": 100 * diff / results[best].average_cost, "train_cpu_s": cpu, "fit_cpu_s": fit_cpu,
@@ -97,16 +94,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", nargs="*", default=list(DEFAULT_CELLS), help="p:L pairs, e.g. 9:6 39:10")
     parser.add_argument("--agents", nargs="*", default=["db-mlp", "db-capped"], choices=["db-mlp", "db-capped"])
-    parser.add_argument("--epochs", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--train-periods", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--lr-capped", type=float, default=1e-2)
-    parser.add_argument("--train-seed", type=int, default=0)
-    parser.add_argument("--envs", type=int, default=100)
-    parser.add_argument("--periods", type=int, default=2000)
-    parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=2024)
+    add_training_arguments(parser, epochs=200)
+    parser.add_argument("--lr-capped", type=float, default=1e-2, help="learning rate of the db-capped policy")
+    add_evaluation_arguments(parser)
     parser.add_argument("--validation-seed", type=int, default=777_000, help="seed of the selection runs")
     args = parser.parse_args()
     print(f"Lost sales, Poisson(5), h=1; evaluated on the kernel: {args.envs} envs x {args.periods} periods after "

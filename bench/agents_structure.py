@@ -20,10 +20,15 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 import invgym
-from invgym.agents import DirectBackprop, DirectBackpropConfig, structure_report
+from bench.agents_common import (
+    add_evaluation_arguments,
+    add_training_arguments,
+    evaluation_settings,
+    paired,
+    training_config,
+)
+from invgym.agents import DirectBackprop, structure_report
 from invgym.demand import NegativeBinomial, Poisson
 
 ENV_ID = "invgym/LostSales-v0"
@@ -37,24 +42,15 @@ def main() -> None:
     parser.add_argument("--lead-time", type=int, default=3)
     parser.add_argument("--p", type=float, default=9.0)
     parser.add_argument("--weight", type=float, default=10.0, help="structure_weight of the penalised policy")
-    parser.add_argument("--epochs", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--train-periods", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--train-seed", type=int, default=0)
+    add_training_arguments(parser, epochs=200)
     parser.add_argument("--states", type=int, default=4096, help="visited states of the violation report")
-    parser.add_argument("--envs", type=int, default=100)
-    parser.add_argument("--periods", type=int, default=2000)
-    parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=2024)
+    add_evaluation_arguments(parser)
     args = parser.parse_args()
     env = {"lead_time": args.lead_time, "lost_sales_cost": args.p}
-    settings = {"num_envs": args.envs, "periods": args.periods, "warmup": args.warmup, "seed": args.seed}
+    settings = evaluation_settings(args)
     policies, cpu, reports = {}, {}, {}
     for name, weight in (("unpenalised", 0.0), (f"penalised (w={args.weight:g})", args.weight)):
-        cfg = DirectBackpropConfig(epochs=args.epochs, batch_size=args.batch, periods=args.train_periods,
-                                   warmup=8 + 4 * args.lead_time, learning_rate=args.lr, seed=args.train_seed,
-                                   structure_weight=weight, eval_envs=8, eval_periods=10, eval_warmup=0)
+        cfg = training_config(args, 8 + 4 * args.lead_time, structure_weight=weight)
         agent = DirectBackprop(ENV_ID, config=cfg, **env)
         start = time.process_time()
         policies[name] = agent.fit()
@@ -74,10 +70,9 @@ def main() -> None:
     for label, demand in SHIFTS.items():
         results = [invgym.evaluate(policies[n], ENV_ID, **settings, **env, demand=demand, max_order=max_order)
                    for n in names]
-        d = results[1].per_env_cost - results[0].per_env_cost
-        se = d.std(ddof=1) / np.sqrt(len(d))
-        print(f"{label:<32}{results[0].average_cost:>12.4f}{results[1].average_cost:>12.4f}{d.mean():>+10.4f}"
-              f"{se:>8.4f}{100 * d.mean() / results[0].average_cost:>+8.3f}%", flush=True)
+        diff, se = paired(results[1], results[0])
+        print(f"{label:<32}{results[0].average_cost:>12.4f}{results[1].average_cost:>12.4f}{diff:>+10.4f}"
+              f"{se:>8.4f}{100 * diff / results[0].average_cost:>+8.3f}%", flush=True)
 
 
 if __name__ == "__main__":
