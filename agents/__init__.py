@@ -20,6 +20,7 @@ _EXPORTS = {
     "DirectBackprop": "direct_backprop",
     "DirectBackpropConfig": "direct_backprop",
     "DemandSampler": "direct_backprop",
+    "PanelSampler": "direct_backprop",
     "TrainedPolicy": "direct_backprop",
     "OrderPolicy": "policies",
     "HistoryEncoder": "policies",

@@ -37,7 +37,7 @@ from invgym.agents.policies import POLICY_KINDS, build_policy
 from invgym.baselines.common import FittedPolicy, config_of, family_of
 from invgym.validation import check_bool, check_int, check_real
 
-__all__ = ["DemandSampler", "DirectBackprop", "DirectBackpropConfig", "TrainedPolicy"]
+__all__ = ["DemandSampler", "DirectBackprop", "DirectBackpropConfig", "PanelSampler", "TrainedPolicy"]
 
 CHECKPOINT_NAME = "direct_backprop.pt"
 
@@ -151,6 +151,10 @@ class DemandSampler:
             self.paths = None
             self.cdfs = [np.cumsum(p.pmf()) for p in demand.products()]
 
+    def draw(self, rng: np.random.Generator, batch: int, periods: int) -> tuple[torch.Tensor, None]:
+        """Return demand paths as a float32 tensor, and no starting state (the twin's own)."""
+        return torch.as_tensor(self.sample(rng, batch, periods), dtype=torch.float32), None
+
     def sample(self, rng: np.random.Generator, batch: int, periods: int) -> np.ndarray:
         """Return ``batch`` demand paths of ``periods`` periods."""
         if self.paths is not None:
@@ -168,6 +172,29 @@ class DemandSampler:
             rows = product == k
             out[rows] = np.searchsorted(self.cdfs[k], u[rows], side="right")
         return out
+
+
+class PanelSampler:
+    """Draws training paths from a twin that replays a recorded panel (``invgym/Retail-v0``).
+
+    Every epoch takes ``batch`` products at random from the env's products and one random start day in its
+    window; each row's demand, promotions, holidays and calendar then belong to that product and those days
+    (the twin's ``initial_state`` and ``demand_paths`` with the same ``products`` and ``offset``).
+
+    Args:
+        twin: a twin with ``demand_paths`` and ``initial_state(batch, dtype, products, offset)``.
+        products: the panel products to draw from (the env's ``products``).
+    """
+
+    def __init__(self, twin: Any, products: Any) -> None:
+        self.twin, self.products = twin, np.asarray(products, dtype=np.int64)
+
+    def draw(self, rng: np.random.Generator, batch: int, periods: int) -> tuple[torch.Tensor, dict]:
+        """Return demand (B, periods) and the matching starting state."""
+        rows = self.products[rng.integers(0, len(self.products), batch)]
+        offset = int(rng.integers(0, max(self.twin.length - periods, 0) + 1))
+        demand = self.twin.demand_paths(batch, periods, torch.float32, products=rows, offset=offset)
+        return demand, self.twin.initial_state(batch, torch.float32, products=rows, offset=offset)
 
 
 class TrainedPolicy(FittedPolicy):
@@ -210,7 +237,11 @@ class TrainedPolicy(FittedPolicy):
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Return clipped (and, for a discrete space, rounded) orders for a batch of observations."""
-        q = np.clip(self.orders(obs), self.low, self.high)
+        raw = self.orders(obs)
+        if not np.isfinite(raw).all():
+            raise FloatingPointError("the trained policy returned non-finite orders (its weights diverged in "
+                                     "training: lower the learning_rate or the grad_clip of DirectBackpropConfig).")
+        q = np.clip(raw, self.low, self.high)
         if self.discrete:
             q = np.rint(q).astype(np.int64)
         return q[:, 0] if q.shape[1] == 1 else q
@@ -251,7 +282,14 @@ class DirectBackprop:
             raise ValueError("The 'policy' parameter of DirectBackprop is 'history' but the env keeps no sales "
                              "history: make it with history > 0 (e.g. history=32).")
         self.policy_spec = policy
-        self.sampler = DemandSampler(getattr(self.env_config, "demand", None), demand_paths)
+        if hasattr(self.twin, "demand_paths"):  # the twin replays a recorded panel: draw products and days from it
+            if demand_paths is not None:
+                raise ValueError("The 'demand_paths' parameter of DirectBackprop cannot be used with a panel env "
+                                 f"({family_of(self.env_config)}): its demand is the panel's; choose the products "
+                                 "and window with the env's 'product' and 'split' instead.")
+            self.sampler: DemandSampler | PanelSampler = PanelSampler(self.twin, self.env_config.products)
+        else:
+            self.sampler = DemandSampler(getattr(self.env_config, "demand", None), demand_paths)
         self.on_epoch = on_epoch
         self.metrics: list[dict[str, float]] = []
         self.epoch = 0
@@ -291,12 +329,15 @@ class DirectBackprop:
         while self.epoch < last:
             start = time.perf_counter()
             # 2. DEMAND: a fresh batch of paths (warm-up periods first, then the counted ones).
-            demand = torch.as_tensor(self.sampler.sample(self.rng, cfg.batch_size, cfg.warmup + cfg.periods),
-                                     dtype=torch.float32)
+            demand, state = self.sampler.draw(self.rng, cfg.batch_size, cfg.warmup + cfg.periods)
             # 3. ROLLOUT through the twin; the loss is the average cost per counted period, differentiable in
             #    the policy's weights (Madeka et al. 2022, Sec. 4).
-            rollout = self.twin.rollout(self.module, demand, warmup=cfg.warmup)
+            rollout = self.twin.rollout(self.module, demand, state=state, warmup=cfg.warmup)
             cost = rollout.average_cost
+            if not torch.isfinite(cost):
+                # Fail loudly before the step: the weights (and the last checkpoint) are still the finite ones.
+                raise FloatingPointError(f"DirectBackprop diverged: the training cost is {float(cost.detach())} at "
+                                         f"epoch {self.epoch + 1}; lower the learning_rate or the grad_clip.")
             loss = cost
             structure = torch.zeros(())
             if penalty is not None:
@@ -310,6 +351,9 @@ class DirectBackprop:
             loss.backward()
             grad_norm = nn.utils.clip_grad_norm_(self.module.parameters(),
                                                  cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
+            if not torch.isfinite(grad_norm):
+                raise FloatingPointError(f"DirectBackprop diverged: the gradient norm is {float(grad_norm)} at epoch "
+                                         f"{self.epoch + 1}; lower the learning_rate or the grad_clip.")
             self.optimizer.step()
             self.scheduler.step()
             self.epoch += 1

@@ -6,8 +6,10 @@ and is differentiable, so DirectBackprop can push the twin's total cost back int
 
 Observations are split as the lost-sales env lays them out: the first ``state_dim`` columns are inventory
 (on-hand, then outstanding orders oldest first), the last ``history`` columns are past sales, oldest first.
-Inputs are divided by ``scale`` (mean demand) and orders multiplied by it, so one set of initial weights works
-for any demand level.
+Envs with other features (the retail env's promotions, holidays and calendar after the sales) say where each
+group sits in their config's ``slices``; :func:`build_policy` reads them, and those feature columns enter the
+MLP as they are. Inventory and sales are divided by ``scale`` (mean demand) and orders multiplied by it, so one
+set of initial weights works for any demand level.
 
 The history encoder follows the structure of Madeka et al. (2022), "Deep inventory management": a causal,
 dilated 1-D convolution over recent observed sales (a WaveNet-style stack, so the receptive field doubles per
@@ -19,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -90,12 +93,14 @@ class OrderPolicy(nn.Module):
         window: periods of sales history the encoder reads (``kind="history"``), at most ``history``.
         leak: gradient slope of the base-stock head below zero (0: the exact relu gradient; see
             :func:`_leaky_relu_gradient`).
+        history_start: first sales column (default: the last ``history`` columns); every column that is neither
+            inventory nor sales is a feature passed unscaled (e.g. promotion flags, calendar).
     """
 
     def __init__(self, obs_dim: int, action_dim: int = 1, *, state_dim: int | None = None, history: int = 0,
                  kind: str = "mlp", hidden: Sequence[int] = (64, 64), base_stock_head: bool = False,
                  scale: float = 1.0, initial_level: float | None = None, window: int = 32,
-                 leak: float = 0.01) -> None:
+                 leak: float = 0.01, history_start: int | None = None) -> None:
         super().__init__()
         if kind not in POLICY_KINDS:
             raise ValueError(f"The 'kind' parameter of OrderPolicy must be one of {list(POLICY_KINDS)}. "
@@ -109,11 +114,18 @@ class OrderPolicy(nn.Module):
         self.obs_dim, self.action_dim = int(obs_dim), int(action_dim)
         self.state_dim = self.obs_dim - history if state_dim is None else int(state_dim)
         self.history, self.kind, self.base_stock_head = int(history), kind, bool(base_stock_head)
+        self.history_start = self.obs_dim - self.history if history_start is None else int(history_start)
         self.leak = float(leak)
         self.register_buffer("scale", torch.tensor(float(scale)))
+        units = set(range(self.state_dim)) | set(range(self.history_start, self.history_start + self.history))
+        others = [i for i in range(self.obs_dim) if i not in units]
+        # Per-column divisor: mean demand for quantities, 1 for features (without features: obs / scale as ever).
+        self.register_buffer("divisor", torch.tensor([1.0 if i in others else float(scale)
+                                                      for i in range(self.obs_dim)]))
+        self.register_buffer("others", torch.tensor(others, dtype=torch.int64))
         if kind == "history":
             self.encoder: HistoryEncoder | None = HistoryEncoder(min(window, self.history))
-            features = self.state_dim + self.encoder.embedding
+            features = self.state_dim + self.encoder.embedding + len(others)
         else:
             self.encoder = None
             features = self.obs_dim
@@ -126,12 +138,12 @@ class OrderPolicy(nn.Module):
             last.bias.fill_(level if base_stock_head else math.log(math.expm1(1.0)))
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
-        """Scaled inputs of the MLP."""
-        x = obs / self.scale
+        """Scaled inputs of the MLP: inventory, the encoded sales (``kind="history"``) and the other features."""
+        x = obs / self.divisor
         if self.encoder is None:
             return x
-        sales = x[:, self.state_dim : self.state_dim + self.history][:, -self.encoder.window :]
-        return torch.cat([x[:, : self.state_dim], self.encoder(sales)], dim=1)
+        sales = x[:, self.history_start : self.history_start + self.history][:, -self.encoder.window :]
+        return torch.cat([x[:, : self.state_dim], self.encoder(sales), x[:, self.others]], dim=1)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Return orders (B, action_dim) >= 0 for observations (B, obs_dim)."""
@@ -158,14 +170,23 @@ def build_policy(kind: str, config: object, *, hidden: Sequence[int] = (64, 64),
     obs_dim = int(config.observation_space().shape[0])
     action_dim = int(len(config.action_low))
     history = int(getattr(config, "history", 0))
-    demand = getattr(config, "demand", None)
-    scale = max(float(demand.mean), 1e-3) if demand is not None else 1.0
+    slices = getattr(config, "slices", None)
+    layout = {}
+    if isinstance(slices, dict) and "inventory" in slices and "sales" in slices:  # features besides the sales
+        layout = {"state_dim": slices["inventory"].stop, "history_start": slices["sales"].start}
+    demand, panel = getattr(config, "demand", None), getattr(config, "panel", None)
+    if demand is not None:
+        scale = max(float(demand.mean), 1e-3)
+    elif panel is not None:  # recorded demand: the mean daily demand of the env's products
+        scale = max(float(np.asarray(panel.demand)[list(config.products)].mean()), 1e-3)
+    else:
+        scale = 1.0
     lead_time = int(getattr(config, "lead_time", 0))
     # Start near Morton's level: demand over the lead time plus one period, scaled (Zipkin 2008, Sec. 5).
     initial_level = (lead_time + 1) * scale if base_stock_head else None
-    return OrderPolicy(obs_dim, action_dim, state_dim=obs_dim - history, history=history, kind=kind, hidden=hidden,
-                       base_stock_head=base_stock_head, scale=scale, initial_level=initial_level, window=window,
-                       leak=leak)
+    return OrderPolicy(obs_dim, action_dim, **{"state_dim": obs_dim - history, **layout}, history=history, kind=kind,
+                       hidden=hidden, base_stock_head=base_stock_head, scale=scale, initial_level=initial_level,
+                       window=window, leak=leak)
 
 
 # === Heads shaped like an OR heuristic (start exactly at it; DirectBackprop then refines the levels by state) ===

@@ -238,3 +238,60 @@ def test_heuristic_shaped_heads_start_at_their_heuristic_and_train_on_dual_sourc
     assert np.isfinite(agent.metrics[-1]["eval/average_cost"])
     assert policy.act(obs).shape == (200, 2)
     assert agent.metrics[0]["charts/grad_norm"] > 0  # the zero-initialised last layer still gets a gradient
+
+
+# === Retail-v0: training paths drawn from the recorded panel ===
+
+
+def test_panel_sampler_aligns_demand_promotions_and_sales_window_with_each_rows_product_and_day():
+    from invgym.agents import PanelSampler
+
+    config = config_of("invgym/Retail-v0", product="all", lead_time=2)
+    twin = twin_for(config)
+    panel, (start, length) = config.panel, config.window
+    demand, state = PanelSampler(twin, config.products).draw(np.random.default_rng(3), 16, 40)
+    rows, offset = state["product"].numpy(), int(state["t"])
+    assert 0 < offset <= length - 40 and len(set(rows.tolist())) > 1
+    days = start + offset + np.arange(40)
+    np.testing.assert_array_equal(demand.numpy(), panel.demand[rows[:, None], days].astype(np.float32))
+    obs = twin.observe(state).numpy()
+    s = config.slices
+    np.testing.assert_array_equal(obs[:, s["promo"]], panel.promo[rows[:, None], days[: config.lookahead + 1]])
+    history = start + offset - config.history + np.arange(config.history)
+    np.testing.assert_array_equal(obs[:, s["sales"]], panel.demand[rows[:, None], history])
+    np.testing.assert_allclose(obs[:, s["calendar"]], np.broadcast_to(panel.calendar()[days[0]], (16, 4)), rtol=1e-6)
+
+
+def test_direct_backprop_trains_on_retail_with_the_panels_features():
+    config = config_of("invgym/Retail-v0", product="all", lead_time=2)
+    policy = build_policy("history", config, base_stock_head=True)
+    s = config.slices
+    assert (policy.state_dim, policy.history_start, policy.history) == (s["inventory"].stop, s["sales"].start, 28)
+    assert policy.divisor[s["promo"]].eq(1).all() and policy.divisor[s["sales"]].gt(1).all()
+    cfg = DirectBackpropConfig(epochs=25, batch_size=32, periods=28, warmup=14, learning_rate=1e-2, eval_envs=8,
+                               eval_periods=10, eval_warmup=0)
+    agent = DirectBackprop(config, policy="history", config=cfg)
+    untrained = agent.fit(stop_after=0)
+    trained = agent.fit()
+    before, after = (invgym.evaluate(p, config, num_envs=200, periods=120, warmup=0, seed=1) for p in (untrained,
+                                                                                                          trained))
+    assert after.average_cost < before.average_cost - 1.0  # profit per product-day up by more than 1
+    with pytest.raises(ValueError, match="'demand_paths' parameter of DirectBackprop cannot be used with a panel"):
+        DirectBackprop(config, demand_paths=np.ones((2, 50)))
+
+
+def test_a_diverged_policy_fails_loudly_instead_of_acting():
+    class Diverged(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.tensor(float("nan")))
+
+        def forward(self, obs):
+            return (obs[:, :1] * self.w).abs()
+
+    config = config_of(ENV_ID, lead_time=1)
+    cfg = DirectBackpropConfig(epochs=3, batch_size=4, periods=8, warmup=2, base_stock_head=False)
+    with pytest.raises(FloatingPointError, match="diverged: the training cost is nan at epoch 1"):
+        DirectBackprop(config, policy=Diverged(), config=cfg).fit()
+    with pytest.raises(FloatingPointError, match="non-finite orders"):
+        TrainedPolicy(Diverged(), config).act(np.ones((2, 1), dtype=np.float32))

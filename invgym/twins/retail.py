@@ -3,7 +3,9 @@
 With lost sales and a fixed lead time, ``sales = min(on_hand, demand)`` is piecewise linear in the orders, so the
 episode's reward has (sub)gradients with respect to every order: DirectBackprop (Madeka et al. 2022) trains a
 policy through it on recorded demand. Env b runs product ``products[b % len(products)]`` (the config's
-products; set ``twin.products`` to choose others) from the first day of the config's window.
+products) from the first day of the config's window, as the kernel's env b does; ``initial_state`` and
+``demand_paths`` also take explicit per-row ``products`` and a day ``offset`` into the window, which is how
+DirectBackprop draws training paths (random products, a random start day, every feature aligned with the day).
 """
 
 from __future__ import annotations
@@ -49,23 +51,41 @@ class RetailTwin(Twin):
         """Build the twin of a validated ``RetailConfig``."""
         return cls(config)
 
-    def initial_state(self, batch: int, dtype: torch.dtype = torch.float64) -> dict[str, torch.Tensor]:
-        """Return inventory ``x`` (B, max(L,1)), the recorded sales window, products and the period counter."""
-        product = self.products[torch.arange(batch) % len(self.products)]
+    def _rows(self, batch: int, products: Any) -> torch.Tensor:
+        """Panel product of each row: the config's products in turn, or the given ones."""
+        if products is None:
+            return self.products[torch.arange(batch) % len(self.products)]
+        rows = torch.as_tensor(np.asarray(products, dtype=np.int64))
+        if rows.shape != (batch,) or bool(((rows < 0) | (rows >= self.demand.shape[0])).any()):
+            raise ValueError(f"products must be {batch} panel product indices in [0, {self.demand.shape[0] - 1}]. "
+                             f"Got {products!r} instead.")
+        return rows
+
+    def initial_state(self, batch: int, dtype: torch.dtype = torch.float64, products: Any = None,
+                      offset: int = 0) -> dict[str, torch.Tensor]:
+        """Return inventory ``x`` (B, max(L,1)), the recorded sales window, products and the period counter.
+
+        ``offset`` days into the window (wrapping): the sales window then holds the recorded demand of the
+        ``history`` days before that day, as a reset at the window's first day holds the days before it.
+        """
+        product = self._rows(batch, products)
+        t = int(offset) % self.length
         x = torch.zeros(batch, self.width, dtype=dtype)
         x[:, 0] = self.initial_on_hand
-        days = torch.arange(self.start - self.history, self.start)
+        days = torch.arange(self.start + t - self.history, self.start + t)
         window = self.demand[product][:, days.clamp(min=0)].to(dtype) * (days >= 0).to(dtype)
-        return {"x": x, "sales": window, "product": product, "t": torch.zeros((), dtype=torch.int64)}
+        return {"x": x, "sales": window, "product": product, "t": torch.tensor(t, dtype=torch.int64)}
 
-    def demand_paths(self, batch: int, periods: int | None = None, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-        """Return the panel demand (B, periods) that env b meets: its product's window, wrapping as the kernel does.
+    def demand_paths(self, batch: int, periods: int | None = None, dtype: torch.dtype = torch.float64,
+                     products: Any = None, offset: int = 0) -> torch.Tensor:
+        """Return the panel demand (B, periods) that row b meets from day ``offset`` on, wrapping as the kernel does.
 
-        Pass these to :meth:`rollout` so that each env's demand belongs to the product it observes.
+        Pass these to :meth:`rollout` (with the :meth:`initial_state` of the same ``products`` and ``offset``) so
+        that each row's demand belongs to the product and the days it observes.
         """
         periods = self.length if periods is None else int(periods)
-        product = self.products[torch.arange(batch) % len(self.products)]
-        days = self.start + torch.arange(periods) % self.length
+        product = self._rows(batch, products)
+        days = self.start + (int(offset) + torch.arange(periods)) % self.length
         return self.demand[product][:, days].to(dtype)
 
     def _day(self, state: dict[str, torch.Tensor]) -> torch.Tensor:
