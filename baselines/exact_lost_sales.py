@@ -136,6 +136,12 @@ class LostSalesTablePolicy(FittedPolicy):
             orders[below] = self.table[tuple(inside.T)]
         return orders if self.discrete else orders.astype(np.float64)
 
+    def rollout_spec(self) -> tuple[str, dict[str, Any]]:
+        """The table for ``BatchKernel.rollout_table``: NaN where no state is solved, 0 from the bound S up."""
+        table = np.where(self.table >= 0, self.table, np.nan)[..., None]
+        return "table", {"table": table, "offsets": np.zeros(self.width, dtype=np.int64),
+                         "position_bound": float(self.position_bound)}
+
 
 # === Solver ===
 

@@ -194,6 +194,11 @@ class PerishableTablePolicy(FittedPolicy):
         orders = self.table[tuple(x.T)] if self.width else np.full(len(obs), int(self.table))
         return orders.astype(np.int64) if self.discrete else orders.astype(np.float64)
 
+    def rollout_spec(self) -> tuple[str, dict[str, Any]]:
+        """The table for ``BatchKernel.rollout_table`` (a constant order when the state is empty)."""
+        return "table", {"table": np.asarray(self.table, dtype=np.float64)[..., None],
+                         "offsets": np.zeros(self.width, dtype=np.int64)}
+
 
 def _table_policy(model: PerishableModel, orders: np.ndarray) -> PerishableTablePolicy:
     return PerishableTablePolicy(orders.reshape(model.shape).astype(np.int64), model.width, model.max_order,

@@ -96,6 +96,13 @@ class ProcurementRemovalTablePolicy(FittedPolicy):
             )
         return actions if self.discrete else actions.astype(np.float64)
 
+    def rollout_spec(self) -> tuple[str, dict[str, Any]]:
+        """The table for ``BatchKernel.rollout_table``: NaN where no state is solved; net stock from the floor."""
+        table = np.where(self.table != _INVALID, self.table, np.nan)[..., None]
+        offsets = np.zeros(self.width, dtype=np.int64)
+        offsets[0] = self.floor
+        return "table", {"table": table, "offsets": offsets, "obs_dim": self.width}
+
 
 _INVALID = np.iinfo(np.int32).min
 

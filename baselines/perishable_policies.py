@@ -38,6 +38,7 @@ from invgym.baselines._lost_sales import FIT_SEED, check_fit_settings, descend
 from invgym.baselines.base_stock import _steepest_descent
 from invgym.baselines.common import FAMILIES, FittedPolicy, config_of
 from invgym.envs.common import _Buffers
+from invgym.evaluate import rollout_totals
 from invgym.validation import check_int, check_real
 
 __all__ = ["EstimatedWithdrawalBaseStock", "NaiveBaseStock", "PerishableBaseStock", "PerishableCappedBaseStock",
@@ -375,8 +376,8 @@ def protocol_rewards(policy: Any, env: Any, *, episodes: int = 1000, warmup: int
 
     Each episode starts in the env's initial state (empty by default), runs ``warmup`` periods uncounted, then
     sums ``discount ** k`` times the reward of the k-th of ``periods`` counted periods. Episode i is seeded with
-    ``seed + i``. A fitted heuristic runs in the kernel's compiled rollout; any other policy (e.g. the exact
-    solver's table) is stepped through the same kernel with the same demand.
+    ``seed + i``. A fitted heuristic runs in the kernel's compiled rollout; any other policy is stepped through
+    the same kernel with the same demand.
 
     Args:
         policy: a fitted perishable heuristic, an exact table policy, or any callable obs -> orders.
@@ -400,9 +401,9 @@ def protocol_rewards(policy: Any, env: Any, *, episodes: int = 1000, warmup: int
     kernel = config.make_kernel(episodes)
     buf = _Buffers(config, kernel, same_step=False)
     kernel.reset(np.uint64(seed) + np.arange(episodes, dtype=np.uint64))
-    spec = policy.rollout_spec() if callable(getattr(policy, "rollout_spec", None)) else None
-    if spec is not None:
-        return -kernel.rollout(spec[0], spec[1], periods, warmup, discount)["cost"]
+    totals = rollout_totals(policy, config, kernel, periods, warmup, discount)
+    if totals is not None:
+        return -totals[:, type(config).parts.index("cost")]
     total, weight = np.zeros(episodes), 1.0
     for t in range(warmup + periods):
         buf.actions[:, 0] = np.asarray(policy(buf.obs), dtype=np.float64).reshape(-1)

@@ -14,8 +14,8 @@ warmup periods and counted periods:
   orders capped at Morton's bound 35 on both sides (invgym's default ``max_order``; DynaPlex with
   ``bound_order_size_to_max_system_inv=True``). invgym runs it in the kernel's compiled rollout.
 - the optimal policy, each tool's own exact solution (``solve_exact``; DynaPlex's ``ExactSolver`` and
-  ``get_policy()``). invgym steps it period by period (one numpy table lookup per period for all envs);
-  DynaPlex compiles the table policy into its engine.
+  ``get_policy()``). invgym runs its lookup table in the kernel's compiled table rollout
+  (``BatchKernel.rollout_table``); DynaPlex compiles the table policy into its engine.
 
 Throughput is periods simulated per second, warmup included (``trajectories * (warmup + periods) / seconds``),
 for the whole ``evaluate`` / ``assess`` call. Wall and CPU seconds are each the least of three calls; the CPU

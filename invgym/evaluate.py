@@ -3,8 +3,8 @@
 ``evaluate(policy, env_or_id)`` builds ``num_envs`` independent copies of the scenario, seeds env i with
 ``seed + i`` — so two policies evaluated with the same seed face the same demand (common random numbers) —
 runs ``warmup`` periods uncounted and then ``periods`` counted ones, and reports the mean over envs of each
-env's average cost per period. Fitted heuristics the kernel can run natively (``policy.rollout_spec()``) never
-leave compiled code; anything else (a callable, an SB3 model, a heuristic without a rollout form) is stepped
+env's average cost per period. Fitted heuristics and lookup-table policies the kernel can run natively
+(``policy.rollout_spec()``) never leave compiled code; anything else (a callable, an SB3 model, a heuristic without a rollout form) is stepped
 period by period through the same kernel, with the same demand, so both paths give identical numbers for the
 same policy.
 """
@@ -20,7 +20,7 @@ import numpy as np
 from invgym.metrics import metrics_for
 from invgym.validation import check_int
 
-__all__ = ["EvaluationResult", "evaluate"]
+__all__ = ["EvaluationResult", "evaluate", "rollout_totals"]
 
 MAX_PERIODS = 10**12
 
@@ -128,11 +128,8 @@ def evaluate(
     buf = _Buffers(config, kernel, same_step=False)
     kernel.reset(np.uint64(seed) + np.arange(num_envs, dtype=np.uint64))
 
-    spec = policy.rollout_spec() if callable(getattr(policy, "rollout_spec", None)) else None
-    if spec is not None and hasattr(kernel, "rollout"):
-        name, params = spec
-        parts = kernel.rollout(name, params, periods, warmup)
-        totals = np.stack([parts[key] for key in type(config).parts], axis=1)
+    totals = rollout_totals(policy, config, kernel, periods, warmup)
+    if totals is not None:
         counts = np.full(num_envs, periods, dtype=np.int64)
         path = "rollout"
     else:
@@ -158,6 +155,30 @@ def evaluate(
         path=path,
         per_env_cost=per_env,
     )
+
+
+def rollout_totals(policy: Any, config: Any, kernel: Any, periods: int, warmup: int,
+                   discount: float = 1.0) -> np.ndarray | None:
+    """Run ``policy`` in the kernel's compiled rollout when it has one; return the part totals, else None.
+
+    ``policy.rollout_spec()`` names the rollout: a fixed heuristic's ``(name, params)`` runs in the scenario
+    kernel's ``rollout``; ``("table", keywords)`` runs a lookup-table policy in ``BatchKernel.rollout_table``.
+
+    Returns:
+        float64 array (num_envs, len(config.parts)) of (discounted) totals over the counted periods, or None
+        when the policy has no compiled form (the caller steps it).
+    """
+    spec = policy.rollout_spec() if callable(getattr(policy, "rollout_spec", None)) else None
+    if spec is None:
+        return None
+    name, params = spec
+    if name == "table":
+        return kernel.rollout_table(periods=periods, warmup=warmup, discount=discount, **params)
+    if not hasattr(kernel, "rollout"):
+        return None
+    extra = () if discount == 1.0 else (discount,)  # only the perishable rollout takes a discount
+    parts = kernel.rollout(name, params, periods, warmup, *extra)
+    return np.stack([parts[key] for key in type(config).parts], axis=1)
 
 
 def _action_fn(policy: Any) -> Any:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import invgym
-from invgym.baselines import BaseStock, CappedBaseStock, ConstantOrder, Myopic, VectorBaseStock
+from invgym.baselines import BaseStock, CappedBaseStock, ConstantOrder, Myopic, VectorBaseStock, solve_exact
 from invgym.envs.common import ScenarioConfig
 from invgym.envs.lost_sales import LostSalesConfig
 from invgym.evaluate import EvaluationResult, _t975
@@ -84,6 +84,46 @@ def test_compiled_rollout_and_stepping_give_identical_results(lead_time):
         np.testing.assert_array_equal(compiled.per_env_cost, stepped.per_env_cost)
         assert compiled.metrics == stepped.metrics
         assert compiled.average_cost == stepped.average_cost
+
+
+@pytest.mark.parametrize(("env_id", "kwargs"), [
+    (ENV_ID, {"lead_time": 0, "lost_sales_cost": 9.0}),
+    (ENV_ID, {"lead_time": 3, "lost_sales_cost": 19.0}),
+    (ENV_ID, {"lead_time": 2, "lost_sales_cost": 9.0, "action_type": "continuous", "history": 3}),
+    ("invgym/Perishable-v0", {}),
+    ("invgym/ProcurementRemoval-v0", {}),
+])
+def test_exact_table_policies_run_compiled_and_match_stepping(env_id, kwargs):
+    """solve_exact's tables run in the compiled table rollout, bit-identical to stepping them."""
+    policy = solve_exact(env_id, **kwargs).policy
+    run = {"num_envs": 5, "periods": 400, "warmup": 30, "seed": 11, **kwargs}
+    compiled = invgym.evaluate(policy, env_id, **run)
+    stepped = invgym.evaluate(lambda obs: policy(obs), env_id, **run)
+    assert (compiled.path, stepped.path) == ("rollout", "step")
+    np.testing.assert_array_equal(compiled.per_env_cost, stepped.per_env_cost)
+    assert compiled.metrics == stepped.metrics
+
+
+def test_table_rollout_refuses_states_and_actions_outside_the_table():
+    """A state the table has no decision for, or an action outside the space, raises naming it; so does a bad shape."""
+    solution = solve_exact(ENV_ID, lead_time=3, lost_sales_cost=9.0)
+    z = solution.info["order_bound"]
+    # An outstanding order above the order bound z is in no optimal chain: the stepped policy refuses it too.
+    start = {"lead_time": 3, "lost_sales_cost": 9.0, "initial_state": (0.0, z + 1.0, 0.0)}
+    with pytest.raises(ValueError, match=rf"state \[0, {z + 1}, 0\], outside the policy's table"):
+        invgym.evaluate(solution.policy, ENV_ID, num_envs=2, periods=5, **start)
+    with pytest.raises(ValueError, match="outside the solved table"):
+        invgym.evaluate(lambda obs: solution.policy(obs), ENV_ID, num_envs=2, periods=5, **start)
+    config = dataclasses.replace(_config(lead_time=1, max_order=4), horizon=10)
+    kernel = config.make_kernel(2)
+    from invgym.envs.common import _Buffers
+
+    _Buffers(config, kernel, same_step=False)
+    kernel.reset(np.arange(2, dtype=np.uint64))
+    with pytest.raises(ValueError, match=r"the table's action \[5.0\] at state \[0\] lies outside the action"):
+        kernel.rollout_table(np.full((3, 1), 5.0), [0], periods=3)
+    with pytest.raises(ValueError, match=r"table must have shape dims \+ \(1,\)"):
+        kernel.rollout_table(np.zeros((3, 2)), [0], periods=3)
 
 
 def test_env_i_is_the_single_env_seeded_with_seed_plus_i():

@@ -71,10 +71,13 @@ def test_de_moor_2022_optimal_value(de_moor):
     issuing, config, model, solution = de_moor
     exact = protocol_value(config, solution.policy, model=model)
     assert abs(exact - DE_MOOR[issuing]["optimal"]) < TOLERANCE, (issuing, exact)
-    # The kernel, stepped with the table policy, estimates the same number (4 standard errors).
+    # The kernel, running the table policy compiled, estimates the same number (4 standard errors) ...
     rewards = protocol_rewards(solution.policy, config, episodes=2000, seed=0)
     stderr = rewards.std(ddof=1) / math.sqrt(len(rewards))
     assert abs(rewards.mean() - exact) < 4 * stderr, (rewards.mean(), exact, stderr)
+    # ... with exactly the discounted rewards of stepping the policy period by period.
+    stepped = protocol_rewards(lambda obs: solution.policy(obs), config, episodes=50, seed=0)
+    np.testing.assert_array_equal(rewards[:50], stepped)
 
 
 def test_de_moor_2022_figure_3_policies(de_moor):

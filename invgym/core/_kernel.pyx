@@ -4,7 +4,7 @@
 
 cimport cython
 from libc.stdint cimport int32_t, int64_t, uint64_t
-from libc.math cimport isfinite
+from libc.math cimport INFINITY, isfinite, llrint
 
 from invgym.core._demand cimport sample_alias
 from invgym.core._rng cimport rng_below, rng_seed
@@ -234,6 +234,124 @@ cdef class BatchKernel:
         for k in range(self.num_parts):
             info[keys[k]] = self.parts[0, k]
         return self.rewards[0], self.terminated[0] != 0, self.truncated[0] != 0, info
+
+
+    # === Table-policy rollout (any scenario whose state is its first observation columns) ===
+
+    def rollout_table(self, table, offsets, int64_t periods, int64_t warmup=0, double position_bound=INFINITY,
+                      double discount=1.0, obs_dim=None):
+        """Run a lookup-table policy in every env for ``warmup + periods`` periods without leaving compiled code.
+
+        Env i's state is read as its first ``len(offsets)`` observation columns rounded to the nearest integers
+        (as the table policies' ``act`` rounds them); the action is ``table[x - offsets]``. When those columns
+        sum to ``position_bound`` or more the action is 0 (a lost-sales table's Morton bound, Zipkin 2008). The
+        run continues from the current state (call ``reset`` first) and ignores the horizon.
+
+        Args:
+            table: float64 array of shape ``dims + (act_dim,)``; NaN marks a state the table holds no decision
+                for.
+            offsets: int64 array ``(len(dims),)``, the value of each state column at table index 0.
+            periods: periods counted in the totals.
+            warmup: periods run first and not counted.
+            position_bound: the action is 0 from this inventory position up (inf: never).
+            discount: counted period s (from 0) is weighted by ``discount ** s`` (1: plain sums).
+            obs_dim: the observation width the table was solved for (None: any width from ``len(offsets)``).
+
+        Returns:
+            float64 array (num_envs, num_parts): each part's (discounted) total over the counted periods.
+
+        Raises:
+            ValueError: naming the state, when an env reaches a state outside the table or one without a
+                decision, or when the table's action lies outside the action space. Nothing is returned then.
+        """
+        offsets_arr = np.ascontiguousarray(offsets, dtype=np.int64).reshape(-1)
+        table_arr = np.ascontiguousarray(table, dtype=np.float64)
+        cdef Py_ssize_t nd = offsets_arr.shape[0], m = self.act_dim
+        if table_arr.ndim != nd + 1 or table_arr.shape[nd] != m:
+            raise ValueError(f"table must have shape dims + ({m},) with len(dims) = len(offsets) = {nd}. "
+                             f"Got shape {table_arr.shape} instead.")
+        if nd > self.obs_dim or (obs_dim is not None and obs_dim != self.obs_dim):
+            raise ValueError(f"observations must have {nd if obs_dim is None else obs_dim} columns for this "
+                             f"table. Got {self.obs_dim} instead.")
+        if periods < 0 or warmup < 0:
+            raise ValueError(f"periods and warmup must be >= 0. Got {periods} and {warmup} instead.")
+        if not 0.0 < discount <= 1.0:
+            raise ValueError(f"discount must be in (0, 1]. Got {discount} instead.")
+        self._check_ready(0)
+        needed = int(np.max(np.asarray(self.t))) + periods + warmup
+        if self.replay and self.demand_path.shape[1] < needed:
+            raise ValueError(f"the demand path has {self.demand_path.shape[1]} periods; {needed} are needed.")
+        cdef const double[::1] flat = table_arr.reshape(-1)
+        cdef const int64_t[::1] offs = offsets_arr
+        dims_arr = np.array(table_arr.shape[:nd], dtype=np.int64)
+        cdef const int64_t[::1] dims = dims_arr
+        strides_arr = np.ones(max(nd, 1), dtype=np.int64)  # C order, in table rows
+        for k in range(nd - 2, -1, -1):
+            strides_arr[k] = strides_arr[k + 1] * dims_arr[k + 1]
+        cdef const int64_t[::1] strides = strides_arr
+        state_arr = np.zeros(max(nd, 1), dtype=np.int64)
+        cdef int64_t[::1] state = state_arr
+        totals_arr = np.zeros((self.num_envs, self.num_parts), dtype=np.float64)
+        cdef double[:, ::1] totals = totals_arr
+        obs_arr = np.zeros(self.obs_dim, dtype=np.float32)
+        cdef float[::1] ob = obs_arr
+        action_arr = np.zeros(m, dtype=np.float64)
+        cdef double[::1] action = action_arr
+        cdef Py_ssize_t i, j, k2, bad = -1
+        cdef int reason = 0  # 1: outside the table or no decision, 2: an action outside the action space
+        cdef int64_t s, v, position, index
+        cdef bint inside
+        cdef double weight, a
+        with nogil:
+            for i in range(self.num_envs):
+                weight = 1.0
+                for s in range(warmup + periods):
+                    # The same rounding as the policies' np.rint (nearest, ties to even).
+                    self.write_obs(i, &ob[0])
+                    position = 0
+                    index = 0
+                    inside = True
+                    for k2 in range(nd):
+                        v = llrint(ob[k2])
+                        state[k2] = v
+                        position += v
+                        v -= offs[k2]
+                        if v < 0 or v >= dims[k2]:
+                            inside = False
+                        else:
+                            index += v * strides[k2]
+                    if position >= position_bound:
+                        for j in range(m):
+                            action[j] = 0.0
+                    elif not inside:
+                        bad, reason = i, 1
+                    else:
+                        for j in range(m):
+                            a = flat[index * m + j]
+                            action[j] = a
+                            if not isfinite(a):
+                                bad, reason = i, 1
+                            elif a < self.act_low[j] or a > self.act_high[j]:
+                                bad, reason = i, 2
+                    if bad >= 0:
+                        break
+                    self.step_env(i, &action[0])
+                    self.t[i] += 1
+                    if s >= warmup:
+                        for j in range(self.num_parts):
+                            totals[i, j] += weight * self.parts[i, j]
+                        weight *= discount
+                if bad >= 0:
+                    break
+        if reason == 1:
+            raise ValueError(f"env {bad} reached the state {state_arr[:nd].tolist()}, outside the policy's table "
+                             f"(dims {dims_arr.tolist()}, offsets {offsets_arr.tolist()}) or without a decision "
+                             "in it: the table holds no decision for it.")
+        if reason == 2:
+            raise ValueError(f"the table's action {action_arr.tolist()} at state {state_arr[:nd].tolist()} lies "
+                             f"outside the action space [{np.asarray(self.act_low).tolist()}, "
+                             f"{np.asarray(self.act_high).tolist()}].")
+        return totals_arr
 
 
 cdef Py_ssize_t _advance(BatchKernel self):
