@@ -4,9 +4,9 @@
 ``seed + i`` — so two policies evaluated with the same seed face the same demand (common random numbers) —
 runs ``warmup`` periods uncounted and then ``periods`` counted ones, and reports the mean over envs of each
 env's average cost per period. Fitted heuristics and lookup-table policies the kernel can run natively
-(``policy.rollout_spec()``) never leave compiled code; anything else (a callable, an SB3 model, a heuristic without a rollout form) is stepped
-period by period through the same kernel, with the same demand, so both paths give identical numbers for the
-same policy.
+(``policy.rollout_spec()``) never leave compiled code; anything else (a callable, an SB3 model, a policy
+without a rollout form) is stepped period by period through the same kernel, with the same demand, so both
+paths give identical numbers for the same policy.
 """
 
 from __future__ import annotations

@@ -1,0 +1,77 @@
+"""examples/: every script runs on a small budget and prints figures that agree with the literature or its baselines."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from invgym.leaderboard import submit
+from invgym.leaderboard._io import read_json
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TABLE_3 = json.loads((Path(__file__).parent / "data" / "zipkin_2008_table3.json").read_text())
+PRINTED = 0.005  # half a unit in the last printed digit of Zipkin's Table 3
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_example_is_listed_in_the_examples_readme():
+    """examples/README.md names every script, so none is undocumented."""
+    listed = (EXAMPLES / "README.md").read_text()
+    scripts = sorted(path.name for path in EXAMPLES.glob("*.py"))
+    assert scripts and all(f"`{name}`" in listed for name in scripts), scripts
+
+
+def test_quickstart_reproduces_zipkin(capsys):
+    """The quickstart's base-stock cost and optimum are Zipkin's (2008) Table 3 figures for L = 2, p = 9."""
+    figures = _load("quickstart").main([])
+    published = TABLE_3["9"]["2"]
+    assert abs(figures["optimum"] - published["optimal"]) < PRINTED
+    assert abs(figures["base_stock"] - published["base_stock"]) < 4 * figures["stderr"] + PRINTED
+    assert "gap" in capsys.readouterr().out
+
+
+def test_direct_backprop_example_beats_base_stock():
+    """A short DirectBackprop run already beats the best base-stock policy on the same demand."""
+    pytest.importorskip("torch")
+    figures = _load("direct_backprop").main(["--epochs", "60"])
+    assert figures["optimum"] - 4 * figures["stderr"] < figures["learnt"] < figures["base_stock"]
+
+
+def test_sb3_ppo_example_runs():
+    """The PPO example trains, is evaluated through predict, and prints the three rows."""
+    pytest.importorskip("stable_baselines3")
+    figures = _load("sb3_ppo").main(["--timesteps", "2048"])
+    assert math.isfinite(figures["ppo"]) and figures["ppo"] > figures["optimum"] - 0.1
+    assert abs(figures["optimum"] - TABLE_3["9"]["2"]["optimal"]) < PRINTED
+
+
+def test_orpr_example_clone_matches_teacher():
+    """ORPR's quick run reports all three policies; the clone's cost is within 2 % of the teacher's."""
+    pytest.importorskip("torch")
+    report = _load("orpr_replenishment").main(["--quick"])
+    assert set(report) == {"teacher", "pretrained", "fine-tuned"}
+    teacher, clone = report["teacher"]["cost"], report["pretrained"]["cost"]
+    assert abs(clone - teacher) <= 0.02 * teacher
+    assert all(0.0 <= metrics["in_stock_rate"] <= 1.0 for metrics in report.values())
+
+
+def test_leaderboard_agent_example_submits(tmp_path):
+    """The example submission file goes through `submit` with no failed instance and a plausible gap."""
+    path = submit(f"{EXAMPLES / 'leaderboard_agent.py'}:make_agent", "example", quick=True, root=tmp_path,
+                  tracks=["lost-sales"], progress=False)
+    rows = read_json(path)["results"]
+    assert rows and all(row["status"] == "ok" for row in rows)
+    # Capped base-stock is near-optimal at short lead times: never below the optimum, within 3 % of it.
+    assert all(-4 * row["stderr"] < row["average_cost"] - row["reference_cost"] < 0.03 * row["reference_cost"]
+               for row in rows)
