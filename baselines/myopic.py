@@ -161,3 +161,10 @@ class Myopic(LostSalesPolicy):
         for i in np.flatnonzero(~zero & ~inside):
             q[i] = self.order(tuple(xi[i].tolist()))
         return self._finish(q)
+
+    def rollout_spec(self) -> tuple[str, dict[str, Any]]:
+        """The table for ``BatchKernel.rollout_table``: 0 beyond the cutoffs, ``order`` for untabulated states."""
+        table = np.clip(self.table, 0.0, self.max_order).astype(np.float64)[..., None]
+        return "table", {"table": table, "offsets": np.zeros(self.width, dtype=np.int64),
+                         "cutoffs": self.cutoffs.astype(np.float64), "integral": True,
+                         "fallback": lambda state: float(np.clip(self.order(state), 0.0, self.max_order))}

@@ -76,6 +76,7 @@ def test_compiled_rollout_and_stepping_give_identical_results(lead_time):
         CappedBaseStock.fit(config, level=18, cap=7),
         ConstantOrder.fit(config, quantity=4),
         VectorBaseStock.fit(config),
+        Myopic.fit(config),
     ]
     for policy in policies:
         compiled = _run(policy, config, num_envs=6, periods=300, warmup=20, seed=5)
@@ -102,6 +103,26 @@ def test_exact_table_policies_run_compiled_and_match_stepping(env_id, kwargs):
     assert (compiled.path, stepped.path) == ("rollout", "step")
     np.testing.assert_array_equal(compiled.per_env_cost, stepped.per_env_cost)
     assert compiled.metrics == stepped.metrics
+
+
+def test_myopic_states_outside_its_table_are_solved_on_sight_in_the_compiled_run(monkeypatch):
+    """A start outside Myopic's table (below its cutoffs) reaches the same exact solve as stepping; no rounding."""
+    policy = Myopic.fit(ENV_ID, lead_time=3, lost_sales_cost=9.0)
+    outside = policy.table.shape[1]  # an outstanding order just beyond the tabulated ones ...
+    assert outside < policy.cutoffs[1]  # ... still below the bound where the order is 0
+    kwargs = {"lead_time": 3, "lost_sales_cost": 9.0, "initial_state": (0.0, float(outside), 0.0)}
+    calls = []
+    solve = policy.order
+    monkeypatch.setattr(policy, "order", lambda state: calls.append(state) or solve(state))
+    compiled = invgym.evaluate(policy, ENV_ID, num_envs=4, periods=50, **kwargs)
+    assert compiled.path == "rollout" and (0, outside, 0) in calls
+    stepped = invgym.evaluate(lambda obs: policy(obs), ENV_ID, num_envs=4, periods=50, **kwargs)
+    np.testing.assert_array_equal(compiled.per_env_cost, stepped.per_env_cost)
+    fractional = {**kwargs, "initial_state": (2.5, 1.0, 0.0)}
+    with pytest.raises(ValueError, match=r"the table policy needs integer states; env 0 reached \[2.5, 1.0, 0.0\]"):
+        invgym.evaluate(policy, ENV_ID, num_envs=2, periods=5, **fractional)
+    with pytest.raises(ValueError, match="Myopic needs integer states"):
+        invgym.evaluate(lambda obs: policy(obs), ENV_ID, num_envs=2, periods=5, **fractional)
 
 
 def test_table_rollout_refuses_states_and_actions_outside_the_table():

@@ -239,13 +239,15 @@ cdef class BatchKernel:
     # === Table-policy rollout (any scenario whose state is its first observation columns) ===
 
     def rollout_table(self, table, offsets, int64_t periods, int64_t warmup=0, double position_bound=INFINITY,
-                      double discount=1.0, obs_dim=None):
+                      double discount=1.0, obs_dim=None, cutoffs=None, bint integral=False, fallback=None):
         """Run a lookup-table policy in every env for ``warmup + periods`` periods without leaving compiled code.
 
         Env i's state is read as its first ``len(offsets)`` observation columns rounded to the nearest integers
-        (as the table policies' ``act`` rounds them); the action is ``table[x - offsets]``. When those columns
-        sum to ``position_bound`` or more the action is 0 (a lost-sales table's Morton bound, Zipkin 2008). The
-        run continues from the current state (call ``reset`` first) and ignores the horizon.
+        (as the table policies' ``act`` rounds them); the action is ``table[x - offsets]``. The action is 0 when
+        those columns sum to ``position_bound`` or more (a lost-sales table's Morton bound, Zipkin 2008) or when
+        a column reaches its ``cutoffs`` entry (the myopic policy's bounds). A state outside the table goes to
+        ``fallback`` when one is given (the only step that re-enters Python), else it is an error. The run
+        continues from the current state (call ``reset`` first) and ignores the horizon.
 
         Args:
             table: float64 array of shape ``dims + (act_dim,)``; NaN marks a state the table holds no decision
@@ -256,6 +258,10 @@ cdef class BatchKernel:
             position_bound: the action is 0 from this inventory position up (inf: never).
             discount: counted period s (from 0) is weighted by ``discount ** s`` (1: plain sums).
             obs_dim: the observation width the table was solved for (None: any width from ``len(offsets)``).
+            cutoffs: float64 ``(len(dims),)``: the action is 0 once state column k reaches ``cutoffs[k]``
+                (None: never).
+            integral: refuse a state column that is not an integer instead of rounding it.
+            fallback: ``fallback(state tuple) -> action`` for states outside the table (None: an error).
 
         Returns:
             float64 array (num_envs, num_parts): each part's (discounted) total over the counted periods.
@@ -277,6 +283,13 @@ cdef class BatchKernel:
             raise ValueError(f"periods and warmup must be >= 0. Got {periods} and {warmup} instead.")
         if not 0.0 < discount <= 1.0:
             raise ValueError(f"discount must be in (0, 1]. Got {discount} instead.")
+        cutoffs_arr = np.full(max(nd, 1), np.inf)
+        if cutoffs is not None:
+            cutoffs_arr[:nd] = np.asarray(cutoffs, dtype=np.float64).reshape(nd)
+        cdef const double[::1] cut = cutoffs_arr
+        cdef bint has_fallback = fallback is not None
+        if has_fallback and not callable(fallback):
+            raise TypeError(f"fallback must be callable (state tuple -> action). Got {fallback!r} instead.")
         self._check_ready(0)
         needed = int(np.max(np.asarray(self.t))) + periods + warmup
         if self.replay and self.demand_path.shape[1] < needed:
@@ -298,9 +311,10 @@ cdef class BatchKernel:
         action_arr = np.zeros(m, dtype=np.float64)
         cdef double[::1] action = action_arr
         cdef Py_ssize_t i, j, k2, bad = -1
-        cdef int reason = 0  # 1: outside the table or no decision, 2: an action outside the action space
+        cdef int reason = 0  # 1: outside the table or no decision, 2: an action outside the action space,
+        # 3: a state column that is not an integer (with integral=True)
         cdef int64_t s, v, position, index
-        cdef bint inside
+        cdef bint inside, beyond
         cdef double weight, a
         with nogil:
             for i in range(self.num_envs):
@@ -311,20 +325,36 @@ cdef class BatchKernel:
                     position = 0
                     index = 0
                     inside = True
+                    beyond = False
                     for k2 in range(nd):
                         v = llrint(ob[k2])
                         state[k2] = v
+                        if integral and <double>v != ob[k2]:
+                            bad, reason = i, 3
                         position += v
+                        if v >= cut[k2]:
+                            beyond = True
                         v -= offs[k2]
                         if v < 0 or v >= dims[k2]:
                             inside = False
                         else:
                             index += v * strides[k2]
-                    if position >= position_bound:
+                    if bad >= 0:
+                        pass
+                    elif position >= position_bound or beyond:
                         for j in range(m):
                             action[j] = 0.0
                     elif not inside:
-                        bad, reason = i, 1
+                        if has_fallback:
+                            with gil:
+                                action_arr[:] = np.asarray(fallback(tuple(state_arr[:nd].tolist())),
+                                                           dtype=np.float64).reshape(m)
+                            for j in range(m):
+                                a = action[j]
+                                if not (isfinite(a) and a >= self.act_low[j] and a <= self.act_high[j]):
+                                    bad, reason = i, 2
+                        else:
+                            bad, reason = i, 1
                     else:
                         for j in range(m):
                             a = flat[index * m + j]
@@ -347,6 +377,9 @@ cdef class BatchKernel:
             raise ValueError(f"env {bad} reached the state {state_arr[:nd].tolist()}, outside the policy's table "
                              f"(dims {dims_arr.tolist()}, offsets {offsets_arr.tolist()}) or without a decision "
                              "in it: the table holds no decision for it.")
+        if reason == 3:
+            raise ValueError(f"the table policy needs integer states; env {bad} reached "
+                             f"{np.asarray(ob[:nd]).tolist()}.")
         if reason == 2:
             raise ValueError(f"the table's action {action_arr.tolist()} at state {state_arr[:nd].tolist()} lies "
                              f"outside the action space [{np.asarray(self.act_low).tolist()}, "
