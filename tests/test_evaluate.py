@@ -146,6 +146,15 @@ def test_table_rollout_refuses_states_and_actions_outside_the_table():
     with pytest.raises(ValueError, match=r"table must have shape dims \+ \(1,\)"):
         kernel.rollout_table(np.zeros((3, 2)), [0], periods=3)
 
+    def failing(state):
+        raise RuntimeError(f"no decision for {state}")
+
+    # A state beyond the table goes to the fallback, whose own error comes out of the compiled loop unchanged.
+    with pytest.raises(RuntimeError, match=r"no decision for \(0,\)"):
+        kernel.rollout_table(np.zeros((0, 1)), [0], periods=3, fallback=failing)
+    with pytest.raises(ValueError, match=r"the table's action \[-1.0\] at state \[0\] lies outside"):
+        kernel.rollout_table(np.zeros((0, 1)), [0], periods=3, fallback=lambda state: -1.0)
+
 
 def test_env_i_is_the_single_env_seeded_with_seed_plus_i():
     """Env i of an evaluation replays the single env reset with seed + i, step for step."""

@@ -235,7 +235,6 @@ cdef class BatchKernel:
             info[keys[k]] = self.parts[0, k]
         return self.rewards[0], self.terminated[0] != 0, self.truncated[0] != 0, info
 
-
     # === Table-policy rollout (any scenario whose state is its first observation columns) ===
 
     def rollout_table(self, table, offsets, int64_t periods, int64_t warmup=0, double position_bound=INFINITY,
@@ -267,8 +266,10 @@ cdef class BatchKernel:
             float64 array (num_envs, num_parts): each part's (discounted) total over the counted periods.
 
         Raises:
-            ValueError: naming the state, when an env reaches a state outside the table or one without a
-                decision, or when the table's action lies outside the action space. Nothing is returned then.
+            ValueError: naming the state, when an env reaches a state outside the table (without a fallback) or
+                one without a decision, a fractional state (with ``integral``), or when the table's or the
+                fallback's action lies outside the action space. Nothing is returned then; an exception raised
+                by ``fallback`` propagates as it is.
         """
         offsets_arr = np.ascontiguousarray(offsets, dtype=np.int64).reshape(-1)
         table_arr = np.ascontiguousarray(table, dtype=np.float64)
@@ -320,14 +321,13 @@ cdef class BatchKernel:
             for i in range(self.num_envs):
                 weight = 1.0
                 for s in range(warmup + periods):
-                    # The same rounding as the policies' np.rint (nearest, ties to even).
                     self.write_obs(i, &ob[0])
                     position = 0
                     index = 0
                     inside = True
                     beyond = False
                     for k2 in range(nd):
-                        v = llrint(ob[k2])
+                        v = llrint(ob[k2])  # the policies' np.rint: nearest, ties to even
                         state[k2] = v
                         if integral and <double>v != ob[k2]:
                             bad, reason = i, 3
