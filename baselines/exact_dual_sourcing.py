@@ -243,6 +243,22 @@ class DualSourcingTablePolicy(FittedPolicy):
         actions = np.stack([self.regular[index], self.expedited[index]], axis=1).astype(np.int64)
         return actions if self.discrete else actions.astype(np.float64)
 
+    def rollout_spec(self) -> tuple[str, dict[str, Any]]:
+        """The table for ``BatchKernel.rollout_table``: the reduction of ``_reduce`` as a projection, clipped."""
+        c = self.config
+        lr, le = c.regular_lead_time, c.expedited_lead_time
+        projection = np.zeros((self.regular.ndim, c.width))
+        projection[0, 0] = 1.0  # u = net inventory + expedited pipeline + the l_e oldest regular orders
+        projection[0, lr:] = 1.0
+        projection[0, 1 : 1 + le] = 1.0
+        for j in range(self.regular.ndim - 1):  # then the l - 1 newest regular orders as they are
+            projection[1 + j, 1 + le + j] = 1.0
+        offsets = np.zeros(self.regular.ndim, dtype=np.int64)
+        offsets[0] = self.lo
+        table = np.stack([self.regular, self.expedited], axis=-1).astype(np.float64)
+        return "table", {"table": table, "offsets": offsets, "obs_dim": c.width, "projection": projection,
+                         "clip": True}
+
 
 # === Solver ===
 

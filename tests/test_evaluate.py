@@ -93,6 +93,8 @@ def test_compiled_rollout_and_stepping_give_identical_results(lead_time):
     (ENV_ID, {"lead_time": 2, "lost_sales_cost": 9.0, "action_type": "continuous", "history": 3}),
     ("invgym/Perishable-v0", {}),
     ("invgym/ProcurementRemoval-v0", {}),
+    ("invgym/DualSourcing-v0", {}),
+    ("invgym/DualSourcing-v0", {"regular_lead_time": 4, "expedited_lead_time": 1}),  # the projection's third term
 ])
 def test_exact_table_policies_run_compiled_and_match_stepping(env_id, kwargs):
     """solve_exact's tables run in the compiled table rollout, bit-identical to stepping them."""
@@ -103,6 +105,25 @@ def test_exact_table_policies_run_compiled_and_match_stepping(env_id, kwargs):
     assert (compiled.path, stepped.path) == ("rollout", "step")
     np.testing.assert_array_equal(compiled.per_env_cost, stepped.per_env_cost)
     assert compiled.metrics == stepped.metrics
+
+
+def test_table_rollout_clip_uses_the_nearest_state_of_the_box():
+    """With clip=True a state beyond the table reads its nearest cell, exactly as a numpy clip-and-look-up does."""
+    orders = np.array([8.0, 8.0, 3.0])  # by on-hand 0, 1, >= 2 (the last cell serves every larger stock)
+
+    class Clipped:
+        def __call__(self, obs):
+            return orders[np.clip(np.rint(obs[:, 0]).astype(np.int64), 0, 2)].astype(np.int64)
+
+        def rollout_spec(self):
+            return "table", {"table": orders[:, None], "offsets": [0], "clip": True}
+
+    run = {"num_envs": 4, "periods": 300, "seed": 3, "lead_time": 1, "lost_sales_cost": 9.0}
+    compiled = invgym.evaluate(Clipped(), ENV_ID, **run)
+    stepped = invgym.evaluate(lambda obs: Clipped()(obs), ENV_ID, **run)
+    assert (compiled.path, stepped.path) == ("rollout", "step")
+    assert compiled.metrics["average_order"] < 8  # the last cell (3 units) serves on-hand beyond the table
+    np.testing.assert_array_equal(compiled.per_env_cost, stepped.per_env_cost)
 
 
 def test_myopic_states_outside_its_table_are_solved_on_sight_in_the_compiled_run(monkeypatch):

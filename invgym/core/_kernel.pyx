@@ -238,11 +238,13 @@ cdef class BatchKernel:
     # === Table-policy rollout (any scenario whose state is its first observation columns) ===
 
     def rollout_table(self, table, offsets, int64_t periods, int64_t warmup=0, double position_bound=INFINITY,
-                      double discount=1.0, obs_dim=None, cutoffs=None, bint integral=False, fallback=None):
+                      double discount=1.0, obs_dim=None, cutoffs=None, bint integral=False, fallback=None,
+                      projection=None, bint clip=False):
         """Run a lookup-table policy in every env for ``warmup + periods`` periods without leaving compiled code.
 
-        Env i's state is read as its first ``len(offsets)`` observation columns rounded to the nearest integers
-        (as the table policies' ``act`` rounds them); the action is ``table[x - offsets]``. The action is 0 when
+        Env i's state is read as its first ``len(offsets)`` observation columns (or, with ``projection``, as
+        ``projection @ obs``) rounded to the nearest integers, as the table policies' ``act`` rounds them; the
+        action is ``table[x - offsets]``. The action is 0 when
         those columns sum to ``position_bound`` or more (a lost-sales table's Morton bound, Zipkin 2008) or when
         a column reaches its ``cutoffs`` entry (the myopic policy's bounds). A state outside the table goes to
         ``fallback`` when one is given (the only step that re-enters Python), else it is an error. The run
@@ -261,6 +263,9 @@ cdef class BatchKernel:
                 (None: never).
             integral: refuse a state column that is not an integer instead of rounding it.
             fallback: ``fallback(state tuple) -> action`` for states outside the table (None: an error).
+            projection: float64 ``(len(dims), obs_dim)``: state k is ``projection[k] @ obs`` (a reduced state,
+                e.g. dual sourcing's expedited inventory position); None: the first columns as they are.
+            clip: a state outside the table uses the nearest state of the table's box instead.
 
         Returns:
             float64 array (num_envs, num_parts): each part's (discounted) total over the counted periods.
@@ -289,6 +294,14 @@ cdef class BatchKernel:
             cutoffs_arr[:nd] = np.asarray(cutoffs, dtype=np.float64).reshape(nd)
         cdef const double[::1] cut = cutoffs_arr
         cdef bint has_fallback = fallback is not None
+        cdef bint has_projection = projection is not None
+        projection_arr = np.zeros((max(nd, 1), self.obs_dim))
+        if has_projection:
+            given = np.asarray(projection, dtype=np.float64)
+            if given.shape != (nd, self.obs_dim):
+                raise ValueError(f"projection must have shape ({nd}, {self.obs_dim}). Got {given.shape} instead.")
+            projection_arr[:nd] = given
+        cdef const double[:, ::1] proj = projection_arr
         if has_fallback and not callable(fallback):
             raise TypeError(f"fallback must be callable (state tuple -> action). Got {fallback!r} instead.")
         self._check_ready(0)
@@ -316,7 +329,7 @@ cdef class BatchKernel:
         # 3: a state column that is not an integer (with integral=True)
         cdef int64_t s, v, position, index
         cdef bint inside, beyond
-        cdef double weight, a
+        cdef double weight, a, value
         with nogil:
             for i in range(self.num_envs):
                 weight = 1.0
@@ -327,14 +340,22 @@ cdef class BatchKernel:
                     inside = True
                     beyond = False
                     for k2 in range(nd):
-                        v = llrint(ob[k2])  # the policies' np.rint: nearest, ties to even
+                        if has_projection:
+                            value = 0.0
+                            for j in range(self.obs_dim):
+                                value += proj[k2, j] * ob[j]
+                        else:
+                            value = ob[k2]
+                        v = llrint(value)  # the policies' np.rint: nearest, ties to even
                         state[k2] = v
-                        if integral and <double>v != ob[k2]:
+                        if integral and <double>v != value:
                             bad, reason = i, 3
                         position += v
                         if v >= cut[k2]:
                             beyond = True
                         v -= offs[k2]
+                        if clip:
+                            v = 0 if v < 0 else (dims[k2] - 1 if v >= dims[k2] else v)
                         if v < 0 or v >= dims[k2]:
                             inside = False
                         else:
