@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -71,7 +72,9 @@ class DirectBackpropConfig:
     structure_states: int = 256
     """States sampled from each step's rollout at which the structure penalty is evaluated."""
     seed: int = 0
-    """Seeds the policy's initial weights and the demand paths."""
+    """Seeds every random draw of training: the policy's initial weights (a local ``torch.Generator``) and the
+    demand paths and structure states (a local ``numpy.random.Generator``); torch's and numpy's global RNGs are
+    never used, so the same config gives the same weights whatever ran before in the process."""
     eval_every: int = 0
     """Evaluate on the compiled kernel every this many epochs (0: only when fit ends)."""
     eval_envs: int = 64
@@ -253,7 +256,10 @@ class DirectBackprop:
     Args:
         env: a registered id (with ``env_kwargs``), env or config of a scenario with a torch twin.
         policy: "mlp", "history" (causal-convolution encoder of past sales; needs ``history > 0`` on the env),
-            or a ``torch.nn.Module`` mapping observations (B, obs_dim) to orders (B, action_dim).
+            or a ``torch.nn.Module`` mapping observations (B, obs_dim) to orders (B, action_dim). A module is
+            copied when the agent is made and every ``fit`` starts from that copy, so fitting twice gives the same
+            result and the module passed in is never changed; its initial weights are its own (the policies of
+            :mod:`invgym.agents.policies` draw them from their ``seed`` argument).
         config: a :class:`DirectBackpropConfig` (default settings when None).
         demand_paths: recorded demand (paths, periods) to replay instead of sampling the env's demand model.
         on_epoch: called with each epoch's metrics dict (e.g. to forward them to TensorBoard or W&B).
@@ -281,7 +287,8 @@ class DirectBackprop:
         if policy == "history" and int(getattr(self.env_config, "history", 0)) < 1:
             raise ValueError("The 'policy' parameter of DirectBackprop is 'history' but the env keeps no sales "
                              "history: make it with history > 0 (e.g. history=32).")
-        self.policy_spec = policy
+        # A module is kept as a private copy of its initial weights: each fit starts from a fresh copy of it.
+        self.policy_spec = copy.deepcopy(policy) if isinstance(policy, nn.Module) else policy
         if hasattr(self.twin, "demand_paths"):  # the twin replays a recorded panel: draw products and days from it
             if demand_paths is not None:
                 raise ValueError("The 'demand_paths' parameter of DirectBackprop cannot be used with a panel env "
@@ -306,8 +313,8 @@ class DirectBackprop:
         cfg = self.config
         torch.set_num_threads(cfg.torch_threads)
 
-        # 1. POLICY, OPTIMISER AND RNG, seeded; then restored from the checkpoint if there is one.
-        torch.manual_seed(cfg.seed)
+        # 1. POLICY, OPTIMISER AND RNG, all from cfg.seed through local generators (never the global RNGs);
+        #    then restored from the checkpoint if there is one.
         self.module = self._build_module()
         self.optimizer = torch.optim.Adam(self.module.parameters(), lr=cfg.learning_rate)
         # Cosine decay to final_lr_fraction (Loshchilov & Hutter 2017): large steps early, fine ones at the end.
@@ -398,10 +405,10 @@ class DirectBackprop:
 
     def _build_module(self) -> nn.Module:
         if isinstance(self.policy_spec, nn.Module):
-            return self.policy_spec
+            return copy.deepcopy(self.policy_spec)
         cfg = self.config
         return build_policy(self.policy_spec, self.env_config, hidden=tuple(cfg.hidden),
-                            base_stock_head=cfg.base_stock_head, window=cfg.window)
+                            base_stock_head=cfg.base_stock_head, window=cfg.window, seed=cfg.seed)
 
     def _structure_penalty(self) -> Any:
         if self.config.structure_weight == 0:
@@ -443,7 +450,6 @@ class DirectBackprop:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "numpy_rng": self.rng.bit_generator.state,
-            "torch_rng": torch.get_rng_state(),
             "metrics": self.metrics,
             "config": dataclasses.asdict(self.config),
         }
@@ -464,7 +470,6 @@ class DirectBackprop:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.rng.bit_generator.state = state["numpy_rng"]
-        torch.set_rng_state(state["torch_rng"])
         self.epoch = int(state["epoch"])
         self.metrics = list(state["metrics"])
 

@@ -25,18 +25,47 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["CappedBaseStockPolicy", "DualIndexPolicy", "HistoryEncoder", "OrderPolicy", "build_policy"]
+__all__ = ["CappedBaseStockPolicy", "DualIndexPolicy", "HistoryEncoder", "OrderPolicy", "build_policy", "draw_weights"]
 
 POLICY_KINDS = ("mlp", "history")
 
 
 def _mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ELU) -> nn.Sequential:
+    # skip_init: the layers are built without drawing weights (torch's global RNG is never touched);
+    # draw_weights fills them from the policy's own generator.
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        layers.append(nn.utils.skip_init(nn.Linear, sizes[i], sizes[i + 1]))
         if i < len(sizes) - 2:
             layers.append(activation())
     return nn.Sequential(*layers)
+
+
+def draw_weights(module: nn.Module, seed: int | torch.Generator) -> nn.Module:
+    """Draw every linear and convolution layer's weights of ``module`` from a local generator; return it.
+
+    The draws are torch's default initialisation (``kaiming_uniform_(a=sqrt(5))`` weights, uniform biases in
+    ``+-1/sqrt(fan_in)``), layer by layer in ``module.modules()`` order, from ``torch.Generator`` seeded with
+    ``seed``: a policy's initial weights are a function of its arguments alone, whatever else has used torch's
+    global RNG in the process (which this never reads or moves). With the same seed they equal what
+    ``torch.manual_seed(seed)`` followed by building the layers in that order gives.
+    """
+    if isinstance(seed, torch.Generator):
+        generator = seed
+    else:
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) < 2**63:
+            raise ValueError(f"The 'seed' parameter of draw_weights must be an int in the range [0, 2**63). "
+                             f"Got {seed!r} instead.")
+        generator = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, nn.Linear | nn.Conv1d):
+                nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+                if layer.bias is not None:
+                    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(layer.weight)
+                    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                    nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return module
 
 
 class HistoryEncoder(nn.Module):
@@ -46,22 +75,24 @@ class HistoryEncoder(nn.Module):
         window: how many recent periods are read (at most the env's ``history``); e.g. 32.
         channels: channels of each convolution.
         embedding: size of the summary vector.
+        seed: seeds the initial weights (a local ``torch.Generator``; see :func:`draw_weights`).
     """
 
-    def __init__(self, window: int, channels: int = 16, embedding: int = 16) -> None:
+    def __init__(self, window: int, channels: int = 16, embedding: int = 16, seed: int = 0) -> None:
         super().__init__()
         self.window = int(window)
         layers, dilation, receptive = [], 1, 1
         in_channels = 1
         # Dilations 1, 2, 4, ... until the receptive field covers the window (kernel size 2 per layer).
         while receptive < self.window:
-            layers.append(nn.Conv1d(in_channels, channels, kernel_size=2, dilation=dilation))
+            layers.append(nn.utils.skip_init(nn.Conv1d, in_channels, channels, kernel_size=2, dilation=dilation))
             in_channels = channels
             receptive += dilation
             dilation *= 2
         self.convs = nn.ModuleList(layers)
-        self.project = nn.Linear(in_channels, embedding)
+        self.project = nn.utils.skip_init(nn.Linear, in_channels, embedding)
         self.embedding = embedding
+        draw_weights(self, seed)
 
     def forward(self, sales: torch.Tensor) -> torch.Tensor:
         """Summarise ``sales`` (B, window), oldest first, as (B, embedding)."""
@@ -95,12 +126,14 @@ class OrderPolicy(nn.Module):
             :func:`_leaky_relu_gradient`).
         history_start: first sales column (default: the last ``history`` columns); every column that is neither
             inventory nor sales is a feature passed unscaled (e.g. promotion flags, calendar).
+        seed: seeds the initial weights (a local ``torch.Generator``, never torch's global RNG; see
+            :func:`draw_weights`).
     """
 
     def __init__(self, obs_dim: int, action_dim: int = 1, *, state_dim: int | None = None, history: int = 0,
                  kind: str = "mlp", hidden: Sequence[int] = (64, 64), base_stock_head: bool = False,
                  scale: float = 1.0, initial_level: float | None = None, window: int = 32,
-                 leak: float = 0.01, history_start: int | None = None) -> None:
+                 leak: float = 0.01, history_start: int | None = None, seed: int = 0) -> None:
         super().__init__()
         if kind not in POLICY_KINDS:
             raise ValueError(f"The 'kind' parameter of OrderPolicy must be one of {list(POLICY_KINDS)}. "
@@ -130,6 +163,7 @@ class OrderPolicy(nn.Module):
             self.encoder = None
             features = self.obs_dim
         self.body = _mlp([features, *hidden, action_dim])
+        draw_weights(self, seed)  # the encoder's layers first, then the MLP's
         last = self.body[-1]
         with torch.no_grad():
             # Start from a flat policy: small output weights, bias at the initial level (or one period's demand).
@@ -165,7 +199,7 @@ def _leaky_relu_gradient(z: torch.Tensor, slope: float = 0.01) -> torch.Tensor:
 
 
 def build_policy(kind: str, config: object, *, hidden: Sequence[int] = (64, 64), base_stock_head: bool = False,
-                 window: int = 32, leak: float = 0.01) -> OrderPolicy:
+                 window: int = 32, leak: float = 0.01, seed: int = 0) -> OrderPolicy:
     """Return an :class:`OrderPolicy` sized for a scenario config (its observation and action layout)."""
     obs_dim = int(config.observation_space().shape[0])
     action_dim = int(len(config.action_low))
@@ -186,7 +220,7 @@ def build_policy(kind: str, config: object, *, hidden: Sequence[int] = (64, 64),
     initial_level = (lead_time + 1) * scale if base_stock_head else None
     return OrderPolicy(obs_dim, action_dim, **{"state_dim": obs_dim - history, **layout}, history=history, kind=kind,
                        hidden=hidden, base_stock_head=base_stock_head, scale=scale, initial_level=initial_level,
-                       window=window, leak=leak)
+                       window=window, leak=leak, seed=seed)
 
 
 # === Heads shaped like an OR heuristic (start exactly at it; DirectBackprop then refines the levels by state) ===
@@ -199,11 +233,13 @@ class _LevelCorrection(nn.Module):
     heuristic with the given levels; training moves the levels as functions of the state.
     """
 
-    def __init__(self, obs_dim: int, levels: Sequence[float], hidden: Sequence[int], scale: float) -> None:
+    def __init__(self, obs_dim: int, levels: Sequence[float], hidden: Sequence[int], scale: float,
+                 seed: int = 0) -> None:
         super().__init__()
         self.register_buffer("scale", torch.tensor(float(scale)))
         self.register_buffer("levels", torch.as_tensor([float(v) for v in levels]))
         self.body = _mlp([obs_dim, *hidden, len(levels)])
+        draw_weights(self.body, seed)
         with torch.no_grad():
             self.body[-1].weight.zero_()
             self.body[-1].bias.zero_()
@@ -228,11 +264,12 @@ class CappedBaseStockPolicy(_LevelCorrection):
         hidden: hidden sizes of the correction MLP.
         scale: typical demand per period (inputs divided by it, corrections multiplied by it).
         leak: gradient slope below zero of the relu (see :func:`_leaky_relu_gradient`).
+        seed: seeds the correction MLP's hidden weights (a local ``torch.Generator``; see :func:`draw_weights`).
     """
 
     def __init__(self, obs_dim: int, level: float, cap: float, *, state_dim: int | None = None,
-                 hidden: Sequence[int] = (32, 32), scale: float = 1.0, leak: float = 0.01) -> None:
-        super().__init__(obs_dim, (level, cap), hidden, scale)
+                 hidden: Sequence[int] = (32, 32), scale: float = 1.0, leak: float = 0.01, seed: int = 0) -> None:
+        super().__init__(obs_dim, (level, cap), hidden, scale, seed)
         self.obs_dim, self.action_dim = int(obs_dim), 1
         self.state_dim = self.obs_dim if state_dim is None else int(state_dim)
         self.leak = float(leak)
@@ -262,14 +299,15 @@ class DualIndexPolicy(_LevelCorrection):
         max_expedited: the largest expedited order (the env's ``max_order[1]``); q_e is capped at it before q_r
             is computed, as the heuristic does (None: no cap).
         leak: gradient slope below zero of the relus.
+        seed: seeds the correction MLP's hidden weights (a local ``torch.Generator``; see :func:`draw_weights`).
     """
 
     def __init__(self, regular_lead_time: int, expedited_lead_time: int, expedited_level: float,
                  regular_level: float, *, hidden: Sequence[int] = (32, 32), scale: float = 1.0,
-                 max_expedited: float | None = None, leak: float = 0.01) -> None:
+                 max_expedited: float | None = None, leak: float = 0.01, seed: int = 0) -> None:
         lr, le = int(regular_lead_time), int(expedited_lead_time)
         obs_dim = lr + max(le - 1, 0)
-        super().__init__(obs_dim, (expedited_level, regular_level), hidden, scale)
+        super().__init__(obs_dim, (expedited_level, regular_level), hidden, scale, seed)
         self.obs_dim, self.action_dim, self.state_dim = obs_dim, 2, obs_dim
         self.regular_lead_time, self.expedited_lead_time = lr, le
         self.max_expedited = None if max_expedited is None else float(max_expedited)

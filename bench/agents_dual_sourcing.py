@@ -75,7 +75,8 @@ def run_instance(name: str, args: argparse.Namespace) -> list[dict]:
     for agent_name in args.agents:
         s_e, s_r = starts[agent_name]
         module = DualIndexPolicy(config.regular_lead_time, config.expedited_lead_time, s_e, s_r, hidden=(32, 32),
-                                 scale=float(config.demand.mean), max_expedited=float(config.max_order[1]))
+                                 scale=float(config.demand.mean), max_expedited=float(config.max_order[1]),
+                                 seed=args.train_seed)
         cfg = training_config(args, 8 + 4 * config.regular_lead_time, base_stock_head=False)
         agent = DirectBackprop(config, policy=module, config=cfg)
         start = time.process_time()

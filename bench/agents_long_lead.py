@@ -61,7 +61,7 @@ def run_cell(p: int, lead_time: int, args: argparse.Namespace) -> list[dict]:
         cfg = training_config(args, 8 + 4 * lead_time, learning_rate=lr)
         if name == "db-capped":
             module = CappedBaseStockPolicy(max(lead_time, 1), float(capped["level"]), float(capped["cap"]),
-                                           hidden=(32, 32), scale=5.0)
+                                           hidden=(32, 32), scale=5.0, seed=args.train_seed)
             agent = DirectBackprop(ENV_ID, policy=module, config=cfg, **env)
         else:
             agent = DirectBackprop(ENV_ID, config=cfg, **env)

@@ -295,3 +295,75 @@ def test_a_diverged_policy_fails_loudly_instead_of_acting():
         DirectBackprop(config, policy=Diverged(), config=cfg).fit()
     with pytest.raises(FloatingPointError, match="non-finite orders"):
         TrainedPolicy(Diverged(), config).act(np.ones((2, 1), dtype=np.float32))
+
+
+# === Determinism: every random draw comes from the config's seed ===
+
+
+def _weights(agent):
+    return [t.clone() for t in agent.module.state_dict().values()]
+
+
+def test_same_config_gives_bit_identical_weights_and_costs_whatever_ran_before():
+    from invgym.agents.policies import DualIndexPolicy
+    from invgym.demand import DiscreteUniform
+
+    cfg = dict(epochs=4, batch_size=8, periods=10, warmup=3, eval_envs=4, eval_periods=40, eval_warmup=0)
+    dual = config_of("invgym/DualSourcing-v0", regular_lead_time=2, expedited_lead_time=0,
+                     demand=DiscreteUniform(0, 4), expedited_cost=105.0, holding_cost=5.0, backorder_cost=495.0)
+
+    def train_a():
+        agent = DirectBackprop(ENV_ID, config=DirectBackpropConfig(**cfg, seed=7, structure_weight=1.0), lead_time=2)
+        agent.fit()
+        return agent
+
+    def train_dual():
+        head = DualIndexPolicy(2, 0, 4.0, 8.0, scale=2.0, seed=5)
+        agent = DirectBackprop(dual, policy=head, config=DirectBackpropConfig(**cfg, base_stock_head=False, seed=5))
+        agent.fit()
+        return agent
+
+    first, first_dual = train_a(), train_dual()
+    # Another agent with another seed, and a deliberate use of both global RNGs, in between.
+    DirectBackprop(ENV_ID, config=DirectBackpropConfig(**cfg, seed=8), lead_time=3).fit()
+    torch.manual_seed(12345)
+    torch.rand(1000)
+    np.random.seed(1)
+    state = torch.get_rng_state()
+    again_dual, again = train_dual(), train_a()
+    assert torch.equal(state, torch.get_rng_state())  # training never reads or moves torch's global RNG
+    for a, b in ((first, again), (first_dual, again_dual)):
+        assert all(torch.equal(x, y) for x, y in zip(_weights(a), _weights(b), strict=True))
+        assert [m["losses/cost"] for m in a.metrics] == [m["losses/cost"] for m in b.metrics]
+        assert a.metrics[-1]["eval/average_cost"] == b.metrics[-1]["eval/average_cost"]
+    # A different seed is a different run (the test above can fail), and the passed module is left untouched.
+    other = DirectBackprop(ENV_ID, config=DirectBackpropConfig(**cfg, seed=8, structure_weight=1.0), lead_time=2)
+    other.fit()
+    assert not all(torch.equal(x, y) for x, y in zip(_weights(first), _weights(other), strict=True))
+    head = DualIndexPolicy(2, 0, 4.0, 8.0, scale=2.0, seed=5)
+    before = [t.clone() for t in head.state_dict().values()]
+    agent = DirectBackprop(dual, policy=head, config=DirectBackpropConfig(**cfg, base_stock_head=False, seed=5))
+    agent.fit()
+    assert all(torch.equal(x, y) for x, y in zip(before, head.state_dict().values(), strict=True))
+    agent.fit()  # fitting the same agent again starts from the same initial weights
+    assert all(torch.equal(x, y) for x, y in zip(_weights(first_dual), _weights(agent), strict=True))
+
+
+def test_policies_draw_their_weights_from_their_seed_argument():
+    from invgym.agents.policies import CappedBaseStockPolicy, draw_weights
+
+    config = config_of(ENV_ID, lead_time=2, history=8)
+    a = build_policy("history", config, seed=3)
+    torch.rand(10)
+    b = build_policy("history", config, seed=3)
+    c = build_policy("history", config, seed=4)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    assert not torch.equal(a.body[0].weight, c.body[0].weight)
+    # Same draws as seeding torch's global RNG and building the layers in that order (torch's own defaults).
+    torch.manual_seed(11)
+    reference = torch.nn.Linear(4, 3)
+    assert torch.equal(draw_weights(torch.nn.Linear(4, 3), 11).weight, reference.weight)
+    capped = CappedBaseStockPolicy(2, 20.0, 6.0, seed=1)
+    assert torch.equal(capped.body[0].weight, CappedBaseStockPolicy(2, 20.0, 6.0, seed=1).body[0].weight)
+    with pytest.raises(ValueError, match=r"The 'seed' parameter of draw_weights must be an int"):
+        draw_weights(torch.nn.Linear(2, 2), -1)
