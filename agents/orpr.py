@@ -259,14 +259,12 @@ def replenishment_report(policy: Any, env: Any, num_envs: int = 400, seed: int =
     whole window once. Returns :data:`invgym.metrics.FAMILY_METRICS` ``["replenishment"]`` plus ``cost`` (per
     SKU-day) and ``promo_in_stock_rate`` (in-stock rate over the SKU-days on promotion).
     """
-    from invgym.envs.common import _Buffers
     from invgym.evaluate import _action_fn
     from invgym.metrics import metrics_for
 
     config = config_of(env, **env_kwargs)
-    kernel = config.make_kernel(num_envs)
-    buf = _Buffers(config, kernel, same_step=False)
-    kernel.reset(np.uint64(seed) + np.arange(num_envs, dtype=np.uint64))
+    buf = config.bind(num_envs).reset(seed)
+    kernel = buf.kernel
     act = _action_fn(policy)
     parts = type(config).parts
     stock = parts.index("in_stock")

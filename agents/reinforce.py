@@ -282,8 +282,6 @@ class RLOO:
 
     def _rollout(self) -> dict:
         """Roll out ``skus x samples`` sampled policies and ``skus`` teachers on the same SKUs and days."""
-        from invgym.envs.common import _Buffers
-
         cfg, env = self.config, self.env_config
         g, k = cfg.skus, cfg.samples
         skus = self.rng.choice(np.asarray(env.products), size=g)
@@ -294,8 +292,8 @@ class RLOO:
         products = tuple(int(p) for p in np.concatenate([np.repeat(skus, k), skus]))
         run = dataclasses.replace(env, products=products, draw_product=False, window=(first, min(total, length)),
                          horizon=total)
-        kernel = run.make_kernel(len(products))
-        buf = _Buffers(run, kernel, same_step=False)
+        buf = run.bind(len(products))
+        kernel = buf.kernel
         # Common random numbers: the samples of one SKU share a seed, hence their lead-time draws.
         seeds = self.rng.integers(0, 2**63, size=g).astype(np.uint64)
         kernel.reset(np.concatenate([np.repeat(seeds, k), seeds]))

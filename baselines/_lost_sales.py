@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from invgym.baselines.common import FAMILIES, FittedPolicy, config_of
-from invgym.envs.common import _Buffers
 from invgym.validation import check_int
 
 # Fits search on seeds far from evaluate()'s default seeds 0, 1, ..., so a fitted policy is judged on fresh
@@ -128,8 +127,8 @@ class RolloutCost:
         import dataclasses
 
         config = dataclasses.replace(config, horizon=periods + warmup)
-        self.kernel = config.make_kernel(num_envs)
-        self._buf = _Buffers(config, self.kernel, same_step=False)
+        self._buf = config.bind(num_envs)
+        self.kernel = self._buf.kernel
         self.seeds = np.uint64(seed) + np.arange(num_envs, dtype=np.uint64)
         self.periods, self.warmup = periods, warmup
         self.cache: dict[tuple, float] = {}

@@ -12,39 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from invgym.envs.common import ScenarioConfig, config_for
+from invgym.envs.common import FAMILIES, ScenarioConfig, config_of, family_of
 
-__all__ = ["ExactSolution", "FittedPolicy", "config_of", "family_of"]
-
-# Scenario families by config class name; a policy declares the family it is for.
-FAMILIES = {
-    "LostSalesConfig": "lost_sales",
-    "PerishableConfig": "perishable",
-    "DualSourcingConfig": "dual_sourcing",
-    "ProcurementRemovalConfig": "procurement_removal",
-    "RetailConfig": "retail",
-    "ReplenishmentConfig": "replenishment",
-}
-
-
-def config_of(env: Any, **kwargs: Any) -> ScenarioConfig:
-    """Return the scenario config of an env, a vector env, a config, or a registered id (with ``kwargs``)."""
-    if isinstance(env, str):
-        return config_for(env, **kwargs)
-    if kwargs:
-        raise TypeError("keyword arguments are only accepted with an environment id.")
-    if isinstance(env, ScenarioConfig):
-        return env
-    config = getattr(getattr(env, "unwrapped", env), "config", None)
-    if not isinstance(config, ScenarioConfig):
-        raise TypeError(f"expected an invgym env, vector env, config or id. Got {env!r} instead.")
-    return config
-
-
-def family_of(env: Any) -> str:
-    """Return the scenario family ("lost_sales", "dual_sourcing", ...) of an env, config or id."""
-    return FAMILIES[type(config_of(env)).__name__]
-
+# config_of, family_of and FAMILIES live with the scenario configs (invgym.envs.common); re-exported here.
+__all__ = ["FAMILIES", "ExactSolution", "FittedPolicy", "config_of", "family_of"]
 
 class FittedPolicy:
     """A fitted heuristic: ``policy(obs)`` maps a batch of observations to a batch of actions.

@@ -45,7 +45,6 @@ import numpy as np
 
 from invgym.baselines.common import FAMILIES, FittedPolicy, config_of
 from invgym.demand import ProductMixture
-from invgym.envs.common import _Buffers
 from invgym.validation import check_int, check_real
 
 __all__ = ["CappedDualIndex", "DualIndex", "DualSourcingPolicy", "SingleIndex", "TailoredBaseSurge"]
@@ -177,8 +176,7 @@ class _Search:
     def costs(self, name: str, candidates: np.ndarray, periods: int, seed: int) -> np.ndarray:
         """Control-variate cost of each candidate (one env each, all on the same demand path)."""
         config = dataclasses.replace(self.config, horizon=periods + self.warmup)
-        kernel = config.make_kernel(len(candidates))
-        _Buffers(config, kernel, same_step=False)
+        kernel = config.bind(len(candidates)).kernel
         kernel.reset(np.full(len(candidates), seed, dtype=np.uint64))
         tot = kernel.rollout(name, candidates, periods, self.warmup)
         c = config

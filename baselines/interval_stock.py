@@ -134,8 +134,6 @@ class IntervalStock(FittedPolicy):
             >>> policy([[3.0], [13.5], [30.0]]).tolist()  # order 10, do nothing, remove (up to) 14 = max_removal
             [10, 0, -14]
         """
-        from invgym.envs.common import _Buffers
-
         owner = "IntervalStock.fit"
         config = config_of(env, **env_kwargs)
         found = FAMILIES.get(type(config).__name__, type(config).__name__)
@@ -167,8 +165,7 @@ class IntervalStock(FittedPolicy):
             a, b = levels(alpha, delta)
             n = len(alpha)
             evaluations += n
-            kernel = config.make_kernel(n * num_envs)
-            _Buffers(config, kernel, same_step=False)
+            kernel = config.bind(n * num_envs).kernel
             kernel.reset(np.tile(np.uint64(seed) + np.arange(num_envs, dtype=np.uint64), n))
             params = np.repeat(np.concatenate([a, b], axis=1), num_envs, axis=0)
             name = "phased_interval" if phased else "interval"

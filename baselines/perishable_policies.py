@@ -37,7 +37,6 @@ import numpy as np
 from invgym.baselines._lost_sales import FIT_SEED, check_fit_settings, descend
 from invgym.baselines.base_stock import _steepest_descent
 from invgym.baselines.common import FAMILIES, FittedPolicy, config_of
-from invgym.envs.common import _Buffers
 from invgym.evaluate import rollout_totals
 from invgym.validation import check_int, check_real
 
@@ -123,8 +122,8 @@ class _RolloutCost:
 
     def __init__(self, config: Any, num_envs: int, periods: int, warmup: int, discount: float, seed: int) -> None:
         config = dataclasses.replace(config, horizon=periods + warmup)
-        self.kernel = config.make_kernel(num_envs)
-        self._buf = _Buffers(config, self.kernel, same_step=False)
+        self._buf = config.bind(num_envs)
+        self.kernel = self._buf.kernel
         self.seeds = np.uint64(seed) + np.arange(num_envs, dtype=np.uint64)
         self.periods, self.warmup, self.discount = periods, warmup, discount
         self.cache: dict[tuple, float] = {}
@@ -398,9 +397,8 @@ def protocol_rewards(policy: Any, env: Any, *, episodes: int = 1000, warmup: int
     if isinstance(policy, FittedPolicy):
         policy.check_env(config)
     config = dataclasses.replace(config, horizon=warmup + periods)
-    kernel = config.make_kernel(episodes)
-    buf = _Buffers(config, kernel, same_step=False)
-    kernel.reset(np.uint64(seed) + np.arange(episodes, dtype=np.uint64))
+    buf = config.bind(episodes).reset(seed)
+    kernel = buf.kernel
     totals = rollout_totals(policy, config, kernel, periods, warmup, discount)
     if totals is not None:
         return -totals[:, type(config).parts.index("cost")]

@@ -140,11 +140,7 @@ def _train_observations(config: Any, max_rows: int, seed: int) -> tuple[np.ndarr
     """
     panel, h = config.panel, config.history
     first_test = panel.day_of(config.test_start)
-    kernel = config.replace(product="all", split="train").make_kernel(panel.num_products)
-    from invgym.envs.common import _Buffers
-
-    buf = _Buffers(config, kernel, same_step=False)
-    kernel.reset(np.arange(panel.num_products, dtype=np.uint64))
+    buf = config.replace(product="all", split="train").bind(panel.num_products).reset(seed=0)
     template = buf.obs.copy()  # SKU features, inventory of day `start`; rows below overwrite the rest
     sl = config.slices
     k = sl["promo"].stop - sl["promo"].start

@@ -16,7 +16,6 @@ import gymnasium as gym
 import numpy as np
 
 from bench.common import rate, report, single_env_rate, vector_env_rate
-from invgym.envs.common import _Buffers
 from invgym.envs.dual_sourcing import DualSourcingConfig
 from tests.reference.dual_sourcing import ReferenceEnv
 
@@ -50,9 +49,7 @@ def throughput() -> None:
             obs, *_ = venv.step(np.stack([q_r, q_e], axis=1).astype(np.int64))
         return rounds * 100 * n
 
-    kernel = config.make_kernel(n)
-    _Buffers(config, kernel, same_step=False)
-    kernel.reset(np.arange(n, dtype=np.uint64))
+    kernel = config.bind(n).reset(seed=0).kernel
 
     def rolled(rounds: int) -> int:
         kernel.rollout("dual_index", [LEVELS], periods=rounds * 100)

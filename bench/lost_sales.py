@@ -6,7 +6,6 @@ import gymnasium as gym
 import numpy as np
 
 from bench.common import rate, report, single_env_rate, vector_env_rate
-from invgym.envs.common import _Buffers
 from invgym.envs.lost_sales import LostSalesConfig
 from tests.reference.lost_sales import ReferenceEnv
 
@@ -35,9 +34,7 @@ def main() -> None:
             obs, *_ = venv.step(np.maximum(LEVEL - obs.sum(axis=1), 0).astype(np.int64))
         return rounds * 100 * n
 
-    kernel = config.make_kernel(n)
-    _Buffers(config, kernel, same_step=False)
-    kernel.reset(np.arange(n, dtype=np.uint64))
+    kernel = config.bind(n).reset(seed=0).kernel
 
     def rolled(rounds: int) -> int:
         kernel.rollout("base_stock", [LEVEL], periods=rounds * 100)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from invgym.metrics import metrics_for
+from invgym.typing import ScenarioPolicy
 from invgym.validation import check_int
 
 __all__ = ["EvaluationResult", "evaluate", "rollout_totals"]
@@ -105,7 +106,7 @@ def evaluate(
         >>> result.ci95[0] < 6.32 < result.ci95[1]  # Zipkin (2008), Table 3: best base-stock 6.32
         True
     """
-    from invgym.baselines.common import FAMILIES, FittedPolicy, config_of
+    from invgym.envs.common import FAMILIES, config_of  # loads the compiled kernels: not at ``import invgym``
 
     owner = "evaluate"
     num_envs = check_int(num_envs, "num_envs", owner, 1, 10_000_000)
@@ -117,16 +118,13 @@ def evaluate(
                         f"fit it first (e.g. {policy.__name__}.fit(env)).")
     config = config_of(env_or_id, **env_kwargs)
     described = env_or_id if isinstance(env_or_id, str) else repr(config)
-    if isinstance(policy, FittedPolicy):
+    if isinstance(policy, ScenarioPolicy):
         policy.check_env(config)
     # Only the horizon changes, and it must cover the whole run so no env is truncated (and reset) mid-run.
     # dataclasses.replace keeps every other validated field as it is.
     config = dataclasses.replace(config, horizon=warmup + periods)
-    kernel = config.make_kernel(num_envs)
-    from invgym.envs.common import _Buffers
-
-    buf = _Buffers(config, kernel, same_step=False)
-    kernel.reset(np.uint64(seed) + np.arange(num_envs, dtype=np.uint64))
+    buf = config.bind(num_envs).reset(seed)
+    kernel = buf.kernel
 
     totals = rollout_totals(policy, config, kernel, periods, warmup)
     if totals is not None:
@@ -183,9 +181,7 @@ def rollout_totals(policy: Any, config: Any, kernel: Any, periods: int, warmup: 
 
 def _action_fn(policy: Any) -> Any:
     """Return ``obs -> actions`` for a callable or an object with SB3's ``predict``."""
-    from invgym.baselines.common import FittedPolicy
-
-    if not isinstance(policy, FittedPolicy) and callable(getattr(policy, "predict", None)):
+    if not isinstance(policy, ScenarioPolicy) and callable(getattr(policy, "predict", None)):
         return lambda obs: policy.predict(obs, deterministic=True)[0]
     if callable(policy):
         return policy

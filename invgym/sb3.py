@@ -17,7 +17,7 @@ import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv
 
-from invgym.envs.common import ScenarioConfig, _Buffers, config_for
+from invgym.envs.common import ScenarioConfig, config_for
 
 __all__ = ["InvgymVecEnv", "make_sb3_vec_env"]
 
@@ -42,8 +42,8 @@ class InvgymVecEnv(VecEnv):
 
     def __init__(self, config: ScenarioConfig, n_envs: int = 8, info_parts: bool = False) -> None:
         self.config = config
-        self.kernel = config.make_kernel(n_envs)
-        self._buf = _Buffers(config, self.kernel, same_step=True)
+        self._buf = config.bind(n_envs, same_step=True)
+        self.kernel = self._buf.kernel
         self._discrete = config.action_type == "discrete"
         self._info_parts = info_parts
         self._keys = type(config).parts

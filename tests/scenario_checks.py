@@ -14,7 +14,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from invgym.envs.common import ScenarioConfig, _Buffers
+from invgym.envs.common import ScenarioConfig
 
 
 def random_actions(config: ScenarioConfig, rng: np.random.Generator, periods: int) -> np.ndarray:
@@ -91,14 +91,6 @@ def assert_same_trajectory(a: dict[str, np.ndarray], b: dict[str, np.ndarray], k
     for key in keys:
         np.testing.assert_allclose(np.asarray(a[key], np.float64), np.asarray(b[key], np.float64), rtol=rtol,
                                    atol=1e-6, err_msg=f"trajectories differ in {key!r}")
-
-
-def bound_kernel(config: ScenarioConfig, num_envs: int, seed: int) -> tuple[Any, _Buffers]:
-    """A kernel of ``num_envs`` envs with buffers bound and every env reset with seed ``seed + i``."""
-    kernel = config.make_kernel(num_envs)
-    buf = _Buffers(config, kernel, same_step=False)
-    kernel.reset(np.arange(num_envs, dtype=np.uint64) + np.uint64(seed))
-    return kernel, buf
 
 
 def markov_chain_cost(config: ScenarioConfig, module: Any, policy: Callable[[tuple], list[float]],

@@ -262,7 +262,7 @@ def _dual_index(config, expedited_level, regular_level):
 def test_dual_index_rollout_matches_markov_chain_cost(kwargs, levels):
     config = _config(**kwargs)
     exact = sc.markov_chain_cost(config, ref, _dual_index(config, *levels))
-    kernel, _ = sc.bound_kernel(config, num_envs=32, seed=0)
+    kernel = config.bind(32).reset(seed=0).kernel
     periods = 20_000
     totals = kernel.rollout("dual_index", [levels], periods=periods, warmup=200)
     per_env = totals["cost"] / periods
@@ -274,7 +274,7 @@ def test_dual_index_rollout_matches_markov_chain_cost(kwargs, levels):
                                            ("capped_dual_index", (4, 9, 2)), ("tailored_base_surge", (1, 4))])
 def test_rollout_equals_stepping_with_the_same_policy(policy, params):
     config = _config(regular_lead_time=4, expedited_lead_time=1, max_order=(5, 4))
-    kernel, _ = sc.bound_kernel(config, num_envs=5, seed=9)
+    kernel = config.bind(5).reset(seed=9).kernel
     rolled = kernel.rollout(policy, [params], periods=60)
     venv = DualSourcingVectorEnv(num_envs=5, regular_lead_time=4, expedited_lead_time=1, max_order=(5, 4),
                                  horizon=60)
@@ -297,7 +297,7 @@ def test_rollout_equals_stepping_with_the_same_policy(policy, params):
 
 
 def test_rollout_rejects_bad_arguments():
-    kernel, _ = sc.bound_kernel(_config(), num_envs=2, seed=0)
+    kernel = _config().bind(2).reset(seed=0).kernel
     with pytest.raises(ValueError, match="policy must be one of"):
         kernel.rollout("base_stock", [4], periods=10)
     with pytest.raises(ValueError, match="finite"):

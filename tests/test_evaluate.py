@@ -157,11 +157,7 @@ def test_table_rollout_refuses_states_and_actions_outside_the_table():
     with pytest.raises(ValueError, match="outside the solved table"):
         invgym.evaluate(lambda obs: solution.policy(obs), ENV_ID, num_envs=2, periods=5, **start)
     config = dataclasses.replace(_config(lead_time=1, max_order=4), horizon=10)
-    kernel = config.make_kernel(2)
-    from invgym.envs.common import _Buffers
-
-    _Buffers(config, kernel, same_step=False)
-    kernel.reset(np.arange(2, dtype=np.uint64))
+    kernel = config.bind(2).reset(seed=0).kernel
     with pytest.raises(ValueError, match=r"the table's action \[5.0\] at state \[0\] lies outside the action"):
         kernel.rollout_table(np.full((3, 1), 5.0), [0], periods=3)
     with pytest.raises(ValueError, match=r"table must have shape dims \+ \(1,\)"):

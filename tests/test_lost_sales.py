@@ -192,7 +192,7 @@ def test_base_stock_rollout_matches_markov_chain_cost(lead_time, level, demand):
         return [max(0.0, level - sum(state[0]))]
 
     exact = sc.markov_chain_cost(config, ref, base_stock)
-    kernel, _ = sc.bound_kernel(config, num_envs=32, seed=0)
+    kernel = config.bind(32).reset(seed=0).kernel
     totals = kernel.rollout("base_stock", [level], periods=20_000, warmup=200)
     per_env = totals["cost"] / 20_000
     stderr = per_env.std(ddof=1) / np.sqrt(len(per_env))
@@ -201,7 +201,7 @@ def test_base_stock_rollout_matches_markov_chain_cost(lead_time, level, demand):
 
 def test_rollout_equals_stepping_with_the_same_policy():
     config = _config(lead_time=3, max_order=25)
-    kernel, _ = sc.bound_kernel(config, num_envs=5, seed=9)
+    kernel = config.bind(5).reset(seed=9).kernel
     rolled = kernel.rollout("capped_base_stock", [[18.0, 7.0]], periods=50)
     venv = LostSalesVectorEnv(num_envs=5, lead_time=3, max_order=25, horizon=50)
     obs, _ = venv.reset(seed=9)
@@ -286,6 +286,6 @@ def test_config_replace_round_trips_and_revalidates():
 
 def test_rollout_accepts_per_env_parameters():
     config = _config(lead_time=1, max_order=20)
-    kernel, _ = sc.bound_kernel(config, num_envs=3, seed=0)
+    kernel = config.bind(3).reset(seed=0).kernel
     totals = kernel.rollout("constant", np.array([[0.0], [5.0], [10.0]]), periods=100)
     np.testing.assert_array_equal(totals["order"], [0.0, 500.0, 1000.0])

@@ -279,7 +279,7 @@ def test_base_stock_rollout_matches_markov_chain_cost(kwargs, level):
         return [float(min(max(0.0, level - sum(state)), config.max_order))]
 
     exact = sc.markov_chain_cost(config, ref, base_stock)
-    kernel, _ = sc.bound_kernel(config, num_envs=32, seed=0)
+    kernel = config.bind(32).reset(seed=0).kernel
     totals = kernel.rollout("base_stock", [level], periods=20_000, warmup=200)
     per_env = totals["cost"] / 20_000
     stderr = per_env.std(ddof=1) / np.sqrt(len(per_env))
@@ -294,7 +294,7 @@ def test_rollout_equals_stepping_with_the_same_policy():
     policies = [PerishableCappedBaseStock.fit(config, level=12, cap=5),
                 EstimatedWithdrawalBaseStock.fit(config, level=11, cap=7, mean_demand=3.6)]
     for policy in policies:
-        kernel, _ = sc.bound_kernel(config, num_envs=5, seed=9)
+        kernel = config.bind(5).reset(seed=9).kernel
         rolled = kernel.rollout(*policy.rollout_spec(), periods=60, discount=0.97)
         venv = PerishableVectorEnv(num_envs=5, shelf_life=3, lead_time=2, issuing="lifo", max_order=9, horizon=60)
         obs, _ = venv.reset(seed=9)
@@ -308,7 +308,7 @@ def test_rollout_equals_stepping_with_the_same_policy():
 
 def test_rollout_rejects_bad_arguments():
     """rollout() refuses unknown policies, a discount outside (0, 1] and negative periods."""
-    kernel, _ = sc.bound_kernel(_config(), num_envs=2, seed=0)
+    kernel = _config().bind(2).reset(seed=0).kernel
     with pytest.raises(ValueError, match="policy must be one of"):
         kernel.rollout("sS", [1.0], periods=5)
     with pytest.raises(ValueError, match="discount must be in"):

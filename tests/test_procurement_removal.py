@@ -290,7 +290,7 @@ def test_interval_rollout_matches_markov_chain_cost(kwargs, levels):
     config = _config(**kwargs)
     exact = sc.markov_chain_cost(config, ref, _interval(*levels, config))
     assert exact == pytest.approx(_cyclic_chain_cost(config, _interval(*levels, config)), rel=1e-9)
-    kernel, _ = sc.bound_kernel(config, num_envs=32, seed=0)
+    kernel = config.bind(32).reset(seed=0).kernel
     per_env = kernel.rollout("interval", list(levels), periods=20_000, warmup=200)["cost"] / 20_000
     stderr = per_env.std(ddof=1) / np.sqrt(len(per_env))
     assert abs(per_env.mean() - exact) < 4 * stderr + 1e-9, (per_env.mean(), exact, stderr)
@@ -308,7 +308,7 @@ def test_seasonal_interval_policy_removes_every_cycle_and_matches_its_chain_cost
         return [float(a[phase] - position if position < a[phase] else min(b[phase] - position, 0.0))]
 
     exact = _cyclic_chain_cost(config, phased)
-    kernel, _ = sc.bound_kernel(config, num_envs=32, seed=1)
+    kernel = config.bind(32).reset(seed=1).kernel
     totals = kernel.rollout("phased_interval", np.concatenate([a, b]), periods=30_000, warmup=300)
     per_env = totals["cost"] / 30_000
     stderr = per_env.std(ddof=1) / np.sqrt(len(per_env))

@@ -132,15 +132,12 @@ def run_panel(config: Any, policy: Policy | Callable[[np.ndarray, int], np.ndarr
     Returns:
         dict mapping each part name to an array (num_skus, days).
     """
-    from invgym.envs.common import _Buffers
-
     config = config.replace(product="all")
     days = config.horizon if days is None else check_int(days, "days", "run_panel", 1, 10**7)
     config = config.replace(horizon=days)
     n = config.panel.num_products
-    kernel = config.make_kernel(n)
-    buf = _Buffers(config, kernel, same_step=False)
-    kernel.reset(np.uint64(seed) + np.arange(n, dtype=np.uint64))
+    buf = config.bind(n).reset(seed)
+    kernel = buf.kernel
     takes_day = len(inspect.signature(policy).parameters) >= 2
     record = np.zeros((len(config.parts), n, days))
     for t in range(days):

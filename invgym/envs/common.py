@@ -24,7 +24,8 @@ try:  # Gymnasium >= 1.1 names the autoreset modes; 1.0 only has next-step autor
 except ImportError:  # pragma: no cover - exercised on gymnasium 1.0 only
     AutoresetMode = None
 
-__all__ = ["KernelEnv", "KernelVectorEnv", "ScenarioConfig", "config_for"]
+__all__ = ["FAMILIES", "BoundKernel", "KernelEnv", "KernelVectorEnv", "ScenarioConfig", "config_for", "config_of",
+           "family_of"]
 
 ACTION_TYPES = ("discrete", "continuous")
 
@@ -41,8 +42,21 @@ class ScenarioConfig:
     owner: str = "Env"
 
     def make_kernel(self, num_envs: int) -> Any:
-        """Return a compiled batch kernel of ``num_envs`` envs with these parameters."""
+        """Return a compiled batch kernel of ``num_envs`` envs with these parameters, with no buffers bound.
+
+        Each scenario implements this; everything else calls :meth:`bind`, which also allocates the buffers.
+        """
         raise NotImplementedError
+
+    def bind(self, num_envs: int, *, same_step: bool = False) -> BoundKernel:
+        """Return a kernel of ``num_envs`` envs with these parameters, bound to freshly allocated buffers.
+
+        Args:
+            num_envs: envs in the batch.
+            same_step: allocate ``final_obs``/``finished`` and switch the kernel to same-step autoreset (an env
+                restarts in the step that ended it); otherwise the step after an episode ends resets it.
+        """
+        return BoundKernel(self, num_envs, same_step=same_step)
 
     @property
     def action_type(self) -> str:
@@ -106,11 +120,72 @@ def config_for(env_id: str, **kwargs: Any) -> ScenarioConfig:
     return creator(**{**spec.kwargs, **kwargs}).config
 
 
-class _Buffers:
-    """The output buffers a kernel writes into, allocated once and bound to it."""
+# Scenario families by config class name; a policy declares the family it is for.
+FAMILIES = {
+    "LostSalesConfig": "lost_sales",
+    "PerishableConfig": "perishable",
+    "DualSourcingConfig": "dual_sourcing",
+    "ProcurementRemovalConfig": "procurement_removal",
+    "RetailConfig": "retail",
+    "ReplenishmentConfig": "replenishment",
+}
 
-    def __init__(self, config: ScenarioConfig, kernel: Any, same_step: bool) -> None:
-        n = kernel.num_envs
+
+def config_of(env: Any, **kwargs: Any) -> ScenarioConfig:
+    """Return the scenario config of an env, a vector env, a config, or a registered id (with ``kwargs``)."""
+    if isinstance(env, str):
+        return config_for(env, **kwargs)
+    if kwargs:
+        raise TypeError("keyword arguments are only accepted with an environment id.")
+    if isinstance(env, ScenarioConfig):
+        return env
+    config = getattr(getattr(env, "unwrapped", env), "config", None)
+    if not isinstance(config, ScenarioConfig):
+        raise TypeError(f"expected an invgym env, vector env, config or id. Got {env!r} instead.")
+    return config
+
+
+def family_of(env: Any) -> str:
+    """Return the scenario family ("lost_sales", "dual_sourcing", ...) of an env, config or id."""
+    return FAMILIES[type(config_of(env)).__name__]
+
+
+class BoundKernel:
+    """A compiled batch kernel of ``num_envs`` envs bound to the buffers it reads and writes (from ``config.bind``).
+
+    The buffers are allocated once and written in place by every ``reset``/``step``/``rollout`` of the kernel;
+    read them after a call (copy them to keep them). The kernel reads its actions from ``actions``. A bound kernel
+    pickles and deep-copies: the copy binds its own kernel to its own buffers.
+
+    Example:
+        >>> import numpy as np
+        >>> from invgym.envs import LostSalesConfig
+        >>> bound = LostSalesConfig.validate("demo", lead_time=2).bind(4).reset(seed=0)  # env i seeded 0 + i
+        >>> bound.actions[:] = 5.0
+        >>> bound.step()  # index of the first env with an action outside the space, -1 if none
+        -1
+        >>> bound.obs.shape, bound.rewards.shape, bound.parts.shape[0]
+        ((4, 2), (4,), 4)
+
+    Attributes:
+        config: the scenario config the kernel was built from.
+        kernel: the compiled batch kernel (``reset``, ``step``, ``rollout``, ``rollout_table``, ...).
+        num_envs: envs in the batch.
+        obs: float32 (num_envs, obs_dim), the observations.
+        rewards: float64 (num_envs,), the last step's rewards.
+        terminated: bool (num_envs,).
+        truncated: bool (num_envs,).
+        parts: float64 (num_envs, len(config.parts)), the last step's per-period parts (``cost``, ...).
+        actions: float64 (num_envs, act_dim), the actions ``step`` applies.
+        final_obs: float32 like ``obs`` with same-step autoreset (the last observation of an ended episode), else
+            None.
+        finished: bool (num_envs,) flagging envs whose episode ended this step with same-step autoreset, else None.
+    """
+
+    def __init__(self, config: ScenarioConfig, num_envs: int, *, same_step: bool = False) -> None:
+        self.config = config
+        self.kernel = kernel = config.make_kernel(num_envs)
+        n = self.num_envs = kernel.num_envs
         self.obs = np.zeros((n, kernel.obs_dim), dtype=np.float32)
         self.rewards = np.zeros(n, dtype=np.float64)
         self.terminated = np.zeros(n, dtype=np.bool_)
@@ -119,20 +194,38 @@ class _Buffers:
         self.actions = np.zeros((n, kernel.act_dim), dtype=np.float64)
         self.final_obs = np.zeros_like(self.obs) if same_step else None
         self.finished = np.zeros(n, dtype=np.bool_) if same_step else None
-        self.bind(kernel)
+        self._bind()
 
-    def bind(self, kernel: Any) -> None:
-        """Bind these buffers to ``kernel`` (again after unpickling, since binding is not pickled)."""
-        kernel.bind(self.obs, self.rewards, self.terminated, self.truncated, self.parts, self.actions,
-                    self.final_obs, self.finished)
-
-
-class _Rebinds:
-    """Pickling support: an unpickled or deep-copied env binds its kernel to its own buffers again."""
+    def _bind(self) -> None:
+        self.kernel.bind(self.obs, self.rewards, self.terminated, self.truncated, self.parts, self.actions,
+                         self.final_obs, self.finished)
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._buf.bind(self.kernel)
+        self._bind()  # binding is not pickled: the copy binds its kernel to its own buffers
+
+    def reset(self, seed: int | np.ndarray | None = None) -> BoundKernel:
+        """Reset every env and return this bound kernel (so ``config.bind(n).reset(seed)`` reads as one line).
+
+        Args:
+            seed: an int seeds env i with ``seed + i`` (as the vector env does); an array gives each env its own
+                seed (uint64, shape ``(num_envs,)``); None continues each env's random stream.
+        """
+        if isinstance(seed, int | np.integer):
+            seed = np.uint64(seed) + np.arange(self.num_envs, dtype=np.uint64)
+        self.kernel.reset(seed)
+        return self
+
+    def step(self) -> int:
+        """Apply ``actions`` to every env; return the index of the first env whose action is invalid, else -1."""
+        return self.kernel.step()
+
+
+class _Rebinds:
+    """Pickling support: an unpickled or deep-copied env views its own (rebound) buffers again."""
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
         if "_obs_row" in state:  # a view does not survive pickling as a view
             self._obs_row = self._buf.obs[0]
 
@@ -172,8 +265,8 @@ class KernelEnv(_Rebinds, gym.Env):
         self.render_mode = render_mode
         self.observation_space = config.observation_space()
         self.action_space = config.action_space()
-        self.kernel = config.make_kernel(1)
-        self._buf = _Buffers(config, self.kernel, same_step=False)
+        self._buf = config.bind(1)
+        self.kernel = self._buf.kernel
         self._obs_row = self._buf.obs[0]
         self._discrete = config.action_type == "discrete"
         self._scalar_action = self._discrete and len(config.action_low) == 1
@@ -259,8 +352,8 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         self.single_action_space = config.action_space()
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.kernel = config.make_kernel(self.num_envs)
-        self._buf = _Buffers(config, self.kernel, same_step=self.autoreset_mode == "same_step")
+        self._buf = config.bind(self.num_envs, same_step=self.autoreset_mode == "same_step")
+        self.kernel = self._buf.kernel
         self._discrete = config.action_type == "discrete"
         self._keys = type(config).parts
         self._all = np.ones(self.num_envs, dtype=np.bool_)

@@ -87,7 +87,7 @@ class Twin:
 
 def twin_for(env: Any, **kwargs: Any) -> Twin:
     """Return the twin of an env, config or registered id; ValueError if the scenario has no twin."""
-    from invgym.baselines.common import config_of, family_of
+    from invgym.envs.common import config_of, family_of
 
     config = config_of(env, **kwargs)
     family = family_of(config)
