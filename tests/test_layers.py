@@ -28,7 +28,7 @@ LAYERS = {
     # 3: learning agents and the leaderboard (which runs agents' submissions).
     "invgym.agents": 3, "invgym.leaderboard": 3,
     # 4: the command line dispatches to everything.
-    "invgym.__main__": 4,
+    "invgym.__main__": 4, "invgym.cli": 4,
 }
 NAMES = {0: "envs/core/demand", 1: "evaluate/twins/sb3", 2: "baselines", 3: "agents/leaderboard", 4: "cli"}
 
