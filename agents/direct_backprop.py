@@ -134,20 +134,27 @@ class DemandSampler:
     """Draws demand paths (B, T) from an env's demand model, or replays windows of recorded paths.
 
     For a ``ProductMixture`` each path draws one product uniformly and keeps it, as the env does at every reset:
-    a policy trained on these paths must infer the product from the sales it observes.
+    a policy trained on these paths must infer the product from the sales it observes. With a demand schedule
+    (procurement-removal's ``demand_schedule``) period t of every path is drawn from phase ``t mod S``: paths
+    start at phase 0, as the env and its twin do at every reset.
 
     Args:
-        demand: an ``invgym.demand`` model (None when ``paths`` are given).
+        demand: an ``invgym.demand`` model (None when ``paths`` or ``schedule`` are given).
         paths: recorded demand, shape (num_paths, length); each training path is a random window of one row.
+        schedule: one demand model per phase (the env's ``demand_schedule``).
     """
 
-    def __init__(self, demand: Any = None, paths: np.ndarray | None = None) -> None:
+    def __init__(self, demand: Any = None, paths: np.ndarray | None = None, schedule: Any = None) -> None:
+        self.phase_cdfs = None
         if paths is not None:
             paths = np.asarray(paths, dtype=np.float64)
             if paths.ndim != 2 or not np.isfinite(paths).all() or (paths < 0).any():
                 raise ValueError("The 'demand_paths' parameter of DirectBackprop must be a 2-D array of finite, "
                                  f"non-negative demands (paths, periods). Got shape {paths.shape} instead.")
             self.paths, self.cdfs = paths, None
+        elif schedule:
+            self.paths, self.cdfs = None, None
+            self.phase_cdfs = [np.cumsum(m.pmf()) for m in schedule]
         elif demand is None:
             raise ValueError("this scenario has no 'demand' model to sample from: pass demand_paths to replay.")
         else:
@@ -168,6 +175,13 @@ class DemandSampler:
             row = rng.integers(0, rows, batch)
             start = rng.integers(0, length - periods + 1, batch)
             return self.paths[row[:, None], start[:, None] + np.arange(periods)]
+        if self.phase_cdfs is not None:
+            u = rng.random((batch, periods))
+            out = np.empty((batch, periods))
+            phases = len(self.phase_cdfs)
+            for k in range(min(phases, periods)):  # inverse-cdf sampling, phase by phase
+                out[:, k::phases] = np.searchsorted(self.phase_cdfs[k], u[:, k::phases], side="right")
+            return out
         product = rng.integers(0, len(self.cdfs), batch)
         u = rng.random((batch, periods))
         out = np.empty((batch, periods))
@@ -296,7 +310,8 @@ class DirectBackprop:
                                  "and window with the env's 'product' and 'split' instead.")
             self.sampler: DemandSampler | PanelSampler = PanelSampler(self.twin, self.env_config.products)
         else:
-            self.sampler = DemandSampler(getattr(self.env_config, "demand", None), demand_paths)
+            self.sampler = DemandSampler(getattr(self.env_config, "demand", None), demand_paths,
+                                         getattr(self.env_config, "demand_schedule", None))
         self.on_epoch = on_epoch
         self.metrics: list[dict[str, float]] = []
         self.epoch = 0

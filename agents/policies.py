@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["CappedBaseStockPolicy", "DualIndexPolicy", "HistoryEncoder", "OrderPolicy", "build_policy", "draw_weights"]
+__all__ = ["CappedBaseStockPolicy", "DualIndexPolicy", "HistoryEncoder", "OrderPolicy", "build_policy", "draw_weights",
+           "schedule_levels"]
 
 POLICY_KINDS = ("mlp", "history")
 
@@ -104,12 +105,21 @@ class HistoryEncoder(nn.Module):
 
 
 class OrderPolicy(nn.Module):
-    """Observations to non-negative orders; optionally through a base-stock head.
+    """Observations to orders (non-negative, or signed order/remove actions); optionally through a level head.
 
     With ``base_stock_head=True`` (single action only) the network outputs a state-dependent order-up-to level
     and the order is ``q = relu(S(x) - position)``, position = sum of the inventory columns; any order rule can
     be written that way, but a constant ``S`` (the network's bias at initialisation, set to ``initial_level``) is
     already a good base-stock policy, so training starts close to a sensible policy.
+
+    With ``signed=True`` the action may be negative: a removal request, as in procurement-removal (Maggiar &
+    Sadighian), where ``u > 0`` orders ``u`` and ``u < 0`` removes ``-u``. The level head then becomes an
+    *interval* head: two state-dependent levels ``a(x) <= b(x) = a(x) + gap(x)`` and
+    ``u = relu(a(x) - position) - relu(position - b(x))`` (order up to a below it, remove down to b above it,
+    nothing in between: the structure of the optimal policy); without a head the output is unconstrained.
+    With ``phases=S`` the observation's ``phase_column`` holds the phase ``t mod S`` of a demand schedule; it
+    enters the MLP as ``phase / S`` and picks a learned per-phase offset of the levels (a table started at
+    ``initial_level``, one entry per phase), so a per-phase interval policy is the starting point.
 
     Args:
         obs_dim: observation length.
@@ -128,12 +138,18 @@ class OrderPolicy(nn.Module):
             inventory nor sales is a feature passed unscaled (e.g. promotion flags, calendar).
         seed: seeds the initial weights (a local ``torch.Generator``, never torch's global RNG; see
             :func:`draw_weights`).
+        signed: allow negative actions (removals); see above.
+        initial_gap: ``b - a`` the interval head starts from (``signed`` with the head; default ``scale``).
+        phases: number of schedule phases S shown in ``phase_column`` (0: none). ``initial_level`` may then be a
+            sequence of S levels, one per phase.
+        phase_column: observation column of the phase (default: the last).
     """
 
     def __init__(self, obs_dim: int, action_dim: int = 1, *, state_dim: int | None = None, history: int = 0,
                  kind: str = "mlp", hidden: Sequence[int] = (64, 64), base_stock_head: bool = False,
-                 scale: float = 1.0, initial_level: float | None = None, window: int = 32,
-                 leak: float = 0.01, history_start: int | None = None, seed: int = 0) -> None:
+                 scale: float = 1.0, initial_level: float | Sequence[float] | None = None, window: int = 32,
+                 leak: float = 0.01, history_start: int | None = None, seed: int = 0, signed: bool = False,
+                 initial_gap: float | None = None, phases: int = 0, phase_column: int | None = None) -> None:
         super().__init__()
         if kind not in POLICY_KINDS:
             raise ValueError(f"The 'kind' parameter of OrderPolicy must be one of {list(POLICY_KINDS)}. "
@@ -147,14 +163,19 @@ class OrderPolicy(nn.Module):
         self.obs_dim, self.action_dim = int(obs_dim), int(action_dim)
         self.state_dim = self.obs_dim - history if state_dim is None else int(state_dim)
         self.history, self.kind, self.base_stock_head = int(history), kind, bool(base_stock_head)
+        self.signed, self.phases = bool(signed), int(phases)
+        if self.phases < 0:
+            raise ValueError(f"The 'phases' parameter of OrderPolicy must be an int >= 0. Got {phases!r} instead.")
+        self.phase_column = (self.obs_dim - 1 if phase_column is None else int(phase_column)) if self.phases else -1
         self.history_start = self.obs_dim - self.history if history_start is None else int(history_start)
         self.leak = float(leak)
         self.register_buffer("scale", torch.tensor(float(scale)))
         units = set(range(self.state_dim)) | set(range(self.history_start, self.history_start + self.history))
         others = [i for i in range(self.obs_dim) if i not in units]
         # Per-column divisor: mean demand for quantities, 1 for features (without features: obs / scale as ever).
-        self.register_buffer("divisor", torch.tensor([1.0 if i in others else float(scale)
-                                                      for i in range(self.obs_dim)]))
+        self.register_buffer("divisor", torch.tensor([
+            float(max(self.phases, 1)) if i == self.phase_column else 1.0 if i in others else float(scale)
+            for i in range(self.obs_dim)]))
         self.register_buffer("others", torch.tensor(others, dtype=torch.int64))
         if kind == "history":
             self.encoder: HistoryEncoder | None = HistoryEncoder(min(window, self.history))
@@ -162,14 +183,32 @@ class OrderPolicy(nn.Module):
         else:
             self.encoder = None
             features = self.obs_dim
-        self.body = _mlp([features, *hidden, action_dim])
+        interval = self.signed and self.base_stock_head
+        self.body = _mlp([features, *hidden, 2 if interval else action_dim])
         draw_weights(self, seed)  # the encoder's layers first, then the MLP's
         last = self.body[-1]
+        levels = np.atleast_1d(np.asarray(2.0 * float(scale) if initial_level is None else initial_level,
+                                          dtype=np.float64)) / float(scale)
+        if levels.shape not in ((1,), (max(self.phases, 1),)) or not np.isfinite(levels).all():
+            raise ValueError(f"The 'initial_level' parameter of OrderPolicy must be a finite level or one per phase "
+                             f"({self.phases}). Got {initial_level!r} instead.")
+        gap = 1.0 if initial_gap is None else float(initial_gap) / float(scale)
+        start = [float(levels[0]), math.log(math.expm1(max(gap, 1e-3)))] if interval else (
+            [float(levels[0])] if base_stock_head else [0.0 if self.signed else math.log(math.expm1(1.0))])
         with torch.no_grad():
             # Start from a flat policy: small output weights, bias at the initial level (or one period's demand).
             last.weight.mul_(0.1)
-            level = 2.0 if initial_level is None else initial_level / float(scale)
-            last.bias.fill_(level if base_stock_head else math.log(math.expm1(1.0)))
+            if self.phases:
+                # Per-phase offsets of the head's outputs, started at each phase's level; the bias starts at 0.
+                table = torch.tensor(start).repeat(self.phases, 1)
+                if base_stock_head:
+                    table[:, 0] = torch.as_tensor(np.broadcast_to(levels, (self.phases,)).copy())
+                last.bias.zero_()
+            else:
+                table = None
+                last.bias.copy_(torch.tensor(start).expand_as(last.bias))
+        # Registered only with phases, so the state dict of every other policy is what it always was.
+        self.phase_table = nn.Parameter(table) if self.phases else None
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
         """Scaled inputs of the MLP: inventory, the encoded sales (``kind="history"``) and the other features."""
@@ -180,11 +219,21 @@ class OrderPolicy(nn.Module):
         return torch.cat([x[:, : self.state_dim], self.encoder(sales), x[:, self.others]], dim=1)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Return orders (B, action_dim) >= 0 for observations (B, obs_dim)."""
+        """Return orders (B, action_dim) for observations (B, obs_dim): >= 0, or signed with ``signed=True``."""
         out = self.body(self.features(obs))
+        if self.phases:
+            phase = obs[:, self.phase_column].round().long().clamp(0, self.phases - 1)
+            out = out + self.phase_table[phase]
         if self.base_stock_head:
             position = obs[:, : self.state_dim].sum(dim=1, keepdim=True)
-            return _leaky_relu_gradient(out * self.scale - position, self.leak)
+            order = _leaky_relu_gradient(out[:, :1] * self.scale - position, self.leak)
+            if not self.signed:
+                return order
+            # Interval head: remove down to b = a + gap above it (gap >= 0, so ordering and removing never mix).
+            upper = (out[:, :1] + nn.functional.softplus(out[:, 1:2])) * self.scale
+            return order - _leaky_relu_gradient(position - upper, self.leak)
+        if self.signed:
+            return out * self.scale
         return nn.functional.softplus(out) * self.scale
 
 
@@ -217,10 +266,41 @@ def build_policy(kind: str, config: object, *, hidden: Sequence[int] = (64, 64),
         scale = 1.0
     lead_time = int(getattr(config, "lead_time", 0))
     # Start near Morton's level: demand over the lead time plus one period, scaled (Zipkin 2008, Sec. 5).
-    initial_level = (lead_time + 1) * scale if base_stock_head else None
-    return OrderPolicy(obs_dim, action_dim, **{"state_dim": obs_dim - history, **layout}, history=history, kind=kind,
-                       hidden=hidden, base_stock_head=base_stock_head, scale=scale, initial_level=initial_level,
-                       window=window, leak=leak, seed=seed)
+    initial_level: float | list[float] | None = (lead_time + 1) * scale if base_stock_head else None
+    signed = bool(np.asarray(config.action_low, dtype=np.float64).min() < 0)  # order/remove actions
+    schedule = getattr(config, "demand_schedule", None)
+    phases, extra = 0, {}
+    if schedule:
+        phases = len(schedule)
+        scale = max(float(np.mean([m.mean for m in schedule])), 1e-3)
+        levels = schedule_levels(config)
+        initial_level = levels if base_stock_head else None
+        extra = {"phases": phases, "initial_gap": scale}
+    return OrderPolicy(obs_dim, action_dim, **{"state_dim": obs_dim - history - (1 if phases else 0), **layout},
+                       history=history, kind=kind, hidden=hidden, base_stock_head=base_stock_head, scale=scale,
+                       initial_level=initial_level, window=window, leak=leak, seed=seed, signed=signed, **extra)
+
+
+def schedule_levels(config: object) -> list[float]:
+    """Per-phase order-up-to levels of a demand schedule: mean plus ``z`` sd of demand over the L + 1 periods ahead.
+
+    The quick newsvendor estimate an interval head starts from (the agent computes it; nothing is fitted):
+    ``z`` is the normal quantile of the critical fractile ``p / (p + h)``, clipped to [0, 2.5]; phases wrap
+    cyclically as the env's schedule does, except that an episode no longer than the schedule stops at its end.
+    """
+    from statistics import NormalDist
+
+    schedule = list(config.demand_schedule)
+    phases, lead_time = len(schedule), int(config.lead_time)
+    shortage, holding = float(config.shortage_cost), float(config.holding_cost)
+    z = min(max(NormalDist().inv_cdf(min(max(shortage / (shortage + holding), 1e-6), 1 - 1e-6)), 0.0), 2.5)
+    wrap = int(getattr(config, "horizon", phases)) > phases
+    levels = []
+    for t in range(phases):
+        ahead = [schedule[(t + k) % phases] for k in range(lead_time + 1) if wrap or t + k < phases]
+        mean, var = sum(m.mean for m in ahead), sum(m.variance for m in ahead)
+        levels.append(mean + z * math.sqrt(var))
+    return levels
 
 
 # === Heads shaped like an OR heuristic (start exactly at it; DirectBackprop then refines the levels by state) ===

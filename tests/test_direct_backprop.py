@@ -367,3 +367,58 @@ def test_policies_draw_their_weights_from_their_seed_argument():
     assert torch.equal(capped.body[0].weight, CappedBaseStockPolicy(2, 20.0, 6.0, seed=1).body[0].weight)
     with pytest.raises(ValueError, match=r"The 'seed' parameter of draw_weights must be an int"):
         draw_weights(torch.nn.Linear(2, 2), -1)
+
+
+# === Signed actions: order/remove on procurement-removal ===
+
+REMOVAL_ID = "invgym/ProcurementRemoval-v0"
+
+
+def test_signed_interval_head_orders_below_a_removes_above_b_and_idles_between():
+    config = config_of(REMOVAL_ID, lead_time=1, demand=Poisson(4.0))
+    policy = build_policy("mlp", config, base_stock_head=True)
+    assert policy.signed and policy.body[-1].out_features == 2
+    with torch.no_grad():
+        policy.body[-1].weight.zero_()  # constant levels: a = initial level, b = a + initial gap
+    a = float(policy.body[-1].bias[0].detach() * policy.scale)
+    b = a + float(torch.nn.functional.softplus(policy.body[-1].bias[1].detach()) * policy.scale)
+    position = torch.tensor([[0.0], [a - 1.0], [(a + b) / 2], [b + 3.0], [b + 20.0]])
+    u = policy(position)[:, 0]
+    torch.testing.assert_close(u, torch.tensor([a, 1.0, 0.0, -3.0, -20.0]))
+    # Rounded and clipped to the signed action space by the trained policy.
+    clipped = TrainedPolicy(policy, config).act(np.array([[b + 1000.0]], dtype=np.float32))
+    assert clipped.tolist() == [-int(config.max_removal)]
+
+
+def test_demand_sampler_draws_each_period_from_its_schedule_phase():
+    sampler = DemandSampler(schedule=[Poisson(1.0), Poisson(30.0), Poisson(1.0)])
+    paths = sampler.sample(np.random.default_rng(0), 400, 9)
+    means = paths.mean(axis=0)
+    assert (means[1::3] > 25).all() and (means[0::3] < 2).all() and (means[2::3] < 2).all()
+
+
+@pytest.mark.parametrize("removal_pays", [True, False])
+def test_direct_backprop_learns_to_remove_only_when_removal_pays(removal_pays):
+    # Ten periods of Poisson(2) from 30 units on hand. Where holding is dear and salvage close to the purchase
+    # cost, removing the excess at once pays; where removing costs more than holding the unit to the end, it
+    # does not. The untrained head removes in both (its b starts one mean demand above a), so only training
+    # tells them apart.
+    costs = dict(holding_cost=2.0, salvage_value=2.5, removal_cost=0.0) if removal_pays else dict(
+        holding_cost=0.1, salvage_value=0.0, removal_cost=2.0)
+    env = dict(lead_time=0, demand=Poisson(2.0), initial_state=[30], horizon=10, purchase_cost=3.0,
+               max_removal=30, **costs)
+    cfg = DirectBackpropConfig(epochs=40, batch_size=32, periods=10, warmup=0, learning_rate=1e-2, eval_envs=4,
+                               eval_periods=10, eval_warmup=0)
+    agent = DirectBackprop(REMOVAL_ID, config=cfg, **env)
+    untrained, trained = agent.fit(stop_after=0), agent.fit()
+    settings = dict(num_envs=200, periods=10, warmup=0, seed=3)
+    before, after = (invgym.evaluate(p, REMOVAL_ID, **settings, **env) for p in (untrained, trained))
+    assert after.average_cost < before.average_cost
+    first = int(trained.act(np.array([[30.0]], dtype=np.float32))[0])
+    if removal_pays:
+        assert first <= -15 and after.metrics["average_removed"] > 1.0
+        keep = dict(env, max_removal=0)  # the same costs with removal switched off cost more
+        never = DirectBackprop(REMOVAL_ID, config=cfg, **keep).fit()
+        assert after.average_cost < invgym.evaluate(never, REMOVAL_ID, **settings, **keep).average_cost
+    else:
+        assert first == 0 and after.metrics["average_removed"] < 0.05
