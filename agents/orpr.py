@@ -27,7 +27,8 @@ from invgym.baselines.common import FittedPolicy, config_of, family_of
 from invgym.baselines.days_of_cover import DaysOfCover  # ORPR's replenishment teacher, re-exported here
 from invgym.validation import check_int, check_real
 
-__all__ = ["ORPR", "DaysOfCover", "ORLabeler", "ORLabelerConfig", "ORPRConfig", "load_dataset", "replenishment_report"]
+__all__ = ["ORPR", "DaysOfCover", "FineTuneConfig", "ORLabeler", "ORLabelerConfig", "ORPRConfig", "clone_and_fine_tune",
+           "load_dataset", "replenishment_report"]
 
 
 @dataclasses.dataclass
@@ -415,3 +416,124 @@ class ORPR:
         return {name: replenishment_report(policy, env, num_envs, seed)
                 for name, policy in (("teacher", self.teacher), ("pretrained", self.pretrained),
                                      ("fine-tuned", self.policy))}
+
+
+# === The SB3 pipeline on any scenario: OR teacher -> labels -> SB3 clone -> KL-regularised PPO ===
+
+
+@dataclasses.dataclass
+class FineTuneConfig:
+    """Settings of :func:`clone_and_fine_tune` (the SB3 ORPR pipeline: labels, clone, KL-PPO, selection)."""
+
+    labeler: ORLabelerConfig = dataclasses.field(
+        default_factory=lambda: ORLabelerConfig(label_envs=64, label_periods=200))
+    """The teacher's labelled rollout."""
+    pretrain: Any = None
+    """A ``PretrainConfig`` for behaviour cloning (None: 12 epochs, otherwise its defaults)."""
+    timesteps: int = 300_000
+    """PPO environment steps (0: the clone only)."""
+    n_envs: int = 32
+    """Envs of the PPO rollout."""
+    n_steps: int = 256
+    """Steps per env and rollout (a rollout is ``n_envs x n_steps`` samples)."""
+    batch_size: int = 1024
+    """PPO minibatch."""
+    n_epochs: int = 10
+    """PPO passes over each rollout."""
+    learning_rate: float = 3e-3
+    """Adam step size at the start, decayed linearly to 0."""
+    gamma: float = 0.99
+    """Discount of the PPO returns."""
+    gae_lambda: float = 0.95
+    """GAE's lambda."""
+    kl_coef: float = 0.01
+    """Weight of KL(pi_ref || pi), the leash to the (tempered) clone."""
+    temperature: float = 2.0
+    """The clone's logits are divided by it at the start (same mode, more exploration)."""
+    value_warmup: int = 3
+    """First updates that train the critic only."""
+    select_every: int = 4
+    """Rollouts between evaluations of the deterministic policy (the best one is kept, the clone included)."""
+    select_envs: int = 32
+    """Envs of each selection evaluation."""
+    select_periods: int = 2000
+    """Counted periods per env of each selection evaluation (after 100 uncounted)."""
+    select_seed: int = 10**6
+    """Env i of the selection runs is seeded ``select_seed + i`` (apart from the test seeds 0, 1, ...)."""
+    seed: int = 0
+    """Seeds the labels' exploration, the clone's initial weights and shuffling, and PPO (weights, sampling, envs)."""
+
+    def validate(self) -> FineTuneConfig:
+        """Check every field; return self."""
+        owner = type(self).__name__
+        self.labeler.validate()
+        if self.pretrain is not None:
+            self.pretrain.validate()
+        check_int(self.timesteps, "timesteps", owner, 0, 10**9)
+        for name in ("n_envs", "n_steps", "n_epochs", "select_every", "select_envs", "select_periods"):
+            check_int(getattr(self, name), name, owner, 1, 10**7)
+        check_int(self.batch_size, "batch_size", owner, 2, 10**7)
+        check_real(self.learning_rate, "learning_rate", owner, 0.0, 10.0, closed="right")
+        check_real(self.gamma, "gamma", owner, 0.0, 1.0)
+        check_real(self.gae_lambda, "gae_lambda", owner, 0.0, 1.0)
+        check_real(self.kl_coef, "kl_coef", owner, 0.0, None)
+        check_real(self.temperature, "temperature", owner, 0.0, 100.0, closed="right")
+        check_int(self.value_warmup, "value_warmup", owner, 0, 10**6)
+        check_int(self.select_seed, "select_seed", owner, 0, 2**62)
+        check_int(self.seed, "seed", owner, 0, 2**62)
+        return self
+
+
+def clone_and_fine_tune(env: Any, teacher: Any = None, config: FineTuneConfig | None = None,
+                        **env_kwargs: Any) -> dict[str, Any]:
+    """ORPR with SB3 on any scenario: label the teacher's states, clone them, fine-tune with KL-PPO.
+
+    1. :class:`ORLabeler` rolls out ``teacher`` (None: the service-target grid teacher) and records its orders.
+    2. :class:`~invgym.agents.pretrain.Pretrainer` clones them into an SB3 ``ActorCriticPolicy``.
+    3. :class:`~invgym.agents.reinforce.KLRegularizedPPO` starts from the tempered clone (same mode), trains its
+       critic alone for ``value_warmup`` updates, then PPO with the KL leash, the learning rate decayed to 0.
+    4. :class:`~invgym.agents.reinforce.SelectBest` keeps the weights whose deterministic policy costs least
+       on the selection seeds (the clone included, so the fine-tuned policy is never worse there).
+
+    Every random draw comes from ``config.seed`` (torch's global generator is seeded by SB3 and by the
+    pretrainer), so the same config gives the same weights whatever ran before.
+
+    Returns:
+        ``{"teacher", "clone", "model", "selection", "cpu_seconds"}``: the clone is the SB3 policy, ``model`` the
+        fine-tuned ``KLRegularizedPPO`` (None with ``timesteps=0``), ``selection`` the callback's
+        ``(timesteps, cost)`` history and best, ``cpu_seconds`` the process CPU time of the whole fit.
+    """
+    import time
+
+    from invgym.agents.pretrain import PretrainConfig, Pretrainer
+    from invgym.agents.reinforce import KLRegularizedPPO, SelectBest
+    from invgym.evaluate import evaluate
+    from invgym.sb3 import InvgymVecEnv
+
+    cfg = (FineTuneConfig() if config is None else config).validate()
+    env_config = config_of(env, **env_kwargs)
+    start = time.process_time()
+    labeler = ORLabeler(env_config, teacher=teacher, config=dataclasses.replace(cfg.labeler, seed=cfg.seed))
+    data = labeler.label()
+    pretrain = dataclasses.replace(PretrainConfig(epochs=12) if cfg.pretrain is None else cfg.pretrain, seed=cfg.seed)
+    clone = Pretrainer(env_config, data, pretrain).fit()
+    out: dict[str, Any] = {"teacher": labeler.teacher, "clone": clone, "model": None, "selection": None}
+    if cfg.timesteps:
+        venv = InvgymVecEnv(env_config, n_envs=cfg.n_envs)
+        venv.seed(cfg.seed)
+        lr0 = cfg.learning_rate
+        model = KLRegularizedPPO("MlpPolicy", venv, reference=clone, kl_coef=cfg.kl_coef,
+                                 temperature=cfg.temperature, value_warmup=cfg.value_warmup,
+                                 learning_rate=lambda progress: lr0 * progress, n_steps=cfg.n_steps,
+                                 batch_size=cfg.batch_size, n_epochs=cfg.n_epochs, gamma=cfg.gamma,
+                                 gae_lambda=cfg.gae_lambda, ent_coef=0.0, seed=cfg.seed, verbose=0)
+
+        def score(m: Any) -> float:
+            return evaluate(m, env_config, num_envs=cfg.select_envs, periods=cfg.select_periods, warmup=100,
+                            seed=cfg.select_seed).average_cost
+
+        select = SelectBest(score, every=cfg.select_every)
+        model.learn(cfg.timesteps, callback=select)
+        out.update(model=model, selection={"history": select.history, "best": select.best})
+    out["cpu_seconds"] = time.process_time() - start
+    return out

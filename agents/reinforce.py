@@ -14,6 +14,17 @@ linear term. During :meth:`train` this class sets PPO's ``ent_coef`` to 1 and ha
 clipping, early stopping on approx_kl, logging) is PPO's own code. With ``kl_coef=0`` the KL is never computed.
 The logged ``train/entropy_loss`` therefore includes the KL term; ``train/kl_reference`` logs the KL alone.
 
+Why a plain start learns nothing, and what this class does about it: a behaviour-cloned policy puts ~96 % of
+its mass on the teacher's order, so PPO's rollouts hardly try another one and its critic starts untrained; after
+100k steps the deterministic policy is still exactly the clone. ``temperature`` softens the start and the KL
+anchor without moving their mode (:func:`temper`), ``value_warmup`` fits the critic to the clone's returns before
+the actor moves, and :class:`SelectBest` keeps the weights whose *deterministic* policy scores best on a fixed
+validation simulation (the clone included). ``agents.orpr.clone_and_fine_tune`` runs the three together;
+``python -m bench.agents_kl_ppo`` measures them on Zipkin's 16 lost-sales cells.
+
+Saving: ``save()`` stores the frozen reference's weights with the model, so SB3's own
+``KLRegularizedPPO.load(path)`` restores the leash without ``reference=``.
+
 The expert term (ORPR's expert guidance for promotions) enters the same way: an ``expert(obs) -> actions``
 callable labels the states where a buyer's decision is known (NaN elsewhere), and each labelled sample adds
 ``expert_coef * log pi(a_expert | s)`` to its "entropy", i.e. ``-expert_coef * mean(mask * log pi(a_expert | s))``
@@ -31,11 +42,15 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from invgym.validation import check_int, check_real
 
-__all__ = ["RLOO", "KLRegularizedPPO", "RLOOConfig", "promotion_expert", "reference_kl"]
+__all__ = ["RLOO", "KLRegularizedPPO", "RLOOConfig", "SelectBest", "promotion_expert", "reference_kl", "temper"]
+
+# Parameter names of the critic in an ActorCriticPolicy with separate actor and critic networks.
+_CRITIC = ("value_net", "mlp_extractor.value", "vf_features_extractor")
 
 # Constructor arguments of the reference policy that PPO passes itself (or that describe the spaces).
 _NOT_POLICY_KWARGS = ("observation_space", "action_space", "lr_schedule", "use_sde")
@@ -48,6 +63,73 @@ def reference_kl(reference: ActorCriticPolicy, policy: ActorCriticPolicy, obs: t
     cur = policy.get_distribution(obs).distribution
     kl = torch.distributions.kl_divergence(ref, cur)
     return kl.sum(dim=-1) if kl.ndim > 1 else kl  # a diagonal Gaussian: sum over action dimensions
+
+
+def temper(policy: ActorCriticPolicy, temperature: float) -> ActorCriticPolicy:
+    """Soften ``policy`` in place without moving its mode: logits / T (categorical), std x T (Gaussian).
+
+    A behaviour-cloned policy is nearly deterministic (the teacher's order gets ~96 % of the mass), so PPO's
+    rollouts hardly ever try another order and its gradient cannot move the mode: the cloned policy's cost stays
+    exactly the clone's. Tempering keeps the clone's deterministic actions and gives PPO something to compare.
+    """
+    if temperature == 1.0:
+        return policy
+    with torch.no_grad():
+        dist = policy.action_dist
+        if hasattr(policy, "log_std") and isinstance(policy.log_std, torch.nn.Parameter):
+            policy.log_std.add_(float(np.log(temperature)))
+        elif type(dist).__name__ in ("CategoricalDistribution", "MultiCategoricalDistribution",
+                                     "BernoulliDistribution"):
+            policy.action_net.weight.div_(temperature)
+            policy.action_net.bias.div_(temperature)
+        else:
+            raise ValueError(f"The 'temperature' parameter of KLRegularizedPPO supports categorical and diagonal "
+                             f"Gaussian policies. Got {type(dist).__name__} with temperature {temperature}.")
+    return policy
+
+
+class SelectBest(BaseCallback):
+    """Keep the weights whose *deterministic* policy scores best on a fixed validation simulation.
+
+    PPO improves the sampled policy; the policy that is deployed is its mode, whose cost moves in jumps as one
+    order flips to the next. Every ``every`` rollouts (and at the start, so the clone itself is a candidate) the
+    model's deterministic policy is evaluated with ``score(model) -> cost`` (e.g. ``invgym.evaluate`` on seeds
+    kept apart from the test seeds, common random numbers across candidates); at the end of ``learn`` the best
+    weights are loaded back. ``history`` lists ``(timesteps, cost)``; ``best`` is ``(timesteps, cost)``.
+    """
+
+    def __init__(self, score: Any, every: int = 4) -> None:
+        super().__init__()
+        if not callable(score):
+            raise TypeError(f"The 'score' parameter of SelectBest must be a callable model -> cost. Got {score!r}.")
+        self.score, self.every = score, check_int(every, "every", "SelectBest", 1, 10**6)
+        self.history: list[tuple[int, float]] = []
+        self.best: tuple[int, float] | None = None
+        self._state: dict | None = None
+        self._rollouts = 0
+
+    def _check(self) -> None:
+        cost = float(self.score(self.model))
+        self.history.append((int(self.model.num_timesteps), cost))
+        if self.best is None or cost < self.best[1]:
+            self.best = (int(self.model.num_timesteps), cost)
+            self._state = copy.deepcopy(self.model.policy.state_dict())
+
+    def _on_training_start(self) -> None:
+        if self.best is None:
+            self._check()
+
+    def _on_rollout_start(self) -> None:
+        if self._rollouts and self._rollouts % self.every == 0:
+            self._check()
+        self._rollouts += 1
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_training_end(self) -> None:
+        self._check()
+        self.model.policy.load_state_dict(self._state)
 
 
 class KLRegularizedPPO(PPO):
@@ -63,13 +145,24 @@ class KLRegularizedPPO(PPO):
         expert: ``obs (n, obs_dim) numpy -> actions`` in the model's action space (what ``predict`` returns), with
             NaN in the rows of states that carry no expert label (e.g. non-promotion periods). None: no expert term.
         expert_coef: weight of the expert term, >= 0 (used only with an ``expert``).
+        temperature: in (0, 100]; the start (and the KL anchor) is the reference with its logits divided by it
+            (a Gaussian's std multiplied by it): the same deterministic actions, more exploration (see
+            :func:`temper`). 1: the reference as it is.
+        value_warmup: the first ``value_warmup`` updates train the critic only (a cloned policy comes with an
+            untrained critic, whose advantages would otherwise move the actor at random).
         **kwargs: every other PPO argument (``seed``, ``n_steps``, ``ent_coef``, ...).
     """
 
     def __init__(self, policy: Any, env: Any, reference: ActorCriticPolicy | None = None, kl_coef: float = 0.1,
-                 expert: Any = None, expert_coef: float = 0.1, **kwargs: Any) -> None:
-        self.kl_coef = check_real(kl_coef, "kl_coef", type(self).__name__, 0.0, None)
-        self.expert_coef = check_real(expert_coef, "expert_coef", type(self).__name__, 0.0, None)
+                 expert: Any = None, expert_coef: float = 0.1, temperature: float = 1.0, value_warmup: int = 0,
+                 **kwargs: Any) -> None:
+        owner = type(self).__name__
+        self.kl_coef = check_real(kl_coef, "kl_coef", owner, 0.0, None)
+        self.expert_coef = check_real(expert_coef, "expert_coef", owner, 0.0, None)
+        self.temperature = check_real(temperature, "temperature", owner, 0.0, 100.0, closed="right")
+        self.value_warmup = check_int(value_warmup, "value_warmup", owner, 0, 10**6)
+        self._train_calls = 0
+        loading = kwargs.get("_init_setup_model", True) is False  # SB3's load() builds the shell first
         if expert is not None and not callable(expert):
             raise TypeError(f"The 'expert' parameter of {type(self).__name__} must be a callable obs -> actions "
                             f"(NaN where there is no label) or None. Got {expert!r} instead.")
@@ -77,13 +170,14 @@ class KLRegularizedPPO(PPO):
         if reference is not None and not isinstance(reference, ActorCriticPolicy):
             raise TypeError(f"The 'reference' parameter of {type(self).__name__} must be an SB3 ActorCriticPolicy "
                             f"(e.g. from Pretrainer.fit()). Got {reference!r} instead.")
-        if self.kl_coef > 0 and reference is None:
+        if self.kl_coef > 0 and reference is None and not loading:
             raise ValueError(f"The 'kl_coef' parameter of {type(self).__name__} is {self.kl_coef} but no reference "
                              "policy was given: pass reference= (the pretrained policy) or set kl_coef=0.")
         if reference is not None and "policy_kwargs" not in kwargs:
             params = reference._get_constructor_parameters()
             kwargs["policy_kwargs"] = {k: v for k, v in params.items() if k not in _NOT_POLICY_KWARGS}
         self._reference_source = reference
+        self._has_reference = reference is not None  # saved with the model: load() rebuilds the frozen copy
         self.reference: ActorCriticPolicy | None = None
         self._kl_log: list[float] = []
         self._expert_log: list[float] = []
@@ -91,15 +185,25 @@ class KLRegularizedPPO(PPO):
 
     def _setup_model(self) -> None:
         super()._setup_model()
-        source = self._reference_source
+        source = getattr(self, "_reference_source", None)
         if source is None:
+            if getattr(self, "_has_reference", False):
+                # load(): a shell of the reference, whose saved weights set_parameters() then loads.
+                self.reference = self._frozen(self.policy)
             return
-        # Start from the pretrained weights (in place: the optimizer already holds these parameter tensors).
+        # Start from the pretrained weights (in place: the optimizer already holds these parameter tensors),
+        # tempered: the logits divided by ``temperature`` (a Gaussian's standard deviation multiplied by it).
         self.policy.load_state_dict(source.state_dict())
-        self.reference = copy.deepcopy(source).to(self.device)
-        self.reference.set_training_mode(False)
-        for p in self.reference.parameters():
+        with torch.no_grad():
+            temper(self.policy, self.temperature)
+        self.reference = self._frozen(self.policy)  # the tempered clone: the same mode as the clone
+
+    def _frozen(self, policy: ActorCriticPolicy) -> ActorCriticPolicy:
+        reference = copy.deepcopy(policy).to(self.device)
+        reference.set_training_mode(False)
+        for p in reference.parameters():
             p.requires_grad_(False)
+        return reference
 
     def kl_to_reference(self, obs: np.ndarray) -> float:
         """Mean ``KL(pi_ref || pi)`` over a batch of observations (0 without a reference)."""
@@ -128,13 +232,24 @@ class KLRegularizedPPO(PPO):
                 bonus = bonus + self.expert_coef * self._expert_log_prob(obs)
             return values, log_prob, bonus
 
+        # Value warm-up: the first updates fit the critic only (the actor's parameters get no gradient), so
+        # the first policy steps follow advantages of a critic that knows the clone's returns.
+        actor = [p for name, p in self.policy.named_parameters() if not name.startswith(_CRITIC)]
+        warming = self._train_calls < self.value_warmup
         self.ent_coef = 1.0
         self.policy.evaluate_actions = with_kl
         try:
+            if warming:
+                for p in actor:
+                    p.requires_grad_(False)
             super().train()
         finally:
             self.ent_coef = user_ent_coef
             del self.policy.evaluate_actions  # back to the class's method
+            for p in actor:
+                p.requires_grad_(True)
+        self._train_calls += 1
+        self.logger.record("train/value_warmup", float(warming))
         if self._kl_log:
             self.logger.record("train/kl_reference", float(np.mean(self._kl_log)))
         if self._expert_log:
@@ -156,9 +271,16 @@ class KLRegularizedPPO(PPO):
         return out.index_put((rows,), log_p)
 
     def _excluded_save_params(self) -> list[str]:
-        # The frozen reference is not pickled with the model; save the pretrained policy on its own.
+        # The frozen reference travels as a state dict (see _get_torch_save_params), not pickled; the expert is
+        # a callable the caller passes again to load() (expert=...) when training goes on.
         return [*super()._excluded_save_params(), "_reference_source", "reference", "_kl_log", "expert",
                 "_expert_log"]
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        state_dicts, tensors = super()._get_torch_save_params()
+        if self.reference is not None:
+            state_dicts = [*state_dicts, "reference"]
+        return state_dicts, tensors
 
 
 # === RLOO fine-tuning of a days-of-cover policy (ORPR's reinforce stage on invgym/Replenishment-v0) ===

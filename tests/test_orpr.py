@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -309,3 +311,127 @@ def test_labeler_matches_exhaustive_enumeration_of_exact_fill_rates():
     labeler = ORLabeler(ENV_ID, config=ORLabelerConfig(service_target=target, label_envs=4, label_periods=10), **kw)
     teacher = labeler.fit_teacher()
     assert teacher.params["level"] == expected, (fill, target)
+
+
+# === The SB3 reinforce stage learns: tempered start, critic warm-up, selection; save/load; determinism ===
+
+
+def _small_fine_tune(timesteps, seed=0, **overrides):
+    from invgym.agents.orpr import FineTuneConfig
+
+    settings = dict(timesteps=timesteps, n_envs=16, n_steps=128, batch_size=512, select_every=2, select_envs=16,
+                    select_periods=1000, labeler=ORLabelerConfig(label_envs=32, label_periods=100),
+                    pretrain=PretrainConfig(epochs=12), seed=seed)
+    return FineTuneConfig(**{**settings, **overrides})
+
+
+def test_tempering_keeps_the_clones_actions_and_softens_its_distribution(pretrained, labelled):
+    from invgym.agents.reinforce import temper
+
+    _, reference = pretrained
+    obs = torch.as_tensor(labelled[1]["obs"][:500])
+    model = KLRegularizedPPO("MlpPolicy", _env(), reference=reference, temperature=3.0, **PPO_SETTINGS)
+    np.testing.assert_array_equal(model.predict(obs.numpy(), deterministic=True)[0],
+                                  reference.predict(obs.numpy(), deterministic=True)[0])
+    with torch.no_grad():
+        h0 = reference.get_distribution(obs).distribution.entropy().mean()
+        h1 = model.policy.get_distribution(obs).distribution.entropy().mean()
+    assert h1 > 2 * h0
+    assert model.kl_to_reference(obs.numpy()) == 0.0  # the anchor is the tempered clone
+    with pytest.raises(ValueError, match=r"'temperature' parameter of KLRegularizedPPO must be a float in the range"):
+        KLRegularizedPPO("MlpPolicy", _env(), reference=reference, temperature=0.0)
+    with pytest.raises(ValueError, match=r"'value_warmup' parameter of KLRegularizedPPO must be an int"):
+        KLRegularizedPPO("MlpPolicy", _env(), reference=reference, value_warmup=-1)
+    assert temper(reference, 1.0) is reference
+
+
+def test_value_warmup_trains_the_critic_only(pretrained):
+    _, reference = pretrained
+    model = KLRegularizedPPO("MlpPolicy", _env(), reference=reference, value_warmup=2, **PPO_SETTINGS)
+    before = {k: v.clone() for k, v in model.policy.state_dict().items()}
+    model.learn(2 * 32 * 8)  # two rollouts, two updates: both warm-up
+    after = model.policy.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("action_net", "mlp_extractor.policy")))
+    assert not torch.equal(before["value_net.weight"], after["value_net.weight"])
+    model.learn(32 * 8, reset_num_timesteps=False)  # the third update moves the actor
+    assert not torch.equal(before["action_net.weight"], model.policy.state_dict()["action_net.weight"])
+
+
+def test_the_sb3_reinforce_stage_lowers_the_clones_cost():
+    # L=4, p=39: the clone of the base-stock teacher is sub-optimal; a small PPO budget must lower its cost on
+    # test seeds kept apart from the selection seeds (paired over envs, more than 3 standard errors).
+    from invgym.agents.orpr import clone_and_fine_tune
+    from invgym.baselines.base_stock import BaseStock
+
+    kw = dict(lead_time=4, lost_sales_cost=39.0)
+    fit = clone_and_fine_tune(ENV_ID, BaseStock.fit(ENV_ID, **kw), _small_fine_tune(40_000), **kw)
+    best_step, best_cost = fit["selection"]["best"]
+    assert best_step > 0 and best_cost < fit["selection"]["history"][0][1]
+    clone = invgym.evaluate(fit["clone"], ENV_ID, num_envs=32, periods=2000, warmup=100, seed=7, **kw)
+    tuned = invgym.evaluate(fit["model"], ENV_ID, num_envs=32, periods=2000, warmup=100, seed=7, **kw)
+    d = clone.per_env_cost - tuned.per_env_cost
+    assert d.mean() > 3 * d.std(ddof=1) / np.sqrt(len(d))
+
+
+def test_kl_ppo_loads_with_sb3s_own_load_and_keeps_its_reference(pretrained, labelled, tmp_path):
+    _, reference = pretrained
+    obs = labelled[1]["obs"][:256]
+    model = KLRegularizedPPO("MlpPolicy", _env(), reference=reference, kl_coef=0.5, temperature=2.0,
+                             learning_rate=3e-3, **PPO_SETTINGS)
+    model.learn(512)
+    model.save(tmp_path / "kl_ppo.zip")
+    loaded = KLRegularizedPPO.load(tmp_path / "kl_ppo.zip", env=_env())  # no reference= needed
+    assert loaded.kl_coef == 0.5 and loaded.reference is not None
+    for key, value in model.reference.state_dict().items():
+        assert torch.equal(value, loaded.reference.state_dict()[key]), key
+    assert loaded.kl_to_reference(obs) == pytest.approx(model.kl_to_reference(obs)) and loaded.kl_to_reference(obs) > 0
+    np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
+    loaded.learn(256)  # training goes on with the leash
+    assert loaded._kl_log
+    plain = KLRegularizedPPO("MlpPolicy", _env(), kl_coef=0.0, **PPO_SETTINGS)
+    plain.save(tmp_path / "plain.zip")
+    assert KLRegularizedPPO.load(tmp_path / "plain.zip").reference is None
+
+
+def test_orpr_agents_are_deterministic_given_their_seed(labelled):
+    # Train A, then B (another seed), then A again: A's weights are bit-identical both times, whatever ran
+    # between (torch's and numpy's global generators are disturbed on purpose).
+    from invgym.agents.orpr import clone_and_fine_tune
+    from invgym.agents.pretrain import CoverCloneConfig, clone_cover_policy
+    from invgym.agents.reinforce import RLOO, RLOOConfig
+
+    data = labelled[1]
+
+    def pretrain(seed):
+        torch.rand(7), np.random.rand(3)
+        return Pretrainer(ENV_ID, data, PretrainConfig(epochs=2, seed=seed), **KW).fit().state_dict()
+
+    def fine_tune(seed):
+        torch.rand(5), np.random.rand(2)
+        fit = clone_and_fine_tune(ENV_ID, None, _small_fine_tune(2 * 16 * 128, seed=seed, select_periods=50,
+                                                                 pretrain=PretrainConfig(epochs=1)), **KW)
+        return fit["model"].policy.state_dict(), fit["selection"]["history"]
+
+    def same(a, b):
+        return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    a1, b, a2 = pretrain(0), pretrain(1), pretrain(0)
+    assert same(a1, a2) and not same(a1, b)
+    (w1, h1), (wb, _), (w2, h2) = fine_tune(0), fine_tune(1), fine_tune(0)
+    assert same(w1, w2) and h1 == h2 and not same(w1, wb)
+
+    labeler = ORLabeler(REPLENISHMENT, config=ORLabelerConfig(**{**SMALL_LABELS, "label_envs": 8,
+                                                                 "label_periods": 70}))
+    cover = labeler.label()
+
+    def rloo(seed):
+        torch.rand(3), np.random.rand(4)
+        policy, _ = clone_cover_policy(labeler.env_config, cover, CoverCloneConfig(epochs=1, seed=seed))
+        reference = copy.deepcopy(policy)
+        rl = RLOO(labeler.env_config, policy, reference, labeler.teacher, None,
+                  RLOOConfig(skus=4, samples=2, days=14, warmup=7, seed=seed))
+        rl.update(), rl.update()
+        return policy.state_dict(), rl.metrics
+
+    (r1, m1), (rb, _), (r2, m2) = rloo(0), rloo(1), rloo(0)
+    assert same(r1, r2) and m1 == m2 and not same(r1, rb)
