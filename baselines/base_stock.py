@@ -1,7 +1,7 @@
 """Order-up-to heuristics for lost sales: constant order, base-stock and capped base-stock.
 
 Each is fitted by simulation on the kernel's compiled rollout with common random numbers (see
-``baselines/_lost_sales.py``), and each names its rollout form, so :func:`invgym.evaluate` runs it in compiled
+``baselines/common.py``), and each names its rollout form, so :func:`invgym.evaluate` runs it in compiled
 code.
 
 References:
@@ -13,33 +13,23 @@ References:
 
 from __future__ import annotations
 
-import itertools
-import math
 from typing import Any
 
 import numpy as np
 
-from invgym.baselines._lost_sales import (
+from invgym.baselines.common import (
     FIT_SEED,
-    LostSalesPolicy,
     RolloutCost,
     check_fit_settings,
+    check_param,
     descend,
     fit_config,
-    fractile_levels,
+    golden_section,
+    steepest_descent,
 )
-from invgym.validation import check_real
+from invgym.baselines.lost_sales_policy import LostSalesPolicy, fractile_levels
 
 __all__ = ["BaseStock", "CappedBaseStock", "ConstantOrder"]
-
-
-def check_level(value: Any, name: str, owner: str, config: Any) -> float | int:
-    """Return a non-negative level; with a discrete action space it must be a whole number."""
-    value = check_real(value, name, owner, 0.0, None)
-    if config.action_type == "discrete" and value != math.floor(value):
-        raise ValueError(f"The '{name}' parameter of {owner} must be a whole number with a discrete action "
-                         f"space. Got {value!r} instead.")
-    return int(value) if value.is_integer() else value
 
 
 def _position(x: np.ndarray) -> np.ndarray:
@@ -73,16 +63,16 @@ class ConstantOrder(LostSalesPolicy):
             seed: env i of the search is seeded with ``seed + i``.
             **env_kwargs: scenario parameters, with an id only.
         """
-        config = fit_config(env, env_kwargs, cls.__name__)
+        config = fit_config(env, env_kwargs, cls.__name__, cls.family)
         num_envs, periods, warmup, seed = check_fit_settings(cls.__name__, num_envs, periods, warmup, seed)
         if quantity is not None:
-            return cls(config, quantity=check_level(quantity, "quantity", cls.__name__, config))
+            return cls(config, quantity=check_param(quantity, "quantity", cls.__name__, config))
         cost = RolloutCost(config, num_envs, periods, warmup, seed)
         high = int(config.max_order)
         q: float = descend(lambda v: cost("constant", [v]), int(config.demand.mean) - 1, 0, high)
         if config.action_type == "continuous":
             low, high_real = max(q - 1.0, 0.0), min(q + 1.0, config.max_order)
-            q = _golden(lambda v: cost("constant", [v]), low, high_real, 0.01)
+            q = golden_section(lambda v: cost("constant", [v]), low, high_real, 0.01)
         policy = cls(config, quantity=q)
         policy.info = {"search_cost": cost("constant", [q]), "evaluations": len(cost.cache)}
         return policy
@@ -120,10 +110,10 @@ class BaseStock(LostSalesPolicy):
             seed: env i of the search is seeded with ``seed + i``.
             **env_kwargs: scenario parameters, with an id only.
         """
-        config = fit_config(env, env_kwargs, cls.__name__)
+        config = fit_config(env, env_kwargs, cls.__name__, cls.family)
         num_envs, periods, warmup, seed = check_fit_settings(cls.__name__, num_envs, periods, warmup, seed)
         if level is not None:
-            return cls(config, level=check_level(level, "level", cls.__name__, config))
+            return cls(config, level=check_param(level, "level", cls.__name__, config))
         levels = fractile_levels(config)
         if config.lead_time == 0:
             policy = cls(config, level=levels[0])
@@ -169,19 +159,19 @@ class CappedBaseStock(LostSalesPolicy):
             seed: env i of the search is seeded with ``seed + i``.
             **env_kwargs: scenario parameters, with an id only.
         """
-        config = fit_config(env, env_kwargs, cls.__name__)
+        config = fit_config(env, env_kwargs, cls.__name__, cls.family)
         num_envs, periods, warmup, seed = check_fit_settings(cls.__name__, num_envs, periods, warmup, seed)
         if (level is None) != (cap is None):
             raise ValueError(f"{cls.__name__}.fit takes both 'level' and 'cap', or neither (to search both). "
                              f"Got level={level!r}, cap={cap!r} instead.")
         if level is not None:
-            return cls(config, level=check_level(level, "level", cls.__name__, config),
-                       cap=check_level(cap, "cap", cls.__name__, config))
+            return cls(config, level=check_param(level, "level", cls.__name__, config),
+                       cap=check_param(cap, "cap", cls.__name__, config))
         levels = fractile_levels(config)
         cost = RolloutCost(config, num_envs, periods, warmup, seed)
         high = (4 * levels[-1] + 10, max(int(config.max_order), 1))
         start = (levels[-1], levels[0])
-        best = _steepest_descent(lambda s, r: cost("capped_base_stock", [s, r]), start, high)
+        best = steepest_descent(lambda s, r: cost("capped_base_stock", [s, r]), start, high)
         policy = cls(config, level=best[0], cap=best[1])
         policy.info = {"search_cost": cost("capped_base_stock", list(best)), "evaluations": len(cost.cache)}
         return policy
@@ -195,29 +185,3 @@ class CappedBaseStock(LostSalesPolicy):
         """Return the kernel's "capped_base_stock" policy with this level and cap."""
         return "capped_base_stock", np.array([self.params["level"], self.params["cap"]], dtype=np.float64)
 
-
-def _steepest_descent(cost: Any, start: tuple[int, int], high: tuple[int, int]) -> tuple[int, int]:
-    """Move to the cheapest of the eight integer neighbours (within ``[0, high]``) until none is cheaper."""
-    x = (min(start[0], high[0]), min(start[1], high[1]))
-    while True:
-        moves = [(x[0] + a, x[1] + b) for a, b in itertools.product((-1, 0, 1), repeat=2) if a or b]
-        moves = [y for y in moves if 0 <= y[0] <= high[0] and 0 <= y[1] <= high[1]]
-        best = min(moves, key=lambda y: cost(*y))
-        if cost(*best) >= cost(*x):
-            return x
-        x = best
-
-
-def _golden(cost: Any, low: float, high: float, tol: float) -> float:
-    """Golden-section search for the minimum of a unimodal ``cost`` on ``[low, high]``, to within ``tol``."""
-    ratio = (math.sqrt(5.0) - 1.0) / 2.0
-    a, b = low, high
-    c, d = b - ratio * (b - a), a + ratio * (b - a)
-    while b - a > tol:
-        if cost(c) < cost(d):
-            b, d = d, c
-            c = b - ratio * (b - a)
-        else:
-            a, c = c, d
-            d = a + ratio * (b - a)
-    return (a + b) / 2.0

@@ -43,14 +43,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from invgym.baselines.common import FAMILIES, FittedPolicy, config_of
+from invgym.baselines.common import FIT_SEED, FittedPolicy, batch_rollout, check_param, config_of, fit_config
 from invgym.demand import ProductMixture
 from invgym.validation import check_int, check_real
 
 __all__ = ["CappedDualIndex", "DualIndex", "DualSourcingPolicy", "SingleIndex", "TailoredBaseSurge"]
 
-# Fits search on seeds far from evaluate()'s default seeds 0, 1, ..., so a fitted policy is judged on fresh demand.
-FIT_SEED = 2**40
 MAX_GRID = 4096
 
 
@@ -71,26 +69,17 @@ class DualSourcingPolicy(FittedPolicy):
                                                 "action_type")
 
     def __init__(self, env: Any, **params: Any) -> None:
-        config = _config(env, {}, type(self).__name__)
+        config = fit_config(env, {}, type(self).__name__, self.family)
         missing = [name for name in self.names if name not in params]
         if missing or len(params) != len(self.names):
             raise TypeError(f"{type(self).__name__} takes the parameters {list(self.names)}. Got {sorted(params)}.")
-        checked = {name: _check_param(params[name], name, type(self).__name__, config) for name in self.names}
+        # Levels may be negative (a position below zero is backordered); caps and quantities are >= 0.
+        checked = {name: check_param(params[name], name, type(self).__name__, config,
+                                     low=0.0 if name in ("cap", "quantity") else None) for name in self.names}
         super().__init__(**checked)
         self.config = config
-        self.fitted_for = {name: getattr(config, name) for name in self.fitted_fields}
+        self.remember_fit(config)
         self.info: dict[str, Any] = {}
-
-    def check_env(self, env: Any) -> Any:
-        """Return the env's config; raise ValueError unless it is the env the policy was fitted for."""
-        config = super().check_env(env)
-        differ = [name for name, value in self.fitted_for.items() if getattr(config, name) != value]
-        if differ:
-            fitted = ", ".join(f"{name}={self.fitted_for[name]!r}" for name in differ)
-            found = ", ".join(f"{name}={getattr(config, name)!r}" for name in differ)
-            raise ValueError(f"{type(self).__name__} was fitted for {fitted}; this env has {found}: "
-                             "fit it on this env.")
-        return config
 
     def theta(self) -> np.ndarray:
         """Return the parameters in the kernel's column order."""
@@ -138,24 +127,6 @@ def _clip(q: np.ndarray, high: float) -> np.ndarray:
     return np.minimum(np.maximum(q, 0.0), high)
 
 
-def _config(env: Any, env_kwargs: dict, owner: str) -> Any:
-    config = config_of(env, **env_kwargs)
-    found = FAMILIES.get(type(config).__name__, type(config).__name__)
-    if found != "dual_sourcing":
-        raise ValueError(f"{owner} is a dual_sourcing policy; it cannot act in a {found} env.")
-    return config
-
-
-def _check_param(value: Any, name: str, owner: str, config: Any) -> float | int:
-    """Return a finite level (a whole number with a discrete action space); caps and quantities are >= 0."""
-    low = 0.0 if name in ("cap", "quantity") else None
-    value = check_real(value, name, owner, low, None)
-    if config.action_type == "discrete" and value != math.floor(value):
-        raise ValueError(f"The '{name}' parameter of {owner} must be a whole number with a discrete action "
-                         f"space. Got {value!r} instead.")
-    return int(value) if value.is_integer() else value
-
-
 def _quantile(config: Any, level: float, periods: int) -> int:
     return config.demand.quantile(level, periods) if periods > 0 else 0
 
@@ -176,9 +147,8 @@ class _Search:
     def costs(self, name: str, candidates: np.ndarray, periods: int, seed: int) -> np.ndarray:
         """Control-variate cost of each candidate (one env each, all on the same demand path)."""
         config = dataclasses.replace(self.config, horizon=periods + self.warmup)
-        kernel = config.bind(len(candidates)).kernel
-        kernel.reset(np.full(len(candidates), seed, dtype=np.uint64))
-        tot = kernel.rollout(name, candidates, periods, self.warmup)
+        tot = {key: value[:, 0] for key, value in batch_rollout(
+            config, name, candidates, num_envs=1, periods=periods, warmup=self.warmup, seed=seed).items()}
         c = config
         purchases = c.regular_cost * (periods * c.demand.mean - tot["lost"]) + (
             c.expedited_cost - c.regular_cost) * tot["order_expedited"]
@@ -216,7 +186,7 @@ def _unit(axes: list[np.ndarray]) -> np.ndarray:
 def _search(cls: type, env: Any, env_kwargs: dict, periods: Any, screen_periods: Any, warmup: Any, seed: Any,
             keep: Any) -> tuple[Any, _Search]:
     owner = cls.__name__
-    config = _config(env, env_kwargs, owner)
+    config = fit_config(env, env_kwargs, owner, cls.family)
     if isinstance(config.demand, ProductMixture):
         raise ValueError(f"{owner}.fit needs demand from one product; a ProductMixture draws a product per "
                          "episode. Fit each product separately.")

@@ -23,13 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from invgym.baselines.common import FAMILIES, FittedPolicy, config_of
+from invgym.baselines.common import FIT_SEED, FittedPolicy, batch_rollout, fit_config
 from invgym.validation import check_int
 
 __all__ = ["IntervalStock"]
-
-# Fits search on seeds far from evaluate()'s default seeds 0, 1, ..., so a fitted policy is judged on fresh demand.
-FIT_SEED = 2**40
 
 
 class IntervalStock(FittedPolicy):
@@ -62,18 +59,8 @@ class IntervalStock(FittedPolicy):
         self.max_order, self.max_removal = float(config.max_order), float(config.max_removal)
         self.phased = phased
         self.discrete = config.action_type == "discrete"
-        self.fitted_for = {name: getattr(config, name) for name in self.fitted_fields}
+        self.remember_fit(config)
         self.info: dict[str, Any] = {}
-
-    def check_env(self, env: Any) -> Any:
-        """Return the env's config; raise ValueError if it is not the env this policy was fitted for."""
-        config = super().check_env(env)
-        differ = [name for name, value in self.fitted_for.items() if getattr(config, name) != value]
-        if differ:
-            fitted = ", ".join(f"{name}={self.fitted_for[name]!r}" for name in differ)
-            found = ", ".join(f"{name}={getattr(config, name)!r}" for name in differ)
-            raise ValueError(f"IntervalStock was fitted for {fitted}; this env has {found}: fit it on this env.")
-        return config
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Return the signed actions for a batch of observations (int64 if the env is discrete)."""
@@ -135,10 +122,7 @@ class IntervalStock(FittedPolicy):
             [10, 0, -14]
         """
         owner = "IntervalStock.fit"
-        config = config_of(env, **env_kwargs)
-        found = FAMILIES.get(type(config).__name__, type(config).__name__)
-        if found != "procurement_removal":
-            raise ValueError(f"IntervalStock is a procurement_removal policy; it cannot act in a {found} env.")
+        config = fit_config(env, env_kwargs, "IntervalStock", cls.family)
         if (order_up_to is None) != (remove_down_to is None):
             raise ValueError(f"{owner} takes both 'order_up_to' and 'remove_down_to', or neither (to search both). "
                              f"Got order_up_to={order_up_to!r}, remove_down_to={remove_down_to!r} instead.")
@@ -165,12 +149,10 @@ class IntervalStock(FittedPolicy):
             a, b = levels(alpha, delta)
             n = len(alpha)
             evaluations += n
-            kernel = config.bind(n * num_envs).kernel
-            kernel.reset(np.tile(np.uint64(seed) + np.arange(num_envs, dtype=np.uint64), n))
-            params = np.repeat(np.concatenate([a, b], axis=1), num_envs, axis=0)
             name = "phased_interval" if phased else "interval"
-            totals = kernel.rollout(name, params, periods=periods, warmup=warmup)["cost"]
-            return totals.reshape(n, num_envs).mean(axis=1) / periods
+            totals = batch_rollout(config, name, np.concatenate([a, b], axis=1), num_envs=num_envs,
+                                   periods=periods, warmup=warmup, seed=seed)["cost"]
+            return totals.mean(axis=1) / periods
 
         # Integer grids: alpha puts a between 0 and the mean plus 8 standard deviations (or the initial
         # position); delta covers removal margins up to that height, plus "never remove" (inf, listed last).

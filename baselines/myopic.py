@@ -6,7 +6,7 @@ follows from the state ``x = (x_0, ..., x_{L-1})`` (on-hand, then outstanding or
 ``V_0 = x_0``, ``V_{k+1} = (V_k - D_k)^+ + x_{k+1}`` for k < L - 1, and ``V = (V_{L-1} - D_{L-1})^+``.
 The cost is convex in q with forward difference ``(h + p) P(D <= V + q) - p``, so the myopic order is the
 least ``q >= 0`` with ``P(D <= V + q) >= p / (p + h)`` (with p - c for p when there is a purchase cost c; see
-``baselines/_lost_sales.py``). With L = 0 it is the newsvendor policy.
+``baselines/lost_sales_policy.py``). With L = 0 it is the newsvendor policy.
 
 **Table.** The orders are tabulated once, at ``fit``, over the states the policy can reach, so ``act`` is a
 lookup. Two bounds keep the table small and exact: (i) the myopic order never exceeds ``s_0``, the fractile
@@ -27,13 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from invgym.baselines._lost_sales import (
-    LostSalesPolicy,
-    critical_fractile,
-    effective_costs,
-    fit_config,
-    fractile_levels,
-)
+from invgym.baselines.common import fit_config
+from invgym.baselines.lost_sales_policy import LostSalesPolicy, critical_fractile, effective_costs, fractile_levels
 from invgym.validation import check_int
 
 __all__ = ["Myopic"]
@@ -101,7 +96,7 @@ class Myopic(LostSalesPolicy):
                 on first sight instead.
             **env_kwargs: scenario parameters, with an id only.
         """
-        config = fit_config(env, env_kwargs, cls.__name__)
+        config = fit_config(env, env_kwargs, cls.__name__, cls.family)
         max_table_states = check_int(max_table_states, "max_table_states", cls.__name__, 0, 100_000_000)
         beta = critical_fractile(*effective_costs(config))
         levels = fractile_levels(config)  # s_l, l = 0..L

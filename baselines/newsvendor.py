@@ -2,7 +2,7 @@
 
 With lost sales and zero lead time the order is on hand before demand, each period is a newsvendor problem
 with underage cost p - c and overage cost h (stock left over is carried, so it is worth its purchase cost; see
-``baselines/_lost_sales.py``), and ordering up to ``S = F^{-1}((p - c) / (p - c + h))`` every period is
+``baselines/lost_sales_policy.py``), and ordering up to ``S = F^{-1}((p - c) / (p - c + h))`` every period is
 optimal. With a lead time it is not: use :class:`~invgym.baselines.BaseStock`, whose ``fit`` searches S by
 simulation.
 """
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from invgym.baselines._lost_sales import critical_fractile, effective_costs, fit_config
 from invgym.baselines.base_stock import BaseStock
+from invgym.baselines.common import fit_config
+from invgym.baselines.lost_sales_policy import critical_fractile, effective_costs
 
 __all__ = ["Newsvendor"]
 
@@ -31,7 +32,7 @@ class Newsvendor(BaseStock):
         Raises:
             ValueError: if the env's lead time is not 0 (the newsvendor is then not optimal; use BaseStock).
         """
-        config = fit_config(env, env_kwargs, cls.__name__)
+        config = fit_config(env, env_kwargs, cls.__name__, cls.family)
         if config.lead_time != 0:
             raise ValueError(f"Newsvendor is the optimal policy only with lead_time=0. Got lead_time="
                              f"{config.lead_time} instead: use BaseStock.fit, which searches the level by "

@@ -16,8 +16,9 @@
   comes within 0.1 % (FIFO) and 0.7 % (LIFO) of the optimal average cost, where base-stock is 1.2 % and 0.9 %
   above it (exact Markov-chain costs, ``tests/test_perishable_baselines.py``).
 
-Every fitted policy names its kernel rollout form, so ``invgym.evaluate`` and :func:`protocol_rewards` run it in
-compiled code; its ``act`` gives bit-identical orders when stepped.
+Every fitted policy names its kernel rollout form, so ``invgym.evaluate`` and De Moor et al.'s protocol
+(``baselines/perishable_protocol.py``) run it in compiled code; its ``act`` gives bit-identical orders when
+stepped. The searches use the fitting toolkit of ``baselines/common.py``.
 
 References:
     B. J. De Moor, J. Gijsbrechts & R. N. Boute (2022), EJOR 301(2), 535-545.
@@ -29,30 +30,27 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
 
-from invgym.baselines._lost_sales import FIT_SEED, check_fit_settings, descend
-from invgym.baselines.base_stock import _steepest_descent
-from invgym.baselines.common import FAMILIES, FittedPolicy, config_of
-from invgym.evaluate import rollout_totals
-from invgym.validation import check_int, check_real
+from invgym.baselines.common import (
+    FIT_SEED,
+    FittedPolicy,
+    RolloutCost,
+    check_fit_settings,
+    check_param,
+    descend,
+    fit_config,
+    steepest_descent,
+)
+from invgym.validation import check_real
 
 __all__ = ["EstimatedWithdrawalBaseStock", "NaiveBaseStock", "PerishableBaseStock", "PerishableCappedBaseStock",
-           "naive_level", "protocol_rewards"]
+           "PerishablePolicy", "naive_level"]
 
 
 # === Shared pieces ===
-
-def fit_config(env: Any, env_kwargs: dict, owner: str) -> Any:
-    """Return the perishable config of ``env`` (an env, vector env, config or id with ``env_kwargs``)."""
-    config = config_of(env, **env_kwargs)
-    found = FAMILIES.get(type(config).__name__, type(config).__name__)
-    if found != "perishable":
-        raise ValueError(f"{owner} is a perishable policy; it cannot act in a {found} env.")
-    return config
 
 
 def _fractile(config: Any) -> float:
@@ -83,19 +81,8 @@ class PerishablePolicy(FittedPolicy):
         self.fifo = config.issuing == "fifo"
         self.max_order = float(config.max_order)
         self.discrete = config.action_type == "discrete"
-        self.fitted_for = {name: getattr(config, name) for name in self.fitted_fields}
+        self.remember_fit(config)
         self.info: dict[str, Any] = {}
-
-    def check_env(self, env: Any) -> Any:
-        """Return the env's config; raise ValueError unless it is the env the policy was fitted for."""
-        config = super().check_env(env)
-        differ = [name for name, value in self.fitted_for.items() if getattr(config, name) != value]
-        if differ:
-            fitted = ", ".join(f"{name}={self.fitted_for[name]!r}" for name in differ)
-            found = ", ".join(f"{name}={getattr(config, name)!r}" for name in differ)
-            raise ValueError(f"{type(self).__name__} was fitted for {fitted}; this env has {found}: "
-                             "fit it on this env.")
-        return config
 
     def _state(self, obs: np.ndarray) -> np.ndarray:
         if obs.shape[1] < max(self.width, 1):
@@ -117,38 +104,10 @@ class PerishablePolicy(FittedPolicy):
         return q.astype(np.int64) if self.discrete else q
 
 
-class _RolloutCost:
-    """Mean (discounted) cost per env of a kernel policy on common random numbers, memoised by parameters."""
-
-    def __init__(self, config: Any, num_envs: int, periods: int, warmup: int, discount: float, seed: int) -> None:
-        config = dataclasses.replace(config, horizon=periods + warmup)
-        self._buf = config.bind(num_envs)
-        self.kernel = self._buf.kernel
-        self.seeds = np.uint64(seed) + np.arange(num_envs, dtype=np.uint64)
-        self.periods, self.warmup, self.discount = periods, warmup, discount
-        self.cache: dict[tuple, float] = {}
-
-    def __call__(self, name: str, params: list[float]) -> float:
-        key = (name, *params)
-        if key not in self.cache:
-            self.kernel.reset(self.seeds)  # every candidate starts from the initial state on the same demand
-            parts = self.kernel.rollout(name, params, self.periods, self.warmup, self.discount)
-            self.cache[key] = float(parts["cost"].mean())
-        return self.cache[key]
-
-
-def _check_param(value: Any, name: str, owner: str, config: Any) -> float | int:
-    value = check_real(value, name, owner, 0.0, None)
-    if config.action_type == "discrete" and not value.is_integer():
-        raise ValueError(f"The '{name}' parameter of {owner} must be a whole number with a discrete action "
-                         f"space. Got {value!r} instead.")
-    return int(value) if value.is_integer() else value
-
-
 def _prepare(cls: type, env: Any, env_kwargs: dict, num_envs: Any, periods: Any, warmup: Any, discount: Any,
              seed: Any) -> tuple[Any, tuple[int, int, int, float, int]]:
     owner = cls.__name__
-    config = fit_config(env, env_kwargs, owner)
+    config = fit_config(env, env_kwargs, owner, cls.family)
     num_envs, periods, warmup, seed = check_fit_settings(owner, num_envs, periods, warmup, seed)
     discount = check_real(discount, "discount", owner, 0.0, 1.0, closed="right")
     return config, (num_envs, periods, warmup, discount, seed)
@@ -160,7 +119,7 @@ def _level_bound(config: Any) -> int:
 
 
 def _search(config: Any, settings: tuple, name: str, extra: list[float],
-            fixed_cap: float | None) -> tuple[int, int | None, _RolloutCost]:
+            fixed_cap: float | None) -> tuple[int, int | None, RolloutCost]:
     """Search the level (and the cap unless ``fixed_cap`` or the policy has none) on common random numbers.
 
     A descent over integer levels from :func:`naive_level` (with the cap at ``max_order``); then, for a capped
@@ -168,7 +127,9 @@ def _search(config: Any, settings: tuple, name: str, extra: list[float],
     flat in caps the orders never reach, so a descent in the cap alone can stall on a plateau) and steepest
     descent over the eight integer neighbours of (level, cap) from the best of them.
     """
-    cost = _RolloutCost(config, *settings)
+    num_envs, periods, warmup, discount, seed = settings
+    # The mean total (discounted) cost per env; the perishable rollout always gets the discount.
+    cost = RolloutCost(config, num_envs, periods, warmup, seed, discount=discount, per_period=False)
     high, top = _level_bound(config), int(np.floor(config.max_order))
     capped = name != "base_stock"
 
@@ -181,7 +142,7 @@ def _search(config: Any, settings: tuple, name: str, extra: list[float],
         return level, None, cost
     caps = np.unique(np.linspace(0, min(level, top), 25).round().astype(int)).tolist()
     start_cap = min(caps, key=lambda r: run(level, r))
-    level, cap = _steepest_descent(run, (level, start_cap), (high, top))
+    level, cap = steepest_descent(run, (level, start_cap), (high, top))
     return level, cap, cost
 
 
@@ -197,7 +158,7 @@ class NaiveBaseStock(PerishablePolicy):
     @classmethod
     def fit(cls, env: Any, **env_kwargs: Any) -> NaiveBaseStock:
         """Return the naive policy of a perishable env, config or id (with ``env_kwargs``)."""
-        config = fit_config(env, env_kwargs, cls.__name__)
+        config = fit_config(env, env_kwargs, cls.__name__, cls.family)
         return cls(config, level=naive_level(config))
 
     def act(self, obs: np.ndarray) -> np.ndarray:
@@ -235,7 +196,7 @@ class PerishableBaseStock(NaiveBaseStock):
         """
         config, settings = _prepare(cls, env, env_kwargs, num_envs, periods, warmup, discount, seed)
         if level is not None:
-            return cls(config, level=_check_param(level, "level", cls.__name__, config))
+            return cls(config, level=check_param(level, "level", cls.__name__, config))
         best, _, cost = _search(config, settings, "base_stock", [], None)
         policy = cls(config, level=best)
         policy.info = {"search_cost": cost("base_stock", [float(best)]), "evaluations": len(cost.cache),
@@ -270,10 +231,10 @@ class PerishableCappedBaseStock(PerishablePolicy):
         """
         config, settings = _prepare(cls, env, env_kwargs, num_envs, periods, warmup, discount, seed)
         owner = cls.__name__
-        fixed_cap = None if cap is None else _check_param(cap, "cap", owner, config)
+        fixed_cap = None if cap is None else check_param(cap, "cap", owner, config)
         if level is not None:
             cap = config.max_order if fixed_cap is None else fixed_cap
-            return cls(config, level=_check_param(level, "level", owner, config), cap=cap)
+            return cls(config, level=check_param(level, "level", owner, config), cap=cap)
         best, found, cost = _search(config, settings, "capped_base_stock", [], fixed_cap)
         cap = fixed_cap if found is None else found
         policy = cls(config, level=best, cap=cap)
@@ -324,10 +285,10 @@ class EstimatedWithdrawalBaseStock(PerishablePolicy):
         owner = cls.__name__
         mean = config.demand.mean if mean_demand is None else check_real(
             mean_demand, "mean_demand", owner, 0.0, None)
-        fixed_cap = None if cap is None else _check_param(cap, "cap", owner, config)
+        fixed_cap = None if cap is None else check_param(cap, "cap", owner, config)
         if level is not None:
             cap = config.max_order if fixed_cap is None else fixed_cap
-            return cls(config, level=_check_param(level, "level", owner, config), cap=cap, mean_demand=mean)
+            return cls(config, level=check_param(level, "level", owner, config), cap=cap, mean_demand=mean)
         best, found, cost = _search(config, settings, "ewa", [mean], fixed_cap)
         cap = fixed_cap if found is None else found
         policy = cls(config, level=best, cap=cap, mean_demand=mean)
@@ -365,51 +326,3 @@ class EstimatedWithdrawalBaseStock(PerishablePolicy):
         """Return the kernel's "ewa" policy with this level, cap and mean demand."""
         return "ewa", np.array([self.params["level"], self.params["cap"], self.params["mean_demand"]],
                                dtype=np.float64)
-
-
-# === De Moor et al.'s evaluation protocol ===
-
-def protocol_rewards(policy: Any, env: Any, *, episodes: int = 1000, warmup: int = 100, periods: int = 365,
-                     discount: float = 0.99, seed: int = 0, **env_kwargs: Any) -> np.ndarray:
-    """Simulate De Moor et al.'s (2022) protocol; return each episode's discounted reward (a negative number).
-
-    Each episode starts in the env's initial state (empty by default), runs ``warmup`` periods uncounted, then
-    sums ``discount ** k`` times the reward of the k-th of ``periods`` counted periods. Episode i is seeded with
-    ``seed + i``. A fitted heuristic runs in the kernel's compiled rollout; any other policy is stepped through
-    the same kernel with the same demand.
-
-    Args:
-        policy: a fitted perishable heuristic, an exact table policy, or any callable obs -> orders.
-        env: a perishable env, vector env, config or id (with ``env_kwargs``).
-        episodes: independent episodes.
-        warmup: uncounted periods first.
-        periods: counted periods.
-        discount: weight factor per counted period.
-        seed: episode i is seeded with ``seed + i``.
-        **env_kwargs: scenario parameters, with an id only.
-    """
-    owner = "protocol_rewards"
-    config = fit_config(env, env_kwargs, owner)
-    episodes = check_int(episodes, "episodes", owner, 1, 10_000_000)
-    warmup = check_int(warmup, "warmup", owner, 0, 10**7)
-    periods = check_int(periods, "periods", owner, 1, 10**7)
-    discount = check_real(discount, "discount", owner, 0.0, 1.0, closed="right")
-    if isinstance(policy, FittedPolicy):
-        policy.check_env(config)
-    config = dataclasses.replace(config, horizon=warmup + periods)
-    buf = config.bind(episodes).reset(seed)
-    kernel = buf.kernel
-    totals = rollout_totals(policy, config, kernel, periods, warmup, discount)
-    if totals is not None:
-        return -totals[:, type(config).parts.index("cost")]
-    total, weight = np.zeros(episodes), 1.0
-    for t in range(warmup + periods):
-        buf.actions[:, 0] = np.asarray(policy(buf.obs), dtype=np.float64).reshape(-1)
-        bad = kernel.step()
-        if bad >= 0:
-            raise ValueError(f"the policy ordered {buf.actions[bad, 0]!r} in episode {bad}, outside "
-                             f"[0, {config.max_order}].")
-        if t >= warmup:
-            total += weight * buf.rewards
-            weight *= discount
-    return total

@@ -20,15 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from invgym.baselines._lost_sales import (
-    FIT_SEED,
-    LostSalesPolicy,
-    RolloutCost,
-    check_fit_settings,
-    descend,
-    fit_config,
-    fractile_levels,
-)
+from invgym.baselines.common import FIT_SEED, RolloutCost, check_fit_settings, descend, fit_config
+from invgym.baselines.lost_sales_policy import LostSalesPolicy, fractile_levels
 from invgym.validation import check_bool, check_vector
 
 __all__ = ["VectorBaseStock"]
@@ -57,7 +50,7 @@ class VectorBaseStock(LostSalesPolicy):
             **env_kwargs: scenario parameters, with an id only.
         """
         name = cls.__name__
-        config = fit_config(env, env_kwargs, name)
+        config = fit_config(env, env_kwargs, name, cls.family)
         num_envs, periods, warmup, seed = check_fit_settings(name, num_envs, periods, warmup, seed)
         search = check_bool(search, "search", name)
         size = config.lead_time + 1

@@ -1,7 +1,7 @@
 """The built-in OR baselines the leaderboard runs, and the naive policy each family scores 0 against.
 
 Each entry fits its heuristic on the instance (by simulation search on seeds far from the public ones, see
-``baselines/_lost_sales.py``'s ``FIT_SEED``) and is then evaluated exactly like a submission. A baseline whose
+``baselines/common.py``'s ``FIT_SEED``) and is then evaluated exactly like a submission. A baseline whose
 module has not landed yet is simply left out, as a suite track whose env does not exist is.
 """
 
@@ -121,8 +121,8 @@ def naive_policy(config: Any) -> tuple[Any, str]:
 
     family = family_of(config)
     if family == "lost_sales":
-        from invgym.baselines._lost_sales import fractile_levels
         from invgym.baselines.base_stock import BaseStock
+        from invgym.baselines.lost_sales_policy import fractile_levels
 
         level = fractile_levels(config)[-1]
         return BaseStock.fit(config, level=level), f"standard base-stock: BaseStock(level={level}), Morton's s_L"

@@ -37,7 +37,7 @@ from invgym.baselines.exact_perishable import (
     solve_perishable,
     solve_perishable_discounted,
 )
-from invgym.baselines.perishable_policies import protocol_rewards
+from invgym.baselines.perishable_protocol import protocol_rewards
 from invgym.demand import Poisson, ProductMixture
 from invgym.envs.perishable import PerishableConfig
 from tests import scenario_checks as sc
