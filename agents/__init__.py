@@ -5,8 +5,8 @@
 - ORPR: :class:`ORLabeler` (``agents/orpr.py``), :class:`Pretrainer` (``agents/pretrain.py``),
   :class:`KLRegularizedPPO` (``agents/reinforce.py``); on replenishment the whole pipeline is :class:`ORPR`
   (a days-of-cover :class:`CoverPolicy` cloned, then fine-tuned by :class:`RLOO`).
-- Ray/RLlib (the ``ray`` extra): :func:`train_rllib`, :func:`export_to_rllib`, :func:`import_from_rllib`
-  (``agents/rllib.py``).
+- Ray/RLlib (the ``ray`` extra): :func:`train_rllib` (``agents/rllib.py``), :func:`export_to_rllib`,
+  :func:`import_from_rllib` (``agents/rllib_export.py``).
 
 Names are loaded lazily, so ``import invgym.agents`` costs nothing until one is used.
 """
@@ -44,8 +44,8 @@ _EXPORTS = {
     "RLOO": "reinforce",
     "RLOOConfig": "reinforce",
     "train_rllib": "rllib",
-    "export_to_rllib": "rllib",
-    "import_from_rllib": "rllib",
+    "export_to_rllib": "rllib_export",
+    "import_from_rllib": "rllib_export",
 }
 
 __all__ = sorted(_EXPORTS)

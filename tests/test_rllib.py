@@ -1,4 +1,4 @@
-"""agents/rllib.py: PPO on "invgym:invgym/<Env>" ids on a local 127.0.0.1 Ray cluster; SB3 -> RLlib export."""
+"""agents/rllib.py: PPO on "invgym:invgym/<Env>" ids on a local 127.0.0.1 Ray cluster; agents/rllib_export.py."""
 
 from __future__ import annotations
 
@@ -18,14 +18,8 @@ import ray  # noqa: E402
 
 import invgym  # noqa: E402, F401
 from invgym.agents.pretrain import PretrainConfig, Pretrainer  # noqa: E402
-from invgym.agents.rllib import (  # noqa: E402
-    export_to_rllib,
-    import_from_rllib,
-    ppo_config,
-    rllib_env_id,
-    rllib_module_spec,
-    train_rllib,
-)
+from invgym.agents.rllib import ppo_config, rllib_env_id, train_rllib  # noqa: E402
+from invgym.agents.rllib_export import export_to_rllib, import_from_rllib, rllib_module_spec  # noqa: E402
 
 ENV_ID = "invgym/LostSales-v0"
 KW = dict(lead_time=2, horizon=50)
