@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from invgym.agents.policies import POLICY_KINDS, build_policy
+from invgym.atomic import atomic_save
 from invgym.baselines.common import FittedPolicy, config_of, family_of
 from invgym.validation import check_bool, check_int, check_real
 
@@ -468,10 +469,7 @@ class DirectBackprop:
             "metrics": self.metrics,
             "config": dataclasses.asdict(self.config),
         }
-        # Write to a temporary file in the same folder, then rename: os.replace is atomic on POSIX and Windows.
-        tmp = self.checkpoint_path + f".tmp{os.getpid()}"
-        torch.save(state, tmp)
-        os.replace(tmp, self.checkpoint_path)
+        atomic_save(self.checkpoint_path, lambda handle: torch.save(state, handle))  # invgym.atomic
 
     def _load_checkpoint(self) -> None:
         state = torch.load(self.checkpoint_path, weights_only=False)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from invgym.atomic import atomic_save
 from invgym.baselines.common import FittedPolicy, config_of, family_of
 from invgym.baselines.days_of_cover import DaysOfCover  # ORPR's replenishment teacher, re-exported here
 from invgym.validation import check_int, check_real
@@ -203,10 +204,7 @@ def _random_actions(config: Any, n: int, rng: np.random.Generator) -> np.ndarray
 
 
 def _save_atomic(path: str, data: dict[str, np.ndarray], meta: dict) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:  # a file object, so numpy does not append ".npz" to the temporary name
-        np.savez(f, meta=np.array(json.dumps(meta, default=str)), **data)
-    os.replace(tmp, path)
+    atomic_save(path, lambda handle: np.savez(handle, meta=np.array(json.dumps(meta, default=str)), **data))
 
 
 def load_dataset(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
@@ -345,8 +343,7 @@ class ORPR:
         def save(obj: Any, name: str) -> None:
             path = self._path(name)
             if path is not None:
-                torch.save(obj, f"{path}.tmp")
-                os.replace(f"{path}.tmp", path)  # atomic: an interrupted save never leaves half a checkpoint
+                atomic_save(path, lambda handle: torch.save(obj, handle))  # an interrupted save leaves no half file
 
         def load(name: str) -> Any:
             path = self._path(name)

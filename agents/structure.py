@@ -237,8 +237,6 @@ def plot_policy_contour(policy: Any, env: Any, dims: Sequence[int] = (0, 1), *, 
         path: also write the SVG there (atomically: written to a temporary file, then renamed).
         **env_kwargs: scenario parameters, with an id only.
     """
-    import os
-
     config = config_of(env, **env_kwargs)
     obs_dim = int(config.observation_space().shape[0])
     dims = list(dims)
@@ -291,8 +289,7 @@ def plot_policy_contour(policy: Any, env: Any, dims: Sequence[int] = (0, 1), *, 
     out.append("</svg>")
     svg = "\n".join(out)
     if path is not None:
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(svg)
-        os.replace(tmp, path)
+        from invgym.atomic import atomic_write_text
+
+        atomic_write_text(path, svg)
     return svg

@@ -125,8 +125,11 @@ def _load_python(spec: dict[str, Any]) -> Any:
         sys.modules[unique] = module
         module_spec.loader.exec_module(module)
     else:
-        if str(Path.cwd()) not in sys.path:
-            sys.path.insert(0, str(Path.cwd()))
+        # The sandbox's working directory is empty: import from where the hashed file was found.
+        parts, file = target.split("."), Path(path)
+        base = file.parents[len(parts) if file.name == "__init__.py" else len(parts) - 1] if path else Path.cwd()
+        if str(base) not in sys.path:
+            sys.path.insert(0, str(base))
         module = importlib.import_module(target)
         if path and Path(module.__file__ or "").resolve() != Path(path).resolve():
             raise RuntimeError(f"{target!r} imports from {module.__file__}, not from the hashed file {path}.")
@@ -144,10 +147,21 @@ def _takes_argument(fn: Any) -> bool:
     return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
 
 
-def build_policy(spec: dict[str, Any], env_id: str, env_kwargs: dict[str, Any], quick: bool = False) -> Any:
-    """Return the policy of an agent for one instance (run inside the worker process).
+def _takes_keyword(fn: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params and params[name].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                    inspect.Parameter.KEYWORD_ONLY)
+
+
+def build_policy(spec: dict[str, Any], env_id: str, env_kwargs: dict[str, Any], quick: bool = False,
+                 instance: str = "") -> Any:
+    """Return the policy of an agent for one instance (a submission's runs in its sandbox process).
 
     The artifact is re-hashed first, so a file changed between submission and evaluation is refused.
+    ``instance`` is the suite instance id, passed to a factory that takes an ``instance`` keyword.
     """
     kind = spec["kind"]
     if kind == "baseline":
@@ -161,11 +175,12 @@ def build_policy(spec: dict[str, Any], env_id: str, env_kwargs: dict[str, Any], 
         import gymnasium as gym
 
         factory = _load_python(spec)
+        extra = {"instance": instance} if _takes_keyword(factory, "instance") else {}
         if not _takes_argument(factory):
-            return factory()
+            return factory(**extra)
         env = gym.make(env_id, **env_kwargs)
         try:
-            return factory(env)
+            return factory(env, **extra)
         finally:
             env.close()
     if kind in ("sb3", "torchscript"):

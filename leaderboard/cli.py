@@ -31,6 +31,7 @@ Root = Annotated[Optional[Path], typer.Option("--root", help=_ROOT)]  # noqa: UP
 SuiteFile = Annotated[Optional[Path], typer.Option("--suite", help="Suite file (default: the packaged one).")]  # noqa: UP045
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
 Algo = Annotated[Optional[str], typer.Option("--algo", help="SB3 algorithm of a .zip agent (PPO, SAC, ...).")]  # noqa: UP045
+Memory = Annotated[Optional[int], typer.Option("--memory-mb", min=64, help="Address-space limit of the agent's sandbox process (MiB; default 4096).")]  # noqa: UP045, E501
 AgentHere = Annotated[Optional[str], typer.Option("--agent", help="Where the agent is here, if not where the file says.")]  # noqa: UP045, E501
 
 
@@ -60,14 +61,14 @@ def submit(agent: Annotated[str, typer.Option("--agent", help=_AGENT)],
            name: Annotated[str, typer.Option("--name", help="Entry name: results/NAME.json.")],
            track: Tracks = None, algo: Algo = None,
            quick: Quick = False, jobs: Jobs = None, ray: Ray = None, timeout: Timeout = DEFAULT_TIMEOUT,
-           root: Root = None, suite: SuiteFile = None, progress: Progress = True) -> None:
-    """Evaluate an agent on the public seeds and write results/NAME.json."""
+           root: Root = None, suite: SuiteFile = None, progress: Progress = True, memory_mb: Memory = None) -> None:
+    """Evaluate an agent on the public seeds, write results/NAME.json and re-render the board there."""
     from invgym.leaderboard.record import load_document
     from invgym.leaderboard.submit import submit as submit_agent
 
     try:
         path = submit_agent(agent, name, tracks=track, algo=algo, quick=quick, jobs=jobs, ray=ray, timeout=timeout,
-                            root=root, suite=suite, progress=progress)
+                            root=root, suite=suite, progress=progress, memory_mb=memory_mb)
     except (ValueError, TypeError) as exc:
         _fail(str(exc))
     document, _ = load_document(path)
@@ -87,13 +88,13 @@ def submit(agent: Annotated[str, typer.Option("--agent", help=_AGENT)],
 def verify(file: Annotated[Path, typer.Argument(help="The result file to check.", exists=True, dir_okay=False)],
            agent: AgentHere = None, algo: Algo = None,
            jobs: Jobs = None, ray: Ray = None, timeout: Timeout = DEFAULT_TIMEOUT, suite: SuiteFile = None,
-           progress: Progress = True) -> None:
+           progress: Progress = True, memory_mb: Memory = None) -> None:
     """Re-evaluate a result file on held-out seeds (needs INVGYM_LEADERBOARD_SECRET); exit 1 if rejected."""
     from invgym.leaderboard.verify import verify as verify_file
 
     try:
         report = verify_file(file, agent=agent, algo=algo, jobs=jobs, ray=ray, timeout=timeout, suite=suite,
-                             progress=progress)
+                             progress=progress, memory_mb=memory_mb)
     except RuntimeError as exc:
         _fail(str(exc))
     typer.echo(report.summary())

@@ -53,7 +53,8 @@ def make_task(agent: dict[str, Any], instance: Any, protocol: Any, quick: bool, 
 def fingerprint(task: dict[str, Any]) -> str:
     """Hash of everything that determines a task's result (the agent's bytes included, its local path not)."""
     agent = {k: v for k, v in task["agent"].items() if k != "path"}
-    return sha256_bytes(canonical_json({**task, "agent": agent}))
+    kept = {k: v for k, v in task.items() if k != "limits"}  # time and memory limits do not change a result
+    return sha256_bytes(canonical_json({**kept, "agent": agent}))
 
 
 def _failed(task: dict[str, Any], reason: str, seconds: float = 0.0) -> dict[str, Any]:
@@ -61,28 +62,62 @@ def _failed(task: dict[str, Any], reason: str, seconds: float = 0.0) -> dict[str
             "reason": reason[:2000], "seconds": round(seconds, 3)}
 
 
+def _policy_for(task: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+    """A built-in baseline runs here (trusted code, compiled rollout); any other agent runs in its sandbox."""
+    from invgym.leaderboard.agents import build_policy
+
+    agent = task["agent"]
+    if agent["kind"] == "baseline":
+        return build_policy(agent, task["env"], kwargs, quick=task["quick"])
+    from invgym.baselines.common import config_of
+    from invgym.leaderboard.sandbox import DEFAULT_MEMORY_MB, SandboxedPolicy
+
+    config = config_of(task["env"], **kwargs)
+    limits = task.get("limits") or {}
+    timeout = float(limits.get("timeout", DEFAULT_TIMEOUT))
+    return SandboxedPolicy(agent, task["env"], task["kwargs"], num_envs=task["protocol"]["num_envs"],
+                           obs_dim=int(config.observation_space().shape[0]),
+                           act_dim=int(config.make_kernel(1).act_dim), instance=task["instance"],
+                           quick=task["quick"], memory_mb=int(limits.get("memory_mb", DEFAULT_MEMORY_MB)),
+                           cpu_seconds=timeout, timeout=timeout)
+
+
 def execute(task: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate one task and return its result row (never raises for the agent's faults)."""
+    """Evaluate one task and return its result row (never raises for the agent's faults).
+
+    This is the trusted side: the kernel, the seed and the cost accounting live here. A submitted agent is
+    started in its own jailed process (:mod:`invgym.leaderboard.sandbox`) that only receives observations and
+    returns actions; it never sees the task (its seed, the protocol) nor this process.
+    """
+    from invgym.leaderboard.sandbox import make_non_dumpable
+
     os.environ.pop(SECRET_ENV, None)
+    make_non_dumpable()
     # One thread per worker: workers already run in parallel, and torch's default of one thread per core makes
     # a small network's forward pass 30 times slower when the cores are shared (read when torch is imported).
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     start = time.perf_counter()
+    policy = None
     try:
         import invgym
-        from invgym.leaderboard.agents import build_policy
+        from invgym.leaderboard.sandbox import AgentProcessError
         from invgym.leaderboard.suite import decode_kwargs
 
         kwargs = decode_kwargs(task["kwargs"])
-        policy = build_policy(task["agent"], task["env"], kwargs, quick=task["quick"])
+        policy = _policy_for(task, kwargs)
         p = task["protocol"]
         result = invgym.evaluate(policy, task["env"], num_envs=p["num_envs"], periods=p["periods"],
                                  warmup=p["warmup"], seed=p["seed"], **kwargs)
+    except AgentProcessError as exc:  # raised by the agent in its process, or its process died: as it says
+        return _failed(task, str(exc), time.perf_counter() - start)
     except Exception as exc:  # the agent's fault: report it for this instance only
         frames = traceback.extract_tb(exc.__traceback__)
         where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
         return _failed(task, f"{type(exc).__name__}: {exc}{where}", time.perf_counter() - start)
+    finally:
+        if type(policy).__name__ == "SandboxedPolicy":
+            policy.close()
     if not math.isfinite(result.average_cost) or not math.isfinite(result.stderr):
         return _failed(task, f"the average cost is not finite ({result.average_cost!r})", time.perf_counter() - start)
     return {
@@ -134,7 +169,10 @@ def _without_secret() -> Iterator[None]:
 
 def _serve(conn: Any) -> None:
     """Worker loop: receive a task, send back its row; stop on None or when the parent goes away."""
+    from invgym.leaderboard.sandbox import make_non_dumpable
+
     os.environ.pop(SECRET_ENV, None)
+    make_non_dumpable()
     while True:
         try:
             task = conn.recv()
@@ -262,7 +300,7 @@ def _run_ray(tasks: list[dict[str, Any]], address: str, timeout: float, isolate:
 def run_tasks(tasks: list[dict[str, Any]], *, jobs: int | None = None, ray: str | None = None,
               timeout: float = DEFAULT_TIMEOUT, store: PartialStore | None = None,
               max_tasks_per_worker: int | None = 1, progress: bool = True,
-              description: str = "evaluating") -> list[dict[str, Any]]:
+              description: str = "evaluating", memory_mb: int | None = None) -> list[dict[str, Any]]:
     """Run tasks (resuming those the store already holds) and return their rows in task order.
 
     Args:
@@ -275,8 +313,16 @@ def run_tasks(tasks: list[dict[str, Any]], *, jobs: int | None = None, ray: str 
             None keeps workers for the whole run, which trusted built-in baselines can afford).
         progress: show a progress bar (tqdm, on stderr).
         description: the progress bar's label.
+        memory_mb: address-space limit of a submitted agent's sandbox process (default
+            ``sandbox.DEFAULT_MEMORY_MB``).
     """
+    if memory_mb is None:
+        from invgym.leaderboard.sandbox import DEFAULT_MEMORY_MB
+
+        memory_mb = DEFAULT_MEMORY_MB
     store = store or PartialStore(None)
+    for task in tasks:
+        task.setdefault("limits", {"timeout": timeout, "memory_mb": memory_mb})
     rows: dict[int, dict[str, Any]] = {}
     todo = []
     for i, task in enumerate(tasks):

@@ -26,6 +26,7 @@ __all__ = ["SCHEMA", "build_document", "check_document", "code_fingerprint", "co
 SCHEMA = Path(__file__).resolve().parent / "schema.json"
 SCHEMA_VERSION = 1
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def validate_name(name: Any) -> str:
@@ -43,23 +44,50 @@ def _version(package: str) -> str | None:
         return None
 
 
+# What a board run writes in a checkout: changes there are the run's own output, not a dirty source.
+BOARD_OUTPUTS = ("leaderboard/results", "leaderboard/runs", "leaderboard/quick", "leaderboard/LEADERBOARD.md",
+                 "leaderboard/site")
+
+
 def git_commit() -> str | None:
-    """Return the git commit of the invgym checkout (with "-dirty" if it has local changes), or None."""
+    """Return the git commit of the invgym checkout, with "-dirty" if its *source* has local changes, or None.
+
+    The board's own outputs (:data:`BOARD_OUTPUTS`) are left out of the check, so the files a run writes do not
+    mark the files written after them as dirty; anything else modified (tracked files) does.
+    """
     import invgym
 
     root = Path(invgym.__file__).resolve().parent.parent
+    excluded = [f":(exclude){path}" for path in BOARD_OUTPUTS]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excluded],
+                               cwd=root, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("-dirty" if dirty else "") if commit else None
 
 
+def _blas() -> str | None:
+    """The BLAS numpy was built against (its name and version), from numpy's build configuration."""
+    try:
+        import numpy as np
+
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version')}".strip()
+    except Exception:  # an older numpy or an unusual build: the version alone is still recorded
+        return None
+
+
 def environment_info() -> dict[str, Any]:
-    """Versions of everything that can change a number (read from package metadata: torch is not imported)."""
+    """Versions of everything that can change a number (read from package metadata: torch is not imported).
+
+    Besides the packages, the BLAS numpy uses and the thread settings of the run are recorded: a BLAS
+    reduction's summation order can depend on its thread count (see docs/leaderboard.md, Reproducibility).
+    """
+    import os
+
     import invgym
 
     return {
@@ -70,6 +98,11 @@ def environment_info() -> dict[str, Any]:
         "gymnasium": _version("gymnasium"),
         "torch": _version("torch"),
         "stable_baselines3": _version("stable-baselines3"),
+        "scipy": _version("scipy"),
+        "sb3_contrib": _version("sb3-contrib"),
+        "ray": _version("ray"),
+        "blas": _blas(),
+        "threads": {var: os.environ.get(var) for var in THREAD_VARS},
         "platform": platform.platform(),
     }
 
@@ -99,15 +132,18 @@ def content_hash(document: dict[str, Any]) -> str:
 
 
 def build_document(name: str, kind: str, agent: dict[str, Any], suite: Any, quick: bool,
-                   rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Assemble a result file's content (scored against the suite, timestamped, hashed)."""
+                   rows: list[dict[str, Any]], environment: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Assemble a result file's content (scored against the suite, timestamped, hashed).
+
+    ``environment`` is :func:`environment_info` taken at the start of the run (read now when None).
+    """
     scored = score_entry(rows, suite)
     document = {
         "schema_version": SCHEMA_VERSION,
         "name": name,
         "kind": kind,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "environment": environment_info(),
+        "environment": environment if environment is not None else environment_info(),
         "agent": agent,
         "suite": {"name": suite.name, "version": suite.version, "sha256": suite.sha256},
         "protocol": "quick" if quick else "default",

@@ -15,7 +15,7 @@ from invgym.leaderboard.agents import baseline_spec
 from invgym.leaderboard.baselines import available_baselines
 from invgym.leaderboard.engine import DEFAULT_TIMEOUT
 from invgym.leaderboard.render import render
-from invgym.leaderboard.submit import default_root, evaluate_entries
+from invgym.leaderboard.submit import evaluate_entries, output_root
 from invgym.leaderboard.suite import Instance, load_suite
 
 __all__ = ["run"]
@@ -32,11 +32,12 @@ def run(*, quick: bool = False, tracks: list[str] | None = None, jobs: int | Non
         jobs: local worker processes (default: all CPUs).
         ray: a Ray cluster address ("local" to start one) instead of local processes.
         timeout: seconds one (baseline, instance) pair may take.
-        root: the leaderboard directory (``results/``, ``runs/``, ``LEADERBOARD.md``, ``site/``).
+        root: the leaderboard directory (``results/``, ``runs/``, ``LEADERBOARD.md``, ``site/``); by default
+            ``./leaderboard`` of the current directory. A quick run writes under ``root/quick/`` instead.
         suite: the suite file (the packaged one by default).
         progress: show a progress bar.
     """
-    root = Path(root) if root else default_root()
+    root = output_root(root, quick)
     loaded = load_suite(suite)
     instances = loaded.instances(tracks, quick)
     configs = {inst.id: inst.config() for inst in instances}

@@ -2,38 +2,77 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from invgym.leaderboard._io import atomic_write_json
 from invgym.leaderboard.agents import AgentSpec, parse_agent
 from invgym.leaderboard.engine import DEFAULT_TIMEOUT, PartialStore, make_task, run_tasks
-from invgym.leaderboard.record import build_document, check_document, code_fingerprint, validate_name
+from invgym.leaderboard.record import (
+    build_document,
+    check_document,
+    code_fingerprint,
+    environment_info,
+    validate_name,
+)
 from invgym.leaderboard.suite import Instance, Suite, load_suite
 
-__all__ = ["default_root", "evaluate_entries", "submit"]
+__all__ = ["default_root", "entry_lock", "evaluate_entries", "output_root", "submit"]
 
 
 def default_root() -> Path:
-    """Where results, partial runs and the board go.
+    """Where results, partial runs and the board go: ``./leaderboard`` of the directory the user is in.
 
-    ``leaderboard/`` of the checkout invgym runs from (an editable install, as in the README), else
-    ``./leaderboard``: an installed package is never written into.
+    Never the installed package, nor the checkout an editable install points to: a run started from a scratch
+    directory writes into that scratch directory (``invgym leaderboard run`` from the repository root writes the
+    repository's board, as before).
     """
-    here = Path(__file__).resolve().parent
-    if (here.parent / "pyproject.toml").is_file() and os.access(here, os.W_OK):
-        return here
     return Path.cwd() / "leaderboard"
+
+
+def output_root(root: str | os.PathLike | None, quick: bool) -> Path:
+    """Return the directory a run writes to: ``root`` (default :func:`default_root`), or ``root/quick`` for a quick one.
+
+    Quick runs have their own results, partial runs and board, so they never replace full-protocol files.
+    """
+    base = Path(root) if root else default_root()
+    return base / "quick" if quick else base
+
+
+@contextlib.contextmanager
+def entry_lock(root: Path, name: str) -> Iterator[None]:
+    """Hold an exclusive lock on entry ``name`` under ``root`` (``runs/NAME.lock``) for the block.
+
+    Two submissions under the same name then run one after the other (the second resumes from, or replaces, the
+    first's partial results) instead of interleaving their writes; different names never wait for each other.
+    Where ``fcntl`` is missing (Windows) nothing is locked: every write is still atomic.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    lock = root / "runs" / f"{name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def evaluate_entries(entries: list[tuple[str, str, AgentSpec]], suite: Suite, *, tracks: Any = None,
                      quick: bool = False, jobs: int | None = None, ray: str | None = None,
                      timeout: float = DEFAULT_TIMEOUT, root: Path | None = None, progress: bool = True,
-                     isolate: bool = True, include: Callable[[str, Instance], bool] | None = None) -> list[Path]:
+                     isolate: bool = True, include: Callable[[str, Instance], bool] | None = None,
+                     memory_mb: int | None = None) -> list[Path]:
     """Evaluate ``(name, kind, spec)`` entries in one pool; write ``root/results/<name>.json`` for each.
 
+    ``root`` is used as given (callers pass :func:`output_root`, which sends quick runs to their own place).
     Partial per-instance results go to ``root/runs/<name>/`` and are reused when the same agent bytes, instance
     and protocol come again (an interrupted run resumes). ``include(name, instance)`` limits an entry to some
     instances (a lost-sales heuristic is not run on dual sourcing).
@@ -51,20 +90,25 @@ def evaluate_entries(entries: list[tuple[str, str, AgentSpec]], suite: Suite, *,
                 continue
             tasks.append(make_task(agent, inst, suite.protocol(inst, quick), quick, entry=name, code=code))
             owners.append(k)
-    root = Path(root) if root else default_root()
+    root = Path(root) if root else output_root(None, quick)
     store = _EntryStores(root / "runs")
-    rows = run_tasks(tasks, jobs=jobs, ray=ray, timeout=timeout, store=store,
-                     max_tasks_per_worker=1 if isolate else None, progress=progress)
-    paths = []
-    for k, (name, kind, spec) in enumerate(entries):
-        mine = [row for row, owner in zip(rows, owners, strict=True) if owner == k]
-        if not mine:
-            continue
-        document = build_document(name, kind, spec.as_dict(), suite, quick, mine)
-        problems = check_document(document)
-        if problems:  # a bug of ours, never the agent's: refuse to write a file verify would reject
-            raise RuntimeError(f"the result document of {name} does not validate: {problems}")
-        paths.append(atomic_write_json(root / "results" / f"{name}.json", document))
+    environment = environment_info()  # read once, before this run writes anything (see record.git_commit)
+    with contextlib.ExitStack() as locks:
+        for name, _, _ in entries:
+            locks.enter_context(entry_lock(root, name))
+        rows = run_tasks(tasks, jobs=jobs, ray=ray, timeout=timeout, store=store,
+                         max_tasks_per_worker=1 if isolate else None, progress=progress,
+                         memory_mb=memory_mb)
+        paths = []
+        for k, (name, kind, spec) in enumerate(entries):
+            mine = [row for row, owner in zip(rows, owners, strict=True) if owner == k]
+            if not mine:
+                continue
+            document = build_document(name, kind, spec.as_dict(), suite, quick, mine, environment=environment)
+            problems = check_document(document)
+            if problems:  # a bug of ours, never the agent's: refuse to write a file verify would reject
+                raise RuntimeError(f"the result document of {name} does not validate: {problems}")
+            paths.append(atomic_write_json(root / "results" / f"{name}.json", document))
     return paths
 
 
@@ -83,8 +127,11 @@ class _EntryStores(PartialStore):
 def submit(agent: str, name: str, *, tracks: list[str] | None = None, algo: str | None = None,
            quick: bool = False, jobs: int | None = None, ray: str | None = None,
            timeout: float = DEFAULT_TIMEOUT, root: str | Path | None = None, suite: str | Path | None = None,
-           progress: bool = True) -> Path:
+           progress: bool = True, board: bool = True, memory_mb: int | None = None) -> Path:
     """Evaluate an agent on the suite's public seeds; return the path of ``results/<name>.json``.
+
+    The file goes to ``root/results/`` (``root/quick/results/`` for a quick run), and the board there is
+    re-rendered unless ``board`` is False.
 
     Args:
         agent: ``module:factory``, ``path/to/file.py:factory``, an SB3 ``.zip`` (with ``algo``) or a TorchScript
@@ -96,14 +143,20 @@ def submit(agent: str, name: str, *, tracks: list[str] | None = None, algo: str 
         jobs: local worker processes (default: all CPUs).
         ray: a Ray cluster address ("local" to start one) instead of local processes.
         timeout: seconds an instance may take before it is reported failed.
-        root: the leaderboard directory (``results/``, ``runs/``); the package's by default.
+        root: the leaderboard directory (``results/``, ``runs/``); ``./leaderboard`` by default.
         suite: a suite file (the packaged ``suite.json`` by default).
         progress: show a progress bar.
+        board: re-render ``LEADERBOARD.md`` and ``site/`` next to the results afterwards.
+        memory_mb: address-space limit of the agent's sandbox process (default 4096).
     """
     name = validate_name(name)
     spec = parse_agent(agent, algo)
     loaded = load_suite(suite)
+    where = output_root(root, quick)
     (path,) = evaluate_entries([(name, "submission", spec)], loaded, tracks=tracks, quick=quick, jobs=jobs,
-                               ray=ray, timeout=timeout, root=Path(root) if root else default_root(),
-                               progress=progress)
+                               ray=ray, timeout=timeout, root=where, progress=progress, memory_mb=memory_mb)
+    if board:
+        from invgym.leaderboard.render import render
+
+        render(root=where, suite=suite)
     return path

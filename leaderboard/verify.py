@@ -29,6 +29,7 @@ from typing import Any
 from invgym.leaderboard.agents import AgentSpec, baseline_spec, parse_agent
 from invgym.leaderboard.engine import DEFAULT_TIMEOUT, SECRET_ENV, make_task, run_tasks
 from invgym.leaderboard.record import load_document
+from invgym.leaderboard.sandbox import make_non_dumpable
 from invgym.leaderboard.scoring import score_instance
 from invgym.leaderboard.suite import load_suite
 
@@ -60,13 +61,65 @@ class VerifyReport:
         lines = [f"{self.path}: {'ACCEPTED' if self.accepted else 'REJECTED'}"]
         lines += [f"  problem: {p}" for p in self.problems]
         for c in self.checks:
-            if c["status"] == "ok":
+            if c["status"] == "claimed failed":
+                verdict = "fails again" if c["holds"] else "RUNS: the failure does not reproduce"
+                lines.append(f"  {c['instance']}: claimed failed -> {verdict}")
+            elif c["status"] == "ok":
                 verdict = "holds" if c["holds"] else "DOES NOT HOLD"
                 lines.append(f"  {c['instance']}: claimed {c['claimed']:.4f}, held-out {c['heldout']:.4f} "
                              f"+- {c['tolerance']:.4f} -> {verdict}")
             else:
                 lines.append(f"  {c['instance']}: re-evaluation failed: {c['reason']}")
         return "\n".join(lines)
+
+
+def _missing_instances(document: dict[str, Any], suite: Any, quick: bool) -> list[str]:
+    """Every instance of every track the file covers must be in it (a dropped bad instance is a rejection)."""
+    tracks = sorted({row["track"] for row in document["results"]})
+    present = {row["instance"] for row in document["results"]}
+    problems = []
+    for track in tracks:
+        try:
+            wanted = [inst.id for inst in suite.instances([track], quick)]
+        except (KeyError, ValueError):
+            continue  # an unknown track: its rows are reported as unknown instances
+        missing = [i for i in wanted if i not in present]
+        if missing:
+            problems.append(f"incomplete: track {track} has {len(wanted)} instances in this suite's "
+                            f"{'quick' if quick else 'default'} protocol, the file lacks {', '.join(missing)}")
+    return problems
+
+
+def _rescoring_problems(row: dict[str, Any], instance: Any) -> list[str]:
+    rescored = score_instance({k: row[k] for k in ("instance", "status", "average_cost")}, instance)
+    problems = []
+    for key in ("gap_pct", "score"):
+        claimed, expected = row[key], rescored[key]
+        same = (claimed is None and (expected is None or not math.isfinite(expected))) or (
+            claimed is not None and expected is not None and math.isclose(expected, claimed, rel_tol=1e-9,
+                                                                          abs_tol=1e-9))
+        if not same:
+            problems.append(f"{row['instance']}: the claimed {key} {claimed!r} does not follow from its cost "
+                            f"(expected {expected!r})")
+    return problems
+
+
+def _impossible(claim: dict[str, Any], new: dict[str, Any], instance: Any, z: float) -> list[str]:
+    """A cost significantly below an exact optimum cannot be: reject it, whatever the re-evaluation says.
+
+    "Significantly" is ``z`` standard errors, the larger of the claimed and the re-evaluated one (a forger
+    cannot shrink the test by claiming a tiny standard error).
+    """
+    if instance.reference.get("method") != "solve_exact":
+        return []
+    optimum = float(instance.reference["cost"])
+    stderr = max(float(claim.get("stderr") or 0.0), float(new.get("stderr") or 0.0))
+    margin = z * stderr + 1e-9 * abs(optimum)
+    for label, cost in (("claimed", claim["average_cost"]), ("re-evaluated", new["average_cost"])):
+        if cost < optimum - margin:
+            return [f"{claim['instance']}: impossible: the {label} cost {cost:.4f} is below the exact optimum "
+                    f"{optimum:.4f} by more than {z:.2f} standard errors ({margin:.4f})"]
+    return []
 
 
 def _agent_here(document: dict[str, Any], agent: str | None, algo: str | None) -> AgentSpec:
@@ -76,9 +129,41 @@ def _agent_here(document: dict[str, Any], agent: str | None, algo: str | None) -
     return parse_agent(agent or recorded["spec"], algo or recorded["algo"])
 
 
+def _compare(claims: list[dict[str, Any]], rows: list[dict[str, Any]], loaded: Any, z: float,
+             problems: list[str]) -> list[dict[str, Any]]:
+    """Hold each claim against its held-out re-evaluation; append the problems, return the per-instance checks."""
+    checks = []
+    for claim, new in zip(claims, rows, strict=True):
+        instance = loaded.instance(claim["instance"])
+        if claim["status"] != "ok":  # a claimed failure must fail again: no hiding a bad instance as "failed"
+            failed_again = new["status"] != "ok"
+            checks.append({"instance": claim["instance"], "status": "claimed failed", "reason": claim["reason"],
+                           "holds": failed_again, "heldout": new.get("average_cost")})
+            if not failed_again:
+                problems.append(f"{claim['instance']}: the file claims the agent failed ({claim['reason'][:200]}), "
+                                f"but it ran on the held-out seeds (cost {new['average_cost']:.4f}): a failure "
+                                "must reproduce as a failure")
+            continue
+        if new["status"] != "ok":
+            checks.append({"instance": claim["instance"], "status": "failed", "reason": new["reason"],
+                           "holds": False})
+            problems.append(f"{claim['instance']}: the claimed result could not be reproduced: {new['reason']}")
+            continue
+        tolerance = z * math.sqrt(2.0) * new["stderr"] + 1e-9 * abs(new["average_cost"])
+        holds = abs(claim["average_cost"] - new["average_cost"]) <= tolerance
+        checks.append({"instance": claim["instance"], "status": "ok", "claimed": claim["average_cost"],
+                       "heldout": new["average_cost"], "stderr": new["stderr"], "tolerance": tolerance,
+                       "holds": holds})
+        if not holds:
+            problems.append(f"{claim['instance']}: the claimed cost {claim['average_cost']:.4f} does not hold: "
+                            f"re-evaluated {new['average_cost']:.4f} on held-out seeds (tolerance {tolerance:.4f})")
+        problems += _impossible(claim, new, instance, z)
+    return checks
+
+
 def verify(path: str | Path, *, agent: str | None = None, algo: str | None = None, jobs: int | None = None,
            ray: str | None = None, timeout: float = DEFAULT_TIMEOUT, suite: str | Path | None = None,
-           progress: bool = True) -> VerifyReport:
+           progress: bool = True, memory_mb: int | None = None) -> VerifyReport:
     """Check a result file and re-evaluate its claims on held-out seeds.
 
     Args:
@@ -90,10 +175,12 @@ def verify(path: str | Path, *, agent: str | None = None, algo: str | None = Non
         timeout: seconds an instance may take.
         suite: the suite file (the packaged one by default).
         progress: show a progress bar.
+        memory_mb: address-space limit of the agent's sandbox process (default 4096).
 
     Raises:
         RuntimeError: if ``INVGYM_LEADERBOARD_SECRET`` is not set.
     """
+    make_non_dumpable()  # same-user processes cannot read this process's environ (which still holds the secret)
     secret = os.environ.pop(SECRET_ENV, None)  # consumed: no code run later in this process can read it
     if not secret:
         raise RuntimeError(f"verify needs the maintainer secret: set {SECRET_ENV} (it is never stored in the "
@@ -118,6 +205,7 @@ def verify(path: str | Path, *, agent: str | None = None, algo: str | None = Non
             f"claims {document['agent']['sha256'][:12]}...: it is not the agent that produced these results"], [])
 
     quick = document["protocol"] == "quick"
+    problems += _missing_instances(document, loaded, quick)
     tasks, claims = [], []
     for row in document["results"]:
         try:
@@ -128,34 +216,15 @@ def verify(path: str | Path, *, agent: str | None = None, algo: str | None = Non
         if instance.track != row["track"] or instance.env != row["env"]:
             problems.append(f"{row['instance']}: track or env differs from the suite's")
             continue
-        if row["status"] != "ok":
-            continue  # a claimed failure claims nothing
-        rescored = score_instance({k: row[k] for k in ("instance", "status", "average_cost")}, instance)
-        for key in ("gap_pct", "score"):
-            if not math.isclose(rescored[key], row[key], rel_tol=1e-9, abs_tol=1e-9):
-                problems.append(f"{row['instance']}: the claimed {key} {row[key]!r} does not follow from its cost "
-                                f"(expected {rescored[key]!r})")
+        if row["status"] == "ok":
+            problems += _rescoring_problems(row, instance)
         protocol = dataclasses.replace(loaded.protocol(instance, quick),
                                        seed=heldout_seed(secret, loaded.version, instance.id))
         tasks.append(make_task({**spec.as_dict(), "path": spec.path}, instance, protocol, quick, entry="verify"))
         claims.append(row)
     del secret
     rows = run_tasks(tasks, jobs=jobs, ray=ray, timeout=timeout, store=None, max_tasks_per_worker=1,
-                     progress=progress, description="verifying") if tasks else []
+                     progress=progress, description="verifying", memory_mb=memory_mb) if tasks else []
     z = NormalDist().inv_cdf(1.0 - FAMILYWISE_LEVEL / (2 * max(len(tasks), 1)))
-    checks = []
-    for claim, new in zip(claims, rows, strict=True):
-        if new["status"] != "ok":
-            checks.append({"instance": claim["instance"], "status": "failed", "reason": new["reason"],
-                           "holds": False})
-            problems.append(f"{claim['instance']}: the claimed result could not be reproduced: {new['reason']}")
-            continue
-        tolerance = z * math.sqrt(2.0) * new["stderr"] + 1e-9 * abs(new["average_cost"])
-        holds = abs(claim["average_cost"] - new["average_cost"]) <= tolerance
-        checks.append({"instance": claim["instance"], "status": "ok", "claimed": claim["average_cost"],
-                       "heldout": new["average_cost"], "stderr": new["stderr"], "tolerance": tolerance,
-                       "holds": holds})
-        if not holds:
-            problems.append(f"{claim['instance']}: the claimed cost {claim['average_cost']:.4f} does not hold: "
-                            f"re-evaluated {new['average_cost']:.4f} on held-out seeds (tolerance {tolerance:.4f})")
+    checks = _compare(claims, rows, loaded, z, problems)
     return VerifyReport(str(path), not problems, problems, checks)

@@ -70,7 +70,8 @@ def quick_board(tmp_path_factory):
     """``invgym leaderboard run --quick`` into a fresh directory (the board every test below reads)."""
     root = tmp_path_factory.mktemp("board")
     written = run(quick=True, root=root, jobs=2, progress=False)
-    return root, written
+    assert not (root / "results").exists()  # a quick run writes to its own place: root/quick
+    return root / "quick", written
 
 
 @pytest.fixture(scope="module")
@@ -278,6 +279,25 @@ def test_verify_rejects_tampered_files(tmp_path, small_suite, monkeypatch):
     broken = json.loads(json.dumps(original))
     del broken["environment"]
     check(broken, "schema violation")
+
+    def resealed(document):
+        document["integrity"]["sha256"] = content_hash(document)
+        return document
+
+    dropped = json.loads(json.dumps(original))  # a bad instance dropped, the hash recomputed
+    del dropped["results"][1]
+    check(resealed(dropped), "incomplete: track lost-sales")
+    hidden = json.loads(json.dumps(original))  # a bad instance relabelled as failed: failures must reproduce
+    row = hidden["results"][1]
+    hidden["results"][1] = {k: row[k] for k in ("instance", "track", "env", "seconds")} | {
+        "status": "failed", "reason": "the agent crashed", "gap_pct": None, "score": None}
+    check(resealed(hidden), "must reproduce as a failure")
+    impossible = json.loads(json.dumps(original))  # below the exact optimum, with a tiny claimed stderr
+    row = impossible["results"][0]
+    row["average_cost"], row["stderr"] = 0.9 * row["reference_cost"], 1e-6
+    for key in ("gap_pct", "score"):
+        row[key] = score_instance(row, load_suite(small_suite).instance(row["instance"]))[key]
+    check(resealed(impossible), "impossible: the claimed cost")
     Path(agent.rpartition(":")[0]).write_text(Path(agent.rpartition(":")[0]).read_text() + "\n# changed\n")
     check(original, "hash mismatch: the agent artifact")
 
@@ -358,22 +378,25 @@ def test_a_misbehaving_agent_fails_per_instance_without_touching_the_others(tmp_
     assert "boom at construction" in rows["lost-sales/L2-p9"]["reason"]
     assert "outside the action space" in rows["lost-sales/L3-p9"]["reason"]
     assert "time limit of 8 s" in rows["lost-sales/L4-p9"]["reason"]
-    assert "worker process died (exit code 3)" in rows["lost-sales/L1-p4"]["reason"]
+    assert "agent process died (exit code 3)" in rows["lost-sales/L1-p4"]["reason"]
     assert document["summary"]["overall"]["failed"] == 4
 
 
-def test_an_interrupted_run_resumes_from_partial_results(tmp_path, small_suite, monkeypatch):
-    log = tmp_path / "calls.log"
-    monkeypatch.setenv("INVGYM_TEST_LOG", str(log))
-    agent = _agent_file(tmp_path, "counted", TOY.replace("    c = env.unwrapped.config", """    c = env.unwrapped.config
-    open(os.environ['INVGYM_TEST_LOG'], 'a').write(f'{c.lead_time}\\n')"""))
+def _stamps(paths):
+    """(inode, mtime) per file: a partial result kept on resume is neither rewritten nor replaced."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in paths}
+
+
+def test_an_interrupted_run_resumes_from_partial_results(tmp_path, small_suite):
+    agent = _agent_file(tmp_path, "counted", TOY)
     first = read_json(submit(agent, "counted", quick=True, root=tmp_path, suite=small_suite, progress=False))
-    partials = sorted((tmp_path / "runs" / "counted").glob("*.json"))
-    assert len(partials) == 3 and len(log.read_text().split()) == 3
+    partials = sorted((tmp_path / "quick" / "runs" / "counted").glob("*.json"))
+    assert len(partials) == 3
     partials[1].unlink()  # as if the run had stopped before this instance
-    (tmp_path / "results" / "counted.json").unlink()
+    kept = _stamps([partials[0], partials[2]])
+    (tmp_path / "quick" / "results" / "counted.json").unlink()
     second = read_json(submit(agent, "counted", quick=True, root=tmp_path, suite=small_suite, progress=False))
-    assert len(log.read_text().split()) == 4  # only the missing instance ran again
+    assert _stamps([partials[0], partials[2]]) == kept and partials[1].is_file()  # only the missing one ran again
     assert [r["average_cost"] for r in first["results"]] == [r["average_cost"] for r in second["results"]]
     assert not list(tmp_path.rglob("*.tmp"))
 
@@ -383,28 +406,25 @@ def test_a_killed_run_leaves_only_whole_files_and_resumes(tmp_path, small_suite)
     import sys
     import time
 
-    log = tmp_path / "calls.log"
     agent = _agent_file(tmp_path, "slow", TOY.replace("    c = env.unwrapped.config", """    c = env.unwrapped.config
-    open(os.environ['INVGYM_TEST_LOG'], 'a').write(f'{c.lead_time}\\n')
     time.sleep(2.0)"""))
     command = [sys.executable, "-m", "invgym", "leaderboard", "submit", "--agent", agent, "--name", "slow", "--quick",
                "--jobs", "1", "--root", str(tmp_path), "--suite", str(small_suite), "--no-progress"]
-    env = {**os.environ, "INVGYM_TEST_LOG": str(log)}
-    process = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    runs = tmp_path / "runs" / "slow"
+    runs = tmp_path / "quick" / "runs" / "slow"
     deadline = time.monotonic() + 60
     while not (runs.is_dir() and list(runs.glob("*.json"))) and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)  # the whole run, workers included, mid-way
     process.wait()
     done = list(runs.glob("*.json"))
-    assert 1 <= len(done) < 3 and not (tmp_path / "results" / "slow.json").exists()
+    assert 1 <= len(done) < 3 and not (tmp_path / "quick" / "results" / "slow.json").exists()
     assert all(read_json(p)["result"]["status"] == "ok" for p in done)  # every file whole and parseable
-    before = len(log.read_text().split())
-    assert subprocess.run(command, env=env, capture_output=True, timeout=120).returncode == 0
-    assert len(log.read_text().split()) - before == 3 - len(done)  # only the unfinished instances ran again
-    assert [r["status"] for r in read_json(tmp_path / "results" / "slow.json")["results"]] == ["ok"] * 3
+    before = _stamps(done)
+    assert subprocess.run(command, capture_output=True, timeout=120).returncode == 0
+    assert _stamps(done) == before and len(list(runs.glob("*.json"))) == 3  # only the unfinished ones ran again
+    assert [r["status"] for r in read_json(tmp_path / "quick" / "results" / "slow.json")["results"]] == ["ok"] * 3
     assert not list(tmp_path.rglob("*.tmp"))
 
 
@@ -420,6 +440,28 @@ def test_atomic_write_leaves_the_old_file_when_the_write_fails(tmp_path, monkeyp
         atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["file.json"]  # no temp file left behind
+
+
+def test_writes_have_normal_permissions_and_quick_runs_never_replace_full_results(tmp_path, small_suite,
+                                                                                   monkeypatch):
+    old = os.umask(0o022)
+    try:
+        written = atomic_write_text(tmp_path / "plain.txt", "x")
+    finally:
+        os.umask(old)
+    assert written.stat().st_mode & 0o777 == 0o644  # as open(path, "w") would make it, not mkstemp's 0600
+    full = tmp_path / "results" / "toy.json"
+    atomic_write_text(full, '{"full": true}')
+    monkeypatch.chdir(tmp_path.parent)  # the default root is ./leaderboard of where the user is
+    from invgym.leaderboard.submit import default_root, output_root
+
+    assert default_root() == tmp_path.parent / "leaderboard"
+    assert output_root(tmp_path, quick=True) == tmp_path / "quick"
+    path = submit(_agent_file(tmp_path, "toy", TOY), "toy", quick=True, root=tmp_path, suite=small_suite,
+                  tracks=["long-lead"], progress=False)
+    assert path == tmp_path / "quick" / "results" / "toy.json"
+    assert full.read_text() == '{"full": true}'  # the full-protocol file is untouched
+    assert (tmp_path / "quick" / "LEADERBOARD.md").is_file()  # submit re-renders the board next to its file
 
 
 # === Ray backend ===
@@ -452,7 +494,7 @@ def test_cli_submit_verify_render(tmp_path, small_suite, monkeypatch):
     args = ["--root", str(tmp_path), "--suite", str(small_suite), "--no-progress"]
     assert main(["leaderboard", "submit", "--agent", agent, "--name", "cli-toy", "--quick", "--track",
                  "long-lead", *args]) == 0
-    result = tmp_path / "results" / "cli-toy.json"
+    result = tmp_path / "quick" / "results" / "cli-toy.json"
     monkeypatch.delenv(SECRET_ENV, raising=False)
     assert main(["leaderboard", "verify", str(result), "--suite", str(small_suite), "--no-progress"]) == 2
     monkeypatch.setenv(SECRET_ENV, SECRET)
@@ -462,8 +504,8 @@ def test_cli_submit_verify_render(tmp_path, small_suite, monkeypatch):
     result.write_text(json.dumps(document))
     monkeypatch.setenv(SECRET_ENV, SECRET)
     assert main(["leaderboard", "verify", str(result), "--suite", str(small_suite), "--no-progress"]) == 1
-    assert main(["leaderboard", "render", "--root", str(tmp_path), "--suite", str(small_suite)]) == 0
-    assert "cli-toy.json" in (tmp_path / "LEADERBOARD.md").read_text()  # listed as rejected, not ranked
+    assert main(["leaderboard", "render", "--root", str(tmp_path / "quick"), "--suite", str(small_suite)]) == 0
+    assert "cli-toy.json" in (tmp_path / "quick" / "LEADERBOARD.md").read_text()  # listed as rejected, not ranked
     assert main(["leaderboard", "submit", "--agent", "no_colon", "--name", "x", *args]) == 2
 
 

@@ -1,0 +1,459 @@
+"""The agent's jail: a separate process that sees observations and answers actions, and nothing else.
+
+The trusted evaluator (``engine.execute``: the kernel, the seeds, the cost accounting) never runs agent code.
+For a submitted agent it starts this module as a fresh interpreter, ``python -I -m invgym.leaderboard.sandbox``,
+and evaluates a :class:`SandboxedPolicy`, whose every call
+
+1. copies the batch of observations ``(num_envs, obs_dim)`` into a shared-memory block (a ``memfd``),
+2. writes one byte on a pipe, and
+3. reads back a fixed 48-byte header (dtype code, shape) or an error text, then copies the actions out of the
+   block. Nothing the agent sends is unpickled or executed: the header is parsed as numbers, the actions as a raw
+   numeric array, and ``invgym.evaluate`` then checks them against the action space as for any policy.
+
+The jail, from strongest to weakest, by what the machine allows (:func:`sandbox_mode`):
+
+- ``"namespaces"`` (root with util-linux ``unshare``): new PID, mount and network namespaces. The agent is PID 1
+  of its own namespace with a fresh ``/proc`` (no other process can be seen, so no ``/proc/<pid>/environ``),
+  only a loopback interface that is down (no network), every mount read-only, a fresh ``/dev`` holding only
+  ``null``, ``zero``, ``random`` and ``urandom``, an empty private tmpfs as working directory, and no capabilities
+  (bounding set emptied, ``no_new_privs``) so none of this can be undone. When it exits, the kernel kills every
+  process it forked.
+- ``"user-namespaces"`` (unprivileged user namespaces): the same namespaces inside a user namespace, the mounts
+  read-only, ``/dev`` as it is (its devices keep their owners' permissions).
+- ``"process"`` (neither): a separate process in its own session, killed with its process group.
+
+In every mode: a scrubbed environment (``PATH``, ``HOME``/``TMPDIR`` = the working directory, one thread per BLAS),
+``setrlimit`` on address space (``memory_mb``), CPU seconds and file size, ``PR_SET_PDEATHSIG`` (it dies with its
+evaluator), and the trusted processes mark themselves non-dumpable (``PR_SET_DUMPABLE`` 0), so a process of the
+same user without ``CAP_SYS_PTRACE`` cannot read their ``/proc/<pid>/environ`` or memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import mmap
+import os
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DEFAULT_MEMORY_MB", "AgentProcessError", "SandboxedPolicy", "make_non_dumpable", "sandbox_mode"]
+
+DEFAULT_MEMORY_MB = 4096
+MODE_ENV = "INVGYM_SANDBOX"  # "process" forces the weakest mode (benchmarks, debugging); never a stronger one
+
+# The reply header: kind (b"A" actions, b"E" error), dtype code, ndim, then four dims; 48 bytes.
+_HEADER = struct.Struct("<cc6xq4q")
+# Numeric dtypes an agent may answer with (bool is refused later by evaluate, with a clear message).
+_DTYPES = {b"b": np.int8, b"B": np.uint8, b"h": np.int16, b"H": np.uint16, b"i": np.int32, b"I": np.uint32,
+           b"q": np.int64, b"Q": np.uint64, b"e": np.float16, b"f": np.float32, b"d": np.float64, b"?": np.bool_}
+_CODES = {np.dtype(v).str: k for k, v in _DTYPES.items()}
+_MAX_ERROR = 4000
+
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = (
+    1, 2, 4, 8, 32, 4096, 16384, 1 << 18)
+
+
+class AgentProcessError(RuntimeError):
+    """The agent process failed: it raised, answered garbage, or died (the message says which)."""
+
+
+def _libc() -> Any:
+    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+
+def make_non_dumpable() -> None:
+    """Mark this (trusted) process non-dumpable: same-user processes can no longer read its environ or memory."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            _libc().prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def _probe(command: list[str]) -> bool:
+    try:
+        return subprocess.run(command, capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+_MODE: str | None = None
+_NS_FLAGS = ["--pid", "--fork", "--mount", "--mount-proc", "--net", "--kill-child"]
+
+
+def sandbox_mode() -> str:
+    """The strongest jail this machine allows: "namespaces", "user-namespaces" or "process" (see the module doc)."""
+    global _MODE
+    if os.environ.get(MODE_ENV) == "process":
+        return "process"
+    if _MODE is None:
+        _MODE = "process"
+        unshare = shutil.which("unshare")
+        if sys.platform.startswith("linux") and unshare:
+            if os.geteuid() == 0 and _probe([unshare, *_NS_FLAGS, "true"]):
+                _MODE = "namespaces"
+            elif _probe([unshare, "--user", "--map-root-user", *_NS_FLAGS, "true"]):
+                _MODE = "user-namespaces"
+    return _MODE
+
+
+def _launcher(mode: str) -> list[str]:
+    if mode == "namespaces":
+        return [shutil.which("unshare") or "unshare", *_NS_FLAGS, "--"]
+    if mode == "user-namespaces":
+        return [shutil.which("unshare") or "unshare", "--user", "--map-root-user", *_NS_FLAGS, "--"]
+    return []
+
+
+def _scrubbed_env(workdir: str) -> dict[str, str]:
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8",
+           "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = "1"
+    return env
+
+
+def _read_exact(fd: int, size: int, deadline: float | None) -> bytes:
+    out = bytearray()
+    while len(out) < size:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, size - len(out))
+        if not chunk:
+            raise EOFError
+        out += chunk
+    return bytes(out)
+
+
+class SandboxedPolicy:
+    """``obs -> actions`` answered by an agent running in its jail (see the module docstring).
+
+    Args:
+        agent: the agent spec (``AgentSpec.as_dict()`` plus ``path``).
+        env_id: the instance's env id.
+        env_kwargs: the instance's kwargs, JSON-encoded as in the suite (``suite.encode_kwargs``).
+        num_envs: the batch size of every call.
+        obs_dim: observation length; actions may have up to ``act_dim`` columns.
+        act_dim: action length.
+        instance: the instance id (a factory may choose its model by it).
+        quick: the quick protocol (passed on to the factory's fit, if it has one).
+        memory_mb: address-space limit of the agent process.
+        cpu_seconds: CPU-time limit of the agent process.
+        timeout: seconds the agent may take to start, and to answer any one call.
+    """
+
+    def __init__(self, agent: dict[str, Any], env_id: str, env_kwargs: dict[str, Any], *, num_envs: int,
+                 obs_dim: int, act_dim: int, instance: str = "", quick: bool = False,
+                 memory_mb: int = DEFAULT_MEMORY_MB, cpu_seconds: float = 3600.0, timeout: float = 600.0) -> None:
+        self.num_envs, self.obs_dim, self.act_dim, self.timeout = num_envs, obs_dim, act_dim, timeout
+        self.mode = sandbox_mode()
+        obs_bytes = num_envs * obs_dim * 4
+        self._act_capacity = max(num_envs * act_dim * 8, 64)
+        self._fd = os.memfd_create("invgym-agent") if hasattr(os, "memfd_create") else tempfile.TemporaryFile().fileno()
+        os.ftruncate(self._fd, obs_bytes + self._act_capacity)
+        self._map = mmap.mmap(self._fd, obs_bytes + self._act_capacity)
+        self._obs = np.ndarray((num_envs, obs_dim), dtype=np.float32, buffer=self._map, offset=0)
+        self._act_offset = obs_bytes
+        self._workdir = tempfile.mkdtemp(prefix="invgym-agent-")
+        req_r, self._req = os.pipe()
+        self._rep, rep_w = os.pipe()
+        init = {"agent": agent, "env": env_id, "kwargs": env_kwargs, "num_envs": num_envs, "obs_dim": obs_dim,
+                "act_dim": act_dim, "instance": instance, "quick": quick, "memory_mb": int(memory_mb),
+                "cpu_seconds": float(cpu_seconds), "workdir": self._workdir, "mode": self.mode,
+                "fds": [req_r, rep_w, self._fd], "sizes": [obs_bytes, self._act_capacity]}
+        command = [*_launcher(self.mode), sys.executable, "-I", "-m", "invgym.leaderboard.sandbox"]
+        self._proc = subprocess.Popen(command, env=_scrubbed_env(self._workdir), cwd=self._workdir,
+                                      pass_fds=(req_r, rep_w, self._fd), stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                                      preexec_fn=_child_preexec)
+        os.close(req_r)
+        os.close(rep_w)
+        try:
+            self._proc.stdin.write(json.dumps(init).encode() + b"\n")
+            self._proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        self._expect_reply(start=True)
+
+    # --- the channel ---
+
+    def _died(self) -> AgentProcessError:
+        try:
+            code = self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        stderr = b""
+        with contextlib.suppress(Exception):
+            stderr = self._proc.stderr.read(_MAX_ERROR)
+        # unshare --fork re-raises its child's fatal signal on itself, so a negative code is the agent's signal.
+        how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+        tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] if stderr else []
+        return AgentProcessError(f"the agent process died ({how}): it crashed, exited, or hit its CPU or memory "
+                                 "limit" + (f"; its last words: {tail[0][:300]}" if tail else ""))
+
+    def _expect_reply(self, start: bool = False) -> np.ndarray | None:
+        deadline = time.monotonic() + self.timeout
+        try:
+            header = _read_exact(self._rep, _HEADER.size, deadline)
+        except EOFError:
+            raise self._died() from None
+        except TimeoutError:
+            self.close()
+            raise AgentProcessError(f"the agent did not answer within the time limit of {self.timeout:g} s "
+                                   "for one instance") from None
+        kind, code, ndim, *dims = _HEADER.unpack(header)
+        if kind == b"E":
+            size = max(0, min(int(ndim), _MAX_ERROR))
+            try:
+                text = _read_exact(self._rep, size, deadline).decode("utf-8", "replace")
+            except (EOFError, TimeoutError):
+                text = "(the error text was cut off)"
+            raise AgentProcessError(text)
+        if kind == b"R" and start:
+            return None
+        if kind != b"A" or start or code not in _DTYPES or not 0 <= ndim <= 4:
+            raise AgentProcessError(f"the agent process broke the protocol (reply {kind!r})")
+        shape = tuple(int(d) for d in dims[:ndim])
+        if any(d < 0 for d in shape):
+            raise AgentProcessError(f"the agent process answered an invalid shape {shape}")
+        dtype = np.dtype(_DTYPES[code])
+        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if size > self._act_capacity:
+            raise ValueError(f"the policy must return actions of shape ({self.num_envs},) or "
+                             f"({self.num_envs}, {self.act_dim}). Got {dtype} of shape {shape} instead.")
+        raw = bytes(self._map[self._act_offset:self._act_offset + size])
+        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """Send a batch of observations to the agent; return its actions (checked later by evaluate)."""
+        np.copyto(self._obs, obs, casting="same_kind")
+        try:
+            os.write(self._req, b"S")
+        except (BrokenPipeError, OSError):
+            raise self._died() from None
+        return self._expect_reply()
+
+    def close(self) -> None:
+        """Stop the agent process (and, with it, everything it forked) and free the channel."""
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.write(self._req, b"Q")
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=5)
+            with contextlib.suppress(Exception):
+                proc.stderr.close()
+            self._proc = None
+        for name in ("_req", "_rep", "_fd"):
+            fd = getattr(self, name, None)
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                setattr(self, name, None)
+        if getattr(self, "_map", None) is not None:
+            self._obs = None
+            with contextlib.suppress(BufferError):
+                self._map.close()
+            self._map = None
+        if getattr(self, "_workdir", None):
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> SandboxedPolicy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def _child_preexec() -> None:
+    """In the forked child before exec: die with the evaluator (the launcher passes it on with --kill-child)."""
+    if sys.platform.startswith("linux"):
+        _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+# === The agent side (runs in the jail) ===
+
+
+def _mount(libc: Any, source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> int:
+    def enc(text: str | None) -> bytes | None:
+        return text.encode() if text is not None else None
+
+    return libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data))
+
+
+def _mount_flags(options: str) -> int:
+    flags = 0
+    for opt, bit in (("nosuid", _MS_NOSUID), ("nodev", _MS_NODEV), ("noexec", _MS_NOEXEC)):
+        if opt in options.split(","):
+            flags |= bit
+    return flags
+
+
+def _jail_filesystem(mode: str, workdir: str, libc: Any) -> None:
+    """Make every mount read-only, give the agent a private tmpfs working directory (and a minimal /dev as root)."""
+    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE, None)  # nothing done here propagates outside
+    if mode == "namespaces":
+        import stat
+
+        _mount(libc, "tmpfs", "/dev", "tmpfs", _MS_NOSUID, "mode=755,size=64k")
+        for name, minor in (("null", 3), ("zero", 5), ("random", 8), ("urandom", 9)):
+            os.mknod(f"/dev/{name}", 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+            os.chmod(f"/dev/{name}", 0o666)
+        os.mkdir("/dev/shm")
+    with open("/proc/self/mountinfo") as handle:
+        mounts = [line.split() for line in handle]
+    for fields in sorted(mounts, key=lambda f: f[4].count("/")):
+        target = fields[4].replace("\\040", " ")
+        if target == "/dev" and mode == "namespaces" or target.startswith("/proc"):
+            continue
+        flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _mount_flags(fields[5])
+        _mount(libc, None, target, None, flags, None)  # a failure leaves that mount as it was; checked below
+    if mode == "namespaces":
+        _mount(libc, "tmpfs", "/dev", None, _MS_REMOUNT | _MS_NOSUID | _MS_RDONLY, "mode=755,size=64k")
+        _mount(libc, "tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64m")
+    if _mount(libc, "tmpfs", workdir, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=256m,mode=700") != 0:
+        raise OSError(ctypes.get_errno(), f"could not mount the agent's working directory {workdir}")
+    probe = os.path.join(os.path.dirname(workdir), f".invgym-probe-{os.getpid()}")
+    try:
+        open(probe, "w").close()
+    except OSError:
+        return
+    os.unlink(probe)
+    raise OSError("the file system is still writable inside the jail")
+
+
+def _drop_capabilities(libc: Any) -> None:
+    """Empty the bounding set and every capability set, then set no_new_privs: nothing can be regained."""
+    cap = 0
+    while libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) == 0 or ctypes.get_errno() != 22:  # EINVAL: past the last
+        cap += 1
+        if cap > 128:
+            break
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    header, data = Header(0x20080522, 0), (Data * 2)()
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+    libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def _limit(memory_mb: int, cpu_seconds: float) -> None:
+    import resource
+
+    memory = int(memory_mb) * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = int(cpu_seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2**28, 2**28))
+
+
+def _reply_error(fd: int, text: str) -> None:
+    data = text.encode("utf-8", "replace")[:_MAX_ERROR]
+    os.write(fd, _HEADER.pack(b"E", b"\0", len(data), 0, 0, 0, 0) + data)
+
+
+def _describe(exc: BaseException) -> str:
+    import traceback
+    from pathlib import Path
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _answer(raw: Any, view: memoryview, fd: int) -> None:
+    if isinstance(raw, tuple):
+        raise TypeError("the policy returned a tuple: pass the model (or a callable returning only actions), "
+                        "not model.predict.")
+    if hasattr(raw, "detach"):  # a torch tensor
+        raw = raw.detach().cpu().numpy()
+    arr = np.ascontiguousarray(np.asarray(raw))
+    code = _CODES.get(arr.dtype.str)
+    if code is None or arr.ndim > 4:
+        raise ValueError(f"the policy must return numeric actions. Got {arr.dtype} of shape {arr.shape} instead.")
+    if arr.nbytes > len(view):
+        raise ValueError(f"the policy returned actions of shape {arr.shape} ({arr.dtype}), larger than a batch of "
+                         f"actions for this instance.")
+    view[:arr.nbytes] = arr.tobytes()
+    dims = list(arr.shape) + [0] * (4 - arr.ndim)
+    os.write(fd, _HEADER.pack(b"A", code, arr.ndim, *dims))
+
+
+def _child_main() -> None:  # noqa: C901 - one straight sequence: read, jail, limit, build, serve
+    init = json.loads(sys.stdin.buffer.readline())
+    req, rep, shm = init["fds"]
+    obs_bytes, act_bytes = init["sizes"]
+    libc = _libc() if sys.platform.startswith("linux") else None
+    try:
+        if libc is not None:
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if init["mode"] in ("namespaces", "user-namespaces"):
+            _jail_filesystem(init["mode"], init["workdir"], libc)
+            _drop_capabilities(libc)
+        os.chdir(init["workdir"])
+        buffer = mmap.mmap(shm, obs_bytes + act_bytes)
+        obs = np.ndarray((init["num_envs"], init["obs_dim"]), dtype=np.float32, buffer=buffer)
+        actions = memoryview(buffer)[obs_bytes:obs_bytes + act_bytes]
+        _limit(init["memory_mb"], init["cpu_seconds"])
+    except BaseException as exc:
+        _reply_error(rep, f"the sandbox could not be set up: {_describe(exc)}")
+        return
+    try:
+        from invgym.leaderboard.agents import build_policy
+        from invgym.leaderboard.suite import decode_kwargs
+
+        policy = build_policy(init["agent"], init["env"], decode_kwargs(init["kwargs"]), quick=init["quick"],
+                              instance=init["instance"])
+        from invgym.evaluate import _action_fn
+
+        act = _action_fn(policy)
+    except BaseException as exc:
+        _reply_error(rep, _describe(exc))
+        return
+    os.write(rep, _HEADER.pack(b"R", b"\0", 0, 0, 0, 0, 0))
+    while True:
+        try:
+            command = os.read(req, 1)
+        except OSError:
+            return
+        if command != b"S":
+            return
+        try:
+            _answer(act(obs.copy()), actions, rep)
+        except BaseException as exc:
+            _reply_error(rep, _describe(exc))
+            return
+
+
+if __name__ == "__main__":
+    _child_main()
