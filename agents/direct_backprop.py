@@ -65,7 +65,10 @@ class DirectBackpropConfig:
     hidden: tuple[int, ...] = (64, 64)
     """Hidden layer sizes of the policy MLP (for a policy built from its name)."""
     base_stock_head: bool = True
-    """Order ``relu(S(x) - position)``: the network learns a state-dependent order-up-to level (single order only)."""
+    """Order ``relu(S(x) - position)``: the network learns a state-dependent order-up-to level. With signed
+    actions (procurement-removal) an interval head; with two orders (dual sourcing) the dual-index head
+    :class:`~invgym.agents.policies.DualIndexPolicy` started at :func:`~invgym.agents.policies.dual_index_levels`;
+    other multi-order scenarios need ``base_stock_head=False``."""
     window: int = 32
     """Periods of sales history the history encoder reads (``policy="history"``)."""
     structure_weight: float = 0.0
@@ -296,9 +299,11 @@ class DirectBackprop:
         if not (isinstance(policy, nn.Module) or policy in POLICY_KINDS):
             raise ValueError(f"The 'policy' parameter of DirectBackprop must be one of {list(POLICY_KINDS)} or a "
                              f"torch.nn.Module. Got {policy!r} instead.")
-        if self.config.base_stock_head and len(self.env_config.action_low) != 1 and not isinstance(policy, nn.Module):
-            raise ValueError("The 'base_stock_head' parameter of DirectBackpropConfig needs a single-order scenario; "
-                             f"this one has {len(self.env_config.action_low)} orders. Set base_stock_head=False.")
+        if (self.config.base_stock_head and len(self.env_config.action_low) != 1 and not isinstance(policy, nn.Module)
+                and (family_of(self.env_config) != "dual_sourcing" or policy != "mlp")):
+            raise ValueError("The 'base_stock_head' parameter of DirectBackpropConfig needs a single-order scenario "
+                             f"(or policy='mlp' on dual sourcing); this one has {len(self.env_config.action_low)} "
+                             "orders. Set base_stock_head=False.")
         if policy == "history" and int(getattr(self.env_config, "history", 0)) < 1:
             raise ValueError("The 'policy' parameter of DirectBackprop is 'history' but the env keeps no sales "
                              "history: make it with history > 0 (e.g. history=32).")

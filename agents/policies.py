@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 __all__ = ["CappedBaseStockPolicy", "DualIndexPolicy", "HistoryEncoder", "OrderPolicy", "build_policy", "draw_weights",
-           "schedule_levels"]
+           "dual_index_levels", "schedule_levels"]
 
 POLICY_KINDS = ("mlp", "history")
 
@@ -264,6 +264,11 @@ def build_policy(kind: str, config: object, *, hidden: Sequence[int] = (64, 64),
         scale = max(float(np.asarray(panel.demand)[list(config.products)].mean()), 1e-3)
     else:
         scale = 1.0
+    if base_stock_head and kind == "mlp" and action_dim == 2 and hasattr(config, "regular_lead_time"):
+        # Dual sourcing: the level head of two orders is the dual-index head, started at newsvendor levels.
+        s_e, s_r = dual_index_levels(config)
+        return DualIndexPolicy(config.regular_lead_time, config.expedited_lead_time, s_e, s_r, hidden=hidden,
+                               scale=scale, max_expedited=float(config.max_order[1]), leak=leak, seed=seed)
     lead_time = int(getattr(config, "lead_time", 0))
     # Start near Morton's level: demand over the lead time plus one period, scaled (Zipkin 2008, Sec. 5).
     initial_level: float | list[float] | None = (lead_time + 1) * scale if base_stock_head else None
@@ -279,6 +284,18 @@ def build_policy(kind: str, config: object, *, hidden: Sequence[int] = (64, 64),
     return OrderPolicy(obs_dim, action_dim, **{"state_dim": obs_dim - history - (1 if phases else 0), **layout},
                        history=history, kind=kind, hidden=hidden, base_stock_head=base_stock_head, scale=scale,
                        initial_level=initial_level, window=window, leak=leak, seed=seed, signed=signed, **extra)
+
+
+def dual_index_levels(config: object) -> tuple[float, float]:
+    """Dual-index levels (S_e, S_r) from quantiles alone, no simulation: the quick estimate the default head starts at.
+
+    S_e is the critical-fractile ``b / (b + h)`` quantile of demand over the ``l_e + 1`` periods an expedited
+    order covers; S_r adds the mean demand over the ``l_r - l_e`` periods between the two lead times.
+    """
+    shortage = float(config.backorder_cost)
+    fractile = shortage / (shortage + float(config.holding_cost))
+    s_e = float(config.demand.quantile(fractile, config.expedited_lead_time + 1))
+    return s_e, s_e + float(config.demand.mean) * (config.regular_lead_time - config.expedited_lead_time)
 
 
 def schedule_levels(config: object) -> list[float]:

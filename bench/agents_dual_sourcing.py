@@ -15,7 +15,15 @@ the torch twin ``invgym/twins/dual_sourcing.py``, from three starts:
   over l_r periods;
 - ``db-naive``: levels from the newsvendor quantiles alone (S_e = b/(b+h) quantile of one period's demand,
   S_r = S_e + mean demand over l_r periods), no simulation search: what DirectBackprop learns by itself;
-- ``db-dual-index``: the levels :meth:`~invgym.baselines.DualIndex.fit` found (DirectBackprop then refines them).
+- ``db-dual-index``: the levels :meth:`~invgym.baselines.DualIndex.fit` found (DirectBackprop then refines them);
+- ``db-default``: ``DirectBackprop(config)`` with every setting at its default (``DirectBackpropConfig()``: 300
+  epochs x 128 paths x 64 periods, lr 3e-3; the default head on dual sourcing is the dual-index head at the
+  quantile levels of :func:`~invgym.agents.policies.dual_index_levels`, the same start as ``db-naive``), only
+  the agent's own token evaluation cut. The other three use the benchmark's ``--epochs/--batch/--lr`` budget.
+
+The fitted :class:`~invgym.baselines.CappedDualIndex` (Sun & Van Mieghem 2019; the best heuristic in
+Gijsbrechts et al.'s comparison) is evaluated beside the fitted dual index. ``--instances`` are ``l_r,c_e``
+(``l_e = 0``); ``1,105`` and ``1,110`` are the consecutive case l_r = l_e + 1 (where the dual index is optimal).
 
 Each trained policy (orders rounded to integers) is evaluated twice: on the compiled kernel with
 :func:`invgym.evaluate` (``num_envs`` x ``periods`` after ``warmup``, the same seeds for every policy) and exactly,
@@ -33,9 +41,9 @@ from pathlib import Path
 
 import invgym
 from bench.agents_common import add_evaluation_arguments, add_training_arguments, evaluation_settings, training_config
-from invgym.agents import DirectBackprop
-from invgym.agents.policies import DualIndexPolicy
-from invgym.baselines import DualIndex, solve_exact
+from invgym.agents import DirectBackprop, DirectBackpropConfig
+from invgym.agents.policies import DualIndexPolicy, dual_index_levels
+from invgym.baselines import CappedDualIndex, DualIndex, solve_exact
 from invgym.baselines.exact_dual_sourcing import evaluate_dual_sourcing
 from invgym.demand import DiscreteUniform
 from invgym.envs.dual_sourcing import DualSourcingConfig
@@ -72,7 +80,28 @@ def run_instance(name: str, args: argparse.Namespace) -> list[dict]:
     rows.append({"instance": name, "policy": "dual_index (fitted)", "start": starts["db-dual-index"],
                  "sim": reference.average_cost, "se": reference.stderr, "exact": evaluate_dual_sourcing(config, dual),
                  "optimum": optimum, "cpu": 0.0, "start_gap": math.nan})
+    capped = CappedDualIndex.fit(config)
+    reference_capped = invgym.evaluate(capped, config, **settings)
+    rows.append({"instance": name, "policy": "capped_dual_index", "start": (capped.params["expedited_level"],
+                                                                            capped.params["regular_level"]),
+                 "sim": reference_capped.average_cost, "se": reference_capped.stderr,
+                 "exact": evaluate_dual_sourcing(config, capped), "optimum": optimum, "cpu": 0.0,
+                 "start_gap": math.nan})
     for agent_name in args.agents:
+        if agent_name == "db-default":
+            agent = DirectBackprop(config, config=DirectBackpropConfig(eval_envs=8, eval_periods=10, eval_warmup=0,
+                                                                       seed=args.train_seed))
+            start = time.process_time()
+            policy = agent.fit()
+            cpu = time.process_time() - start
+            result = invgym.evaluate(policy, config, **settings)
+            levels = dual_index_levels(config)
+            initial = evaluate_dual_sourcing(config, DualIndex(config, expedited_level=levels[0],
+                                                               regular_level=levels[1]))
+            rows.append({"instance": name, "policy": agent_name, "start": levels, "sim": result.average_cost,
+                         "start_gap": 100 * (initial / optimum - 1), "se": result.stderr,
+                         "exact": evaluate_dual_sourcing(config, policy), "optimum": optimum, "cpu": cpu})
+            continue
         s_e, s_r = starts[agent_name]
         module = DualIndexPolicy(config.regular_lead_time, config.expedited_lead_time, s_e, s_r, hidden=(32, 32),
                                  scale=float(config.demand.mean), max_expedited=float(config.max_order[1]),
@@ -94,9 +123,10 @@ def run_instance(name: str, args: argparse.Namespace) -> list[dict]:
 def main() -> None:
     """Print one row per instance and policy."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--instances", nargs="*", default=list(DATA["gaps_percent"]), help="l_r,c_e e.g. 2,105")
-    parser.add_argument("--agents", nargs="*", default=["db-poor", "db-naive", "db-dual-index"],
-                        choices=["db-poor", "db-naive", "db-dual-index"])
+    parser.add_argument("--instances", nargs="*", default=[*DATA["gaps_percent"], "1,105", "1,110"],
+                        help="l_r,c_e e.g. 2,105")
+    parser.add_argument("--agents", nargs="*", default=["db-poor", "db-naive", "db-dual-index", "db-default"],
+                        choices=["db-poor", "db-naive", "db-dual-index", "db-default"])
     add_training_arguments(parser, epochs=150)
     add_evaluation_arguments(parser)
     args = parser.parse_args()

@@ -202,7 +202,7 @@ def test_bad_agent_arguments_are_refused(monkeypatch):
     with pytest.raises(ValueError, match="history > 0"):
         DirectBackprop(ENV_ID, policy="history")
     with pytest.raises(ValueError, match="'base_stock_head'.*single-order scenario"):
-        DirectBackprop("invgym/DualSourcing-v0")
+        DirectBackprop("invgym/DualSourcing-v0", policy="history")
     with pytest.raises(TypeError, match="'config' parameter of DirectBackprop"):
         DirectBackprop(ENV_ID, config={"epochs": 3})
     import invgym.twins.common as twins
@@ -422,3 +422,21 @@ def test_direct_backprop_learns_to_remove_only_when_removal_pays(removal_pays):
         assert after.average_cost < invgym.evaluate(never, REMOVAL_ID, **settings, **keep).average_cost
     else:
         assert first == 0 and after.metrics["average_removed"] < 0.05
+
+
+def test_default_head_on_dual_sourcing_is_the_dual_index_rule_at_quantile_levels():
+    from invgym.agents.policies import DualIndexPolicy, dual_index_levels
+    from invgym.baselines import DualIndex
+    from invgym.demand import DiscreteUniform
+
+    dual = config_of("invgym/DualSourcing-v0", regular_lead_time=3, expedited_lead_time=0,
+                     demand=DiscreteUniform(0, 4), expedited_cost=110.0, holding_cost=5.0, backorder_cost=495.0)
+    s_e, s_r = dual_index_levels(dual)
+    assert (s_e, s_r) == (4.0, 10.0)  # the 0.99 quantile of U{0..4}, plus the mean over l_r - l_e = 3 periods
+    agent = DirectBackprop(dual, config=DirectBackpropConfig(epochs=2, batch_size=4, periods=6, warmup=2,
+                                                             eval_envs=2, eval_periods=10, eval_warmup=0))
+    untrained = agent.fit(stop_after=0)
+    assert isinstance(agent.module, DualIndexPolicy)
+    obs = np.c_[np.arange(-6, 10), np.arange(16) % 5, np.arange(16) % 3].astype(np.float64)
+    expected = DualIndex(dual, expedited_level=s_e, regular_level=s_r).act(obs)
+    assert np.array_equal(untrained.act(obs), expected)
