@@ -428,6 +428,80 @@ def test_a_killed_run_leaves_only_whole_files_and_resumes(tmp_path, small_suite)
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+def _board(root: Path) -> dict:
+    """A board's content without what legitimately differs between runs (timestamps, timings, the hash)."""
+    out = {}
+    for path in sorted((root / "results").glob("*.json")):
+        document = read_json(path)
+        for key in ("created", "integrity", "environment"):
+            document.pop(key)
+        for row in document["results"]:
+            row.pop("seconds")
+        out[path.name] = document
+    out["LEADERBOARD.md"] = (root / "LEADERBOARD.md").read_text()
+    return out
+
+
+def test_twenty_kill_9_at_random_points_then_resume_give_the_uninterrupted_board(tmp_path):
+    """A harness: kill -9 the whole run (workers included) 20 times at random instants, resume, compare."""
+    import random
+    import signal
+    import sys
+    import time
+
+    suite = _suite_subset(tmp_path / "s.json", ["lost-sales/L1-p9", "lost-sales/L2-p4"],
+                          {"num_envs": 8, "periods": 400, "warmup": 40, "seed": 0})
+
+    def command(root):
+        return [sys.executable, "-m", "invgym", "leaderboard", "run", "--quick", "--jobs", "1", "--root", str(root),
+                "--suite", str(suite), "--no-progress"]
+
+    assert subprocess.run(command(tmp_path / "clean"), capture_output=True, timeout=600).returncode == 0
+    expected = _board(tmp_path / "clean" / "quick")
+    rng = random.Random(14)
+    killed = tmp_path / "killed"
+    kills = 0
+    for _ in range(20):
+        process = subprocess.Popen(command(killed), start_new_session=True, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.2, 4.0))
+        if process.poll() is None:
+            kills += 1
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        for path in killed.rglob("*.json"):  # at every instant only whole files exist
+            read_json(path)
+        partials = sorted((killed / "quick" / "runs").rglob("*.json"))
+        for path in rng.sample(partials, len(partials) // 2):  # keep work to do, so the next kill lands mid-run
+            path.unlink()
+    assert kills >= 10  # most kills landed mid-run
+    assert subprocess.run(command(killed), capture_output=True, timeout=600).returncode == 0
+    assert _board(killed / "quick") == expected
+    assert not list(killed.rglob("*.tmp"))
+
+
+def test_concurrent_submissions_under_different_and_equal_names_are_safe(tmp_path, small_suite):
+    import sys
+
+    agent = _agent_file(tmp_path, "toy", TOY)
+
+    def start(name):
+        return subprocess.Popen([sys.executable, "-m", "invgym", "leaderboard", "submit", "--agent", agent, "--name",
+                                 name, "--quick", "--jobs", "1", "--root", str(tmp_path), "--suite", str(small_suite),
+                                 "--track", "long-lead", "--no-progress"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+
+    processes = [start("a"), start("b"), start("same"), start("same")]
+    for process in processes:
+        assert process.wait(timeout=600) == 0, process.stderr.read()
+    documents = {p.stem: read_json(p) for p in (tmp_path / "quick" / "results").glob("*.json")}
+    assert set(documents) == {"a", "b", "same"}
+    costs = {name: [r["average_cost"] for r in d["results"]] for name, d in documents.items()}
+    assert costs["a"] == costs["b"] == costs["same"]  # same agent, same seeds: every writer wrote a whole file
+    assert all(check_document(d) == [] for d in documents.values())
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
 def test_atomic_write_leaves_the_old_file_when_the_write_fails(tmp_path, monkeypatch):
     target = tmp_path / "file.json"
     atomic_write_text(target, "old")
