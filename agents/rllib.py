@@ -117,16 +117,10 @@ def _connect(address: str | None, num_cpus: int | None) -> bool:
 
 
 def _action_space(env_id: str, env_config: dict[str, Any]) -> spaces.Space:
-    """Return the env's action space; refuse one RLlib would mis-handle, saying the fix, up front."""
-    action_space = config_for(env_id.removeprefix("invgym:"), **env_config).action_space()
-    start = getattr(action_space, "start", None)
-    if start is not None and np.any(np.asarray(start) != 0):
-        # RLlib's Categorical samples indices 0..n-1 and sends them as they are (SB3's adapter shifts them).
-        raise ValueError(
-            f"RLlib samples discrete actions from 0, but {env_id} has {action_space}: pass "
-            f"env_config={{'action_type': 'continuous', ...}} for this env."
-        )
-    return action_space
+    """Return the env's action space as RLlib sees it: discrete ones start at 0 (the env decodes them)."""
+    from invgym.envs.common import env_action_space
+
+    return env_action_space(config_for(env_id.removeprefix("invgym:"), **env_config))[0]
 
 
 def ppo_config(

@@ -131,7 +131,7 @@ def evaluate(
         counts = np.full(num_envs, periods, dtype=np.int64)
         path = "rollout"
     else:
-        totals, counts = _step(_action_fn(policy), config, kernel, buf, periods, warmup)
+        totals, counts = _step(_action_fn(policy, config), config, kernel, buf, periods, warmup)
         path = "step"
 
     per_env = totals[:, type(config).parts.index("cost")] / counts  # every scenario's PARTS has "cost"
@@ -179,9 +179,21 @@ def rollout_totals(policy: Any, config: Any, kernel: Any, periods: int, warmup: 
     return np.stack([parts[key] for key in type(config).parts], axis=1)
 
 
-def _action_fn(policy: Any) -> Any:
-    """Return ``obs -> actions`` for a callable or an object with SB3's ``predict``."""
+def _action_fn(policy: Any, config: Any = None) -> Any:
+    """Return ``obs -> actions`` (in scenario units) for a callable or an object with SB3's ``predict``.
+
+    An SB3 model trained on the env sees discrete actions as indices from 0 (see ``env_action_space``); its
+    indices are decoded into the scenario's orders here, as the env itself does.
+    """
+    from invgym.envs.common import env_action_space
+
     if not isinstance(policy, ScenarioPolicy) and callable(getattr(policy, "predict", None)):
+        offset = None
+        if config is not None:
+            shown, offset = env_action_space(config)
+            offset = offset if offset is not None and getattr(policy, "action_space", None) == shown else None
+        if offset is not None:
+            return lambda obs: np.asarray(policy.predict(obs, deterministic=True)[0]).reshape(len(obs), -1) + offset
         return lambda obs: policy.predict(obs, deterministic=True)[0]
     if callable(policy):
         return policy

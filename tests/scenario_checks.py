@@ -25,13 +25,18 @@ def random_actions(config: ScenarioConfig, rng: np.random.Generator, periods: in
     return rng.uniform(low, high, size=(periods, len(low)))
 
 
+def env_action(env: Any, a: np.ndarray) -> np.ndarray:
+    """Encode scenario actions (e.g. ProcurementRemoval's signed orders) as the env's indices from 0."""
+    offset = getattr(env.unwrapped, "_offset", None)
+    return a if offset is None else a - offset
+
+
 def run_env(env: gym.Env, actions: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    """Step a single env through ``actions``; record observations, rewards and every info key."""
+    """Step a single env through ``actions`` (scenario units); record observations, rewards and every info key."""
     obs, _ = env.reset(seed=seed)
-    discrete = env.unwrapped.config.action_type == "discrete"
     record: dict[str, list] = {"obs": [obs], "reward": []}
     for a in actions:
-        action = int(a[0]) if discrete and a.shape[0] == 1 else (a.astype(np.int64) if discrete else a)
+        action = _action(env, a)
         obs, reward, terminated, truncated, info = env.step(action)
         record["obs"].append(obs)
         record["reward"].append(reward)
@@ -162,6 +167,7 @@ def check_pickle_roundtrip(env: gym.Env, actions: np.ndarray) -> None:
 
 def _action(env: gym.Env, a: np.ndarray) -> Any:
     discrete = env.unwrapped.config.action_type == "discrete"
+    a = env_action(env, a)
     if discrete and a.shape[0] == 1:
         return int(a[0])
     return a.astype(np.int64) if discrete else a

@@ -68,7 +68,7 @@ def test_replayed_demand_path_is_used_exactly_even_with_a_schedule():
     env = gym.make(ENV_ID, lead_time=2, horizon=5, demand_schedule=[Poisson(1.0), Poisson(50.0)])
     path = [3.0, 0.0, 7.0, 1.0, 2.0]
     env.reset(seed=0, options={"demand_path": path})
-    seen = [env.step(4)[4]["demand"] for _ in range(5)]
+    seen = [env.step(4 + 14)[4]["demand"] for _ in range(5)]  # index 14 + 4: an order of 4 (max_removal 14)
     assert seen == path
 
 
@@ -79,7 +79,7 @@ def test_schedule_draws_each_period_from_its_phase_and_shows_the_phase():
     demand = np.zeros((3, 200))
     for t in range(30):
         np.testing.assert_array_equal(obs[:, 1], t % 3)
-        obs, _, _, _, info = venv.step(np.zeros(200, dtype=np.int64))
+        obs, _, _, _, info = venv.step(sc.env_action(venv, np.zeros(200, dtype=np.int64)))
         demand[t % 3] += info["demand"] / 10
     means = demand.mean(axis=1)
     assert abs(means[0] - 1.0) < 0.1 and abs(means[1] - 30.0) < 0.5 and np.all(demand[2] == 10.0)
@@ -92,7 +92,6 @@ EXPECTED_WARNINGS = (
     "A Box observation space maximum value is infinity",
     "A Box observation space minimum value is -infinity",
     "For Box action spaces, we recommend using a symmetric and normalized space",
-    "Discrete action space  with a non-zero start",  # SB3: removals make the discrete action start at -R
     "We recommend you to use a symmetric and normalized Box action space",
 )
 
@@ -128,7 +127,7 @@ def test_vector_env_i_replays_single_env_with_seed_plus_i():
     venv.reset(seed=seed)
     demand, removed = [], []
     for a in actions:
-        _, _, _, _, info = venv.step(a.astype(np.int64))
+        _, _, _, _, info = venv.step(sc.env_action(venv, a.astype(np.int64)))
         demand.append(info["demand"])
         removed.append(info["removed"])
     env = gym.make(ENV_ID, **kwargs)
@@ -142,10 +141,10 @@ def test_vector_env_next_step_autoreset_restarts_the_phase():
     venv = ProcurementRemovalVectorEnv(num_envs=2, lead_time=1, horizon=2, initial_state=[3], max_order=5,
                                        demand_schedule=[Poisson(1.0)] * 3)
     venv.reset(seed=0)
-    venv.step(np.array([1, -1]))
-    _, _, _, trunc, _ = venv.step(np.array([1, 1]))
+    venv.step(sc.env_action(venv, np.array([1, -1])))
+    _, _, _, trunc, _ = venv.step(sc.env_action(venv, np.array([1, 1])))
     assert trunc.all()
-    obs, reward, _, _, info = venv.step(np.array([5, 5]))  # ignored: this step resets
+    obs, reward, _, _, info = venv.step(sc.env_action(venv, np.array([5, 5])))  # ignored: this step resets
     np.testing.assert_array_equal(obs, [[3.0, 0.0], [3.0, 0.0]])
     np.testing.assert_array_equal(reward, [0.0, 0.0])
     assert np.all(info["order"] == 0) and np.all(info["removed"] == 0)
@@ -490,14 +489,15 @@ def test_backlog_allows_a_negative_start_and_config_replace_switches_modes():
 
 def test_actions_outside_the_space_raise_and_removal_beyond_the_shelf_is_capped():
     env = ProcurementRemovalEnv(lead_time=1, max_order=10, max_removal=6, initial_state=[4])
-    assert env.action_space == gym.spaces.Discrete(17, start=-6)
+    # Indices from 0 (as SB3 and RLlib assume), decoded as u = a - max_removal: 0 removes 6, 6 does nothing.
+    assert env.action_space == gym.spaces.Discrete(17)
     with pytest.raises(gym.error.ResetNeeded):
         env.step(1)
     env.reset(seed=0)
-    for action in (-7, 11, 2.5, np.float32(-3.0), "3"):
+    for action in (-1, 17, 2.5, np.float32(3.0), "3"):
         with pytest.raises(ValueError, match="outside the action space"):
             env.step(action)
-    obs, reward, _, _, info = env.step(-6)  # asks for 6, only 4 on the shelf: 4 leave
+    obs, reward, _, _, info = env.step(0)  # asks for 6, only 4 on the shelf: 4 leave
     assert info["removed"] == 4.0 and info["salvage"] == 4.0 and info["sales"] == 0.0 and obs[0] == 0.0
     cont = ProcurementRemovalEnv(lead_time=1, max_order=10, max_removal=6, action_type="continuous")
     cont.reset(seed=0)
@@ -507,7 +507,7 @@ def test_actions_outside_the_space_raise_and_removal_beyond_the_shelf_is_capped(
     venv = ProcurementRemovalVectorEnv(num_envs=3, lead_time=1, max_order=10, max_removal=6)
     venv.reset(seed=0)
     with pytest.raises(ValueError, match="env 2"):
-        venv.step(np.array([1, -6, -7]))
+        venv.step(np.array([7, 0, -1]))
 
 
 def test_interval_stock_refuses_bad_levels_and_other_envs():

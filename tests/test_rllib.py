@@ -99,10 +99,14 @@ def test_rllib_env_id_adds_the_module_prefix_the_workers_import():
         rllib_env_id("invgym/Nope-v0")
 
 
-def test_discrete_spaces_not_starting_at_zero_are_refused_with_the_fix():
-    # ProcurementRemoval's discrete action is Discrete(n, start=-K); RLlib would send indices 0..n-1 as is.
-    with pytest.raises(ValueError, match="action_type': 'continuous'"):
-        ppo_config("invgym/ProcurementRemoval-v0")
+def test_discrete_spaces_start_at_zero_for_rllib():
+    # ProcurementRemoval's signed order is shown as indices 0..n-1 and decoded inside the env, so RLlib's
+    # Categorical (which samples from 0) works on it unchanged.
+    from invgym.agents.rllib import _action_space
+
+    space = _action_space("invgym:invgym/ProcurementRemoval-v0", {})
+    assert space == gym.make("invgym/ProcurementRemoval-v0").action_space == gym.spaces.Discrete(29)
+    ppo_config("invgym/ProcurementRemoval-v0")
     ppo_config("invgym/ProcurementRemoval-v0", {"action_type": "continuous"})
 
 

@@ -65,8 +65,9 @@ def test_ppo_learns_steps_on_the_adapter(action_type):
 
 def test_signed_discrete_space_is_shifted_for_sb3():
     venv = make_sb3_vec_env("invgym/ProcurementRemoval-v0", n_envs=2, seed=0, info_parts=True)
-    start = gym.make("invgym/ProcurementRemoval-v0").action_space.start
+    start = gym.make("invgym/ProcurementRemoval-v0").unwrapped.config.action_low[0]
     assert start < 0 and venv.action_space.start == 0
+    assert venv.action_space == gym.make("invgym/ProcurementRemoval-v0").action_space  # the same indices
     venv.reset()
-    _, _, _, infos = venv.step(np.array([-start + 3, 0]))  # index -start + 3 is an order of 3
+    _, _, _, infos = venv.step(np.array([int(-start) + 3, 0]))  # index -start + 3 is an order of 3
     assert infos[0]["order"] == 3.0

@@ -7,6 +7,7 @@ kernel of one env, so the dynamics exist once, in the kernel.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from typing import Any, ClassVar
 
@@ -24,10 +25,96 @@ try:  # Gymnasium >= 1.1 names the autoreset modes; 1.0 only has next-step autor
 except ImportError:  # pragma: no cover - exercised on gymnasium 1.0 only
     AutoresetMode = None
 
-__all__ = ["FAMILIES", "BoundKernel", "KernelEnv", "KernelVectorEnv", "ScenarioConfig", "config_for", "config_of",
-           "family_of"]
+__all__ = ["FAMILIES", "RENDER_MODES", "BoundKernel", "KernelEnv", "KernelVectorEnv", "ScenarioConfig", "config_for",
+           "config_of", "env_action_space", "family_of", "stock_view"]
 
 ACTION_TYPES = ("discrete", "continuous")
+RENDER_MODES = ("ansi", "rgb_array")
+RENDER_WINDOW = 40  # periods kept for render(): the recent history a frame or a table shows
+
+
+def stock_view(config: ScenarioConfig, obs: np.ndarray) -> tuple[float, float]:
+    """Return (on-hand, units in the pipeline) read from one observation of any scenario, for pictures.
+
+    Dual sourcing reports net inventory (negative with backorders) as on-hand; replenishment's pipeline is its
+    observed units on order; the others add their outstanding orders.
+    """
+    name = type(config).__name__
+    if name == "PerishableConfig":
+        k = config.on_hand_width
+        return float(obs[:k].sum()), float(obs[k : config.width].sum())
+    if name == "DualSourcingConfig":
+        width = max(config.regular_lead_time, 1)
+        pipeline = obs[1:width].sum() + obs[width : width + max(config.expedited_lead_time - 1, 0)].sum()
+        return float(obs[0]), float(pipeline)
+    if name == "ReplenishmentConfig":
+        return float(obs[0]), float(obs[1])
+    width = max(int(getattr(config, "lead_time", 1)), 1)
+    return float(obs[0]), float(obs[1:width].sum())
+
+
+def env_action_space(config: ScenarioConfig) -> tuple[spaces.Space, np.ndarray | None]:
+    """Return the Gymnasium-facing action space and the offset the env adds to decode an action.
+
+    Discrete and MultiDiscrete spaces always start at 0, as SB3, RLlib and CleanRL assume: a scenario whose
+    orders start elsewhere (ProcurementRemoval's signed order, negative for removals) is shown as indices
+    ``a = u - low`` and decoded inside the env as ``u = a + low``. Continuous (Box) spaces are shown as they are.
+    The offset is None when there is nothing to decode.
+    """
+    space = config.action_space()
+    if config.action_type != "discrete" or not np.any(config.action_low != 0):
+        return space, None
+    low = config.action_low.astype(np.int64)
+    if isinstance(space, spaces.Discrete):
+        return spaces.Discrete(int(space.n)), low
+    return spaces.MultiDiscrete(space.nvec), low
+
+
+def _check_render_mode(render_mode: Any, owner: str) -> str | None:
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        raise ValueError(f"The 'render_mode' parameter of {owner} must be one of [None, 'ansi', 'rgb_array']. "
+                         f"Got {render_mode!r} instead.")
+    return render_mode
+
+
+class _History:
+    """The last ``RENDER_WINDOW`` periods of one env (on-hand, pipeline and the info parts), for ``render``.
+
+    Kept only when a render mode is set, so stepping without one does no extra work.
+    """
+
+    def __init__(self, config: ScenarioConfig) -> None:
+        self.config = config
+        self.rows: collections.deque = collections.deque(maxlen=RENDER_WINDOW)
+        self.period = 0
+        self.obs: np.ndarray | None = None
+
+    def clear(self, obs: np.ndarray) -> None:
+        self.rows.clear()
+        self.period = 0
+        self.obs = np.array(obs, copy=True)
+
+    def add(self, obs: np.ndarray, parts: dict[str, float]) -> None:
+        on_hand, pipeline = stock_view(self.config, self.obs)  # the state the decision was taken in
+        self.rows.append({"period": self.period, "on_hand": on_hand, "pipeline": pipeline, **parts})
+        self.period += 1
+        self.obs = np.array(obs, copy=True)
+
+    def ansi(self) -> str:
+        """A state table: the current state, then the last periods' events (newest last)."""
+        on_hand, pipeline = stock_view(self.config, self.obs)
+        head = (f"{self.config.owner}  period {self.period}  on-hand {on_hand:g}  pipeline {pipeline:g}  "
+                f"obs {np.array2string(self.obs, precision=2, max_line_width=10**6)}")
+        keys = [k for k in ("order", "demand", "sales", "lost", "cost") if self.rows and k in self.rows[-1]]
+        lines = [head, "  ".join(f"{k:>8s}" for k in ("period", "on_hand", "pipeline", *keys))]
+        for row in list(self.rows)[-8:]:
+            lines.append("  ".join(f"{row[k]:8.4g}" for k in ("period", "on_hand", "pipeline", *keys)))
+        return "\n".join(lines)
+
+    def frame(self) -> np.ndarray:
+        from invgym.plot import render_frame  # matplotlib, only when a frame is asked for
+
+        return render_frame(list(self.rows), title=self.config.owner)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,18 +340,14 @@ class KernelEnv(_Rebinds, gym.Env):
     Subclasses only build their config; spaces, seeding, stepping and ``info`` come from here.
     """
 
-    metadata: ClassVar[dict] = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata: ClassVar[dict] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(self, config: ScenarioConfig, render_mode: str | None = None) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"The 'render_mode' parameter of {config.owner} must be one of [None, 'ansi']. "
-                f"Got {render_mode!r} instead."
-            )
+        self.render_mode = _check_render_mode(render_mode, config.owner)
         self.config = config
-        self.render_mode = render_mode
+        self._history = None if render_mode is None else _History(config)
         self.observation_space = config.observation_space()
-        self.action_space = config.action_space()
+        self.action_space, self._offset = env_action_space(config)
         self._buf = config.bind(1)
         self.kernel = self._buf.kernel
         self._obs_row = self._buf.obs[0]
@@ -290,12 +373,15 @@ class KernelEnv(_Rebinds, gym.Env):
         _demand_path_option(options, self.kernel, self.config.owner)
         self.kernel.reset(kernel_seed)
         self._needs_reset = False
+        if self._history is not None:
+            self._history.clear(self._obs_row)
         return self._obs_row.copy(), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Advance one period; see the class docstring for the event order and ``info`` keys."""
         if self._needs_reset:
             raise ResetNeeded(f"{self.config.owner}: the episode has ended (or not begun); call reset() first.")
+        given = action
         if self._scalar_action:
             if type(action) is not int and not isinstance(action, np.integer) and not (
                 isinstance(action, np.ndarray) and action.size == 1 and action.dtype.kind in "iu"
@@ -305,23 +391,35 @@ class KernelEnv(_Rebinds, gym.Env):
                     " Discrete actions must be ints: did you pass the policy's logits,"
                     " or mean action_type='continuous'?",
                 )
+            if self._offset is not None:  # decode the index into the scenario's signed order
+                action = int(action) + int(self._offset[0])
             result = self.kernel.step_one(action, self._keys)
         else:
             arr = action if type(action) is np.ndarray else np.asarray(action)
             if self._discrete and arr.dtype.kind not in "iu":
                 raise _action_error(self.config.owner, self.action_space, action)
+            if self._offset is not None:
+                arr = arr.reshape(-1) + self._offset
             result = self.kernel.step_one_list((arr if arr.ndim == 1 else arr.reshape(-1)).tolist(), self._keys)
         if result is None:
-            raise _action_error(self.config.owner, self.action_space, action)
+            raise _action_error(self.config.owner, self.action_space, given)
         reward, terminated, truncated, info = result
         self._needs_reset = terminated or truncated
+        if self._history is not None:
+            self._history.add(self._obs_row, info)
         return self._obs_row.copy(), reward, terminated, truncated, info
 
-    def render(self) -> str | None:
-        """Return the current observation as text (``render_mode="ansi"``)."""
-        if self.render_mode != "ansi":
+    def render(self) -> str | np.ndarray | None:
+        """Render the recent periods: ``"ansi"`` a state table (str), ``"rgb_array"`` a matplotlib frame.
+
+        The frame (uint8, height x width x 3) plots on-hand, pipeline, demand and sales over the last
+        ``RENDER_WINDOW`` periods; it needs the ``plot`` extra (matplotlib). Without a render mode: None.
+        """
+        if self._history is None:
             return None
-        return f"{self.config.owner} obs={np.array2string(self._buf.obs[0], precision=2)}"
+        if self._history.obs is None:
+            raise ResetNeeded(f"{self.config.owner}: call reset() before render().")
+        return self._history.ansi() if self.render_mode == "ansi" else self._history.frame()
 
 
 class KernelVectorEnv(_Rebinds, VectorEnv):
@@ -334,10 +432,13 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
     Env i of a vector env reset with ``seed=s`` replays exactly the single env reset with ``seed=s + i``.
     """
 
-    metadata: ClassVar[dict] = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+    render_envs: ClassVar[int] = 4  # render() shows the first few envs
 
-    def __init__(self, config: ScenarioConfig, num_envs: int = 1, autoreset_mode: Any = "next_step") -> None:
+    def __init__(self, config: ScenarioConfig, num_envs: int = 1, autoreset_mode: Any = "next_step",
+                 render_mode: str | None = None) -> None:
         name = type(self).__name__
+        self.render_mode = _check_render_mode(render_mode, name)
         self.num_envs = check_int(num_envs, "num_envs", name, 1, 10_000_000)
         mode = getattr(autoreset_mode, "value", autoreset_mode)
         mode = {"NextStep": "next_step", "SameStep": "same_step"}.get(mode, mode)
@@ -349,7 +450,7 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
             )
         self.config = config
         self.single_observation_space = config.observation_space()
-        self.single_action_space = config.action_space()
+        self.single_action_space, self._offset = env_action_space(config)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._buf = config.bind(self.num_envs, same_step=self.autoreset_mode == "same_step")
@@ -359,6 +460,8 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         self._all = np.ones(self.num_envs, dtype=np.bool_)
         self._all.flags.writeable = False
         self._seeded = False
+        self._histories = None if render_mode is None else [
+            _History(config) for _ in range(min(self.num_envs, self.render_envs))]
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         """Reset every env; an int ``seed`` gives env i the seed ``seed + i``, a list gives each its own."""
@@ -376,6 +479,9 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         self._seeded = True
         _demand_path_option(options, self.kernel, self.config.owner)
         self.kernel.reset(seeds)
+        if self._histories is not None:
+            for i, history in enumerate(self._histories):
+                history.clear(self._buf.obs[i])
         return self._buf.obs.copy(), {}
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
@@ -389,6 +495,8 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
                 + (": did you pass the policy's logits?" if self._discrete and arr.dtype.kind == "f" else ".")
             )
         np.copyto(act, arr.reshape(act.shape), casting="unsafe")
+        if self._offset is not None:  # indices from 0 -> the scenario's signed orders
+            act += self._offset
         bad = self.kernel.step()
         if bad >= 0:
             raise ValueError(
@@ -396,7 +504,24 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
                 f"{self.single_action_space}."
             )
         buf = self._buf
+        if self._histories is not None:
+            self._record()
         return buf.obs.copy(), buf.rewards.copy(), buf.terminated.copy(), buf.truncated.copy(), self._info()
+
+    def _record(self) -> None:
+        for i, history in enumerate(self._histories):
+            history.add(self._buf.obs[i], dict(zip(self._keys, self._buf.parts[i].tolist(), strict=True)))
+
+    def render(self) -> tuple | None:
+        """Render the first ``render_envs`` envs (a tuple: one state table or one frame each, as SyncVectorEnv).
+
+        See :meth:`KernelEnv.render`; None without a render mode.
+        """
+        if self._histories is None:
+            return None
+        if self._histories[0].obs is None:
+            raise ResetNeeded(f"{type(self).__name__}: call reset() before render().")
+        return tuple(h.ansi() if self.render_mode == "ansi" else h.frame() for h in self._histories)
 
     def _info(self) -> dict:
         buf = self._buf

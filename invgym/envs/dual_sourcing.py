@@ -294,5 +294,7 @@ class DualSourcingEnv(KernelEnv):
 class DualSourcingVectorEnv(KernelVectorEnv):
     """``num_envs`` dual-sourcing envs stepped together; takes :class:`DualSourcingEnv`'s keywords."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", **kwargs: Any) -> None:
-        super().__init__(DualSourcingConfig.validate(type(self).__name__, **kwargs), num_envs, autoreset_mode)
+    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", render_mode: str | None = None,
+                 **kwargs: Any) -> None:
+        config = DualSourcingConfig.validate(type(self).__name__, **kwargs)
+        super().__init__(config, num_envs, autoreset_mode, render_mode)

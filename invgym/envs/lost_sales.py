@@ -239,5 +239,7 @@ class LostSalesEnv(KernelEnv):
 class LostSalesVectorEnv(KernelVectorEnv):
     """``num_envs`` lost-sales envs stepped together; takes :class:`LostSalesEnv`'s keywords (see its docstring)."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", **kwargs: Any) -> None:
-        super().__init__(LostSalesConfig.validate(type(self).__name__, **kwargs), num_envs, autoreset_mode)
+    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", render_mode: str | None = None,
+                 **kwargs: Any) -> None:
+        config = LostSalesConfig.validate(type(self).__name__, **kwargs)
+        super().__init__(config, num_envs, autoreset_mode, render_mode)

@@ -265,5 +265,7 @@ class PerishableEnv(KernelEnv):
 class PerishableVectorEnv(KernelVectorEnv):
     """``num_envs`` perishable envs stepped together; takes :class:`PerishableEnv`'s keywords (see its docstring)."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", **kwargs: Any) -> None:
-        super().__init__(PerishableConfig.validate(type(self).__name__, **kwargs), num_envs, autoreset_mode)
+    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", render_mode: str | None = None,
+                 **kwargs: Any) -> None:
+        config = PerishableConfig.validate(type(self).__name__, **kwargs)
+        super().__init__(config, num_envs, autoreset_mode, render_mode)

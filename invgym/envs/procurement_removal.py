@@ -251,10 +251,12 @@ class ProcurementRemovalEnv(KernelEnv):
     ## Action Space
 
     One signed quantity u per period: u > 0 orders u units, u < 0 asks to remove -u units, u = 0 does
-    nothing. ``Discrete(max_removal + max_order + 1, start=-max_removal)`` (integers in
-    [-max_removal, max_order]) when ``action_type="discrete"``; ``Box(-max_removal, max_order, (1,), float32)``
-    when ``"continuous"`` (fractional units allowed, no rounding). An action outside the space raises
-    ``ValueError``; it is never clipped.
+    nothing. With ``action_type="discrete"`` the space is ``Discrete(max_removal + max_order + 1)``, indices
+    from 0 as SB3, RLlib and CleanRL assume, decoded inside the env as u = a - max_removal (index 0 removes
+    ``max_removal`` units, index ``max_removal`` does nothing, the last index orders ``max_order``); with
+    ``"continuous"`` it is ``Box(-max_removal, max_order, (1,), float32)``, u itself (fractional units allowed,
+    no rounding). An action outside the space raises ``ValueError``; it is never clipped. Baselines and
+    ``invgym.evaluate`` work in u (``config.action_low .. action_high``).
 
     **Removal is "up to" the shelf.** A removal request takes min(-u, on-hand) units (on-hand at the time of
     the decision, after this period's arrival; nothing when on-hand <= 0) and ``info["removed"]`` reports what
@@ -357,7 +359,8 @@ class ProcurementRemovalEnv(KernelEnv):
     >>> envs = gym.make_vec("invgym/ProcurementRemoval-v0", num_envs=3, vectorization_mode="vector_entry_point",
     ...                     lead_time=2, initial_state=[20, 0])
     >>> obs, _ = envs.reset(seed=0)
-    >>> obs, reward, terminated, truncated, info = envs.step(np.array([-4, 0, 6]))
+    >>> max_removal = int(envs.config.max_removal)
+    >>> obs, reward, terminated, truncated, info = envs.step(np.array([-4, 0, 6]) + max_removal)  # u = a - 14
     >>> obs.shape, info["removed"].tolist(), info["order"].tolist()
     ((3, 2), [4.0, 0.0, 0.0], [0.0, 0.0, 6.0])
 
@@ -375,6 +378,11 @@ class ProcurementRemovalEnv(KernelEnv):
     ## Version History
 
     - v0: initial release.
+    - v0, 2026-12-06: discrete actions are indices from 0 (decoded as u = a - max_removal) instead of
+      ``Discrete(n, start=-max_removal)``, which SB3's and RLlib's discrete policies cannot sample. The
+      dynamics, rewards and every leaderboard cost are unchanged (baselines and the leaderboard act in u on the
+      kernel), so under the project's rule (a new -vN marks a change of dynamics or reward) the id stays -v0.
+      Code that stepped the env with signed discrete orders adds ``max_removal``.
     """
 
     def __init__(
@@ -409,6 +417,7 @@ class ProcurementRemovalEnv(KernelEnv):
 class ProcurementRemovalVectorEnv(KernelVectorEnv):
     """``num_envs`` procurement-removal envs stepped together; takes :class:`ProcurementRemovalEnv`'s keywords."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", **kwargs: Any) -> None:
+    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", render_mode: str | None = None,
+                 **kwargs: Any) -> None:
         config = ProcurementRemovalConfig.validate(type(self).__name__, **kwargs)
-        super().__init__(config, num_envs, autoreset_mode)
+        super().__init__(config, num_envs, autoreset_mode, render_mode)

@@ -395,8 +395,10 @@ class ReplenishmentEnv(KernelEnv):
 class ReplenishmentVectorEnv(KernelVectorEnv):
     """``num_envs`` replenishment envs stepped together; takes :class:`ReplenishmentEnv`'s keywords."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", **kwargs: Any) -> None:
-        super().__init__(ReplenishmentConfig.validate(type(self).__name__, **kwargs), num_envs, autoreset_mode)
+    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", render_mode: str | None = None,
+                 **kwargs: Any) -> None:
+        config = ReplenishmentConfig.validate(type(self).__name__, **kwargs)
+        super().__init__(config, num_envs, autoreset_mode, render_mode)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """Step every env; in strict mode an infeasible order raises ValueError before any env moves."""

@@ -345,5 +345,7 @@ class RetailEnv(KernelEnv):
 class RetailVectorEnv(KernelVectorEnv):
     """``num_envs`` retail envs stepped together; takes :class:`RetailEnv`'s keywords (see its docstring)."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", **kwargs: Any) -> None:
-        super().__init__(RetailConfig.validate(type(self).__name__, **kwargs), num_envs, autoreset_mode)
+    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", render_mode: str | None = None,
+                 **kwargs: Any) -> None:
+        config = RetailConfig.validate(type(self).__name__, **kwargs)
+        super().__init__(config, num_envs, autoreset_mode, render_mode)
