@@ -30,12 +30,13 @@ import hashlib
 import io
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from invgym.atomic import atomic_writer
 
 __all__ = ["COLOURS", "colour_for", "cost_breakdown", "cost_parts", "cost_vs_reference", "gap_by_track",
            "policy_contour", "policy_maps", "render_frame", "save", "trajectory"]
@@ -82,15 +83,8 @@ def save(fig: Any, path: str | os.PathLike, dpi: int = 110) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=dpi, metadata={"Software": None} if fmt == "png" else {"Date": None})
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path, "wb") as handle:
+        handle.write(buffer.getvalue())
     return path
 
 
