@@ -15,6 +15,20 @@ Lost sales (state: on-hand, then outstanding orders oldest first; Morton 1969, Z
 of lost-sales inventory models", Oper. Res. 56(4), Sec. 3): the optimal order is non-increasing in every state
 component, reacts less than one-for-one, and reacts more to recent orders than to older stock:
 ``-1 <= dq/dx_newest <= ... <= dq/dx_oldest (on-hand) <= 0``.
+
+The other families (one row each in :data:`STRUCTURE`, with the state columns in :data:`STATE_COLUMNS`):
+
+- dual sourcing (net inventory, regular pipeline, expedited pipeline; orders (q_r, q_e)): both orders are
+  non-increasing in every state component with sensitivities in [-1, 0], and their sum reacts less than
+  one-for-one too (Hua, Yu, Zhang & Xu 2015 via L-natural convexity; Sun & Van Mieghem 2019 use the same
+  monotone, bounded-sensitivity form);
+- perishable (stock by remaining life, then the pipeline): the order falls in every age class and by less than
+  one unit per unit (Nahmias 1975; Fries 1975; Li & Yu 2014, via L-natural convexity);
+- procurement-removal (on-hand and pipeline; one signed action): the interval structure, order up to a below a,
+  remove down to b above b, idle in between (Maggiar & Sadighian), so du/dx is in [-1, 0] in every inventory
+  column (the phase column is not a state coordinate);
+- retail and replenishment: the order falls as inventory rises (monotone in the inventory columns of the
+  config's ``slices`` only; promotions, calendar and sales history are features, not state).
 """
 
 from __future__ import annotations
@@ -53,22 +67,47 @@ def _ordered(jac: torch.Tensor) -> torch.Tensor:
     return torch.relu(jac[:, :, 1:] - jac[:, :, :-1]).sum(dim=(1, 2))
 
 
+def _bounded_total(jac: torch.Tensor) -> torch.Tensor:
+    # Several orders: one more unit in stock never cuts the orders' total by more than one unit.
+    return torch.relu(-1.0 - jac.sum(dim=1)).sum(dim=1)
+
+
 PROPERTIES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "monotone": _monotone,
     "bounded_sensitivity": _bounded,
     "ordered_sensitivity": _ordered,
+    "bounded_total_sensitivity": _bounded_total,
 }
 """Every property by name."""
 
 STRUCTURE: dict[str, tuple[str, ...]] = {
     "lost_sales": ("monotone", "bounded_sensitivity", "ordered_sensitivity"),
+    "dual_sourcing": ("monotone", "bounded_sensitivity", "bounded_total_sensitivity"),
+    "perishable": ("monotone", "bounded_sensitivity"),
+    "procurement_removal": ("monotone", "bounded_sensitivity"),
+    "retail": ("monotone",),
+    "replenishment": ("monotone",),
 }
 """Known structure of the optimal policy per scenario family (the only place that says which holds where)."""
 
+STATE_COLUMNS: dict[str, str] = {
+    "lost_sales": "leading",
+    "dual_sourcing": "leading",
+    "perishable": "leading",
+    "procurement_removal": "leading",
+    "retail": "inventory_slice",
+    "replenishment": "inventory_slice",
+}
+"""Which observation columns are the state the properties talk about: ``"leading"`` (the observation less the
+trailing sales history and schedule phase) or ``"inventory_slice"`` (the config's ``slices["inventory"]``)."""
+
 
 def _state_dim(config: Any) -> int:
-    """Inventory columns at the start of the observation (lost sales: max(L, 1); history columns excluded)."""
-    return int(config.observation_space().shape[0]) - int(getattr(config, "history", 0))
+    """Inventory columns at the start of the observation (history and schedule-phase columns excluded)."""
+    if STATE_COLUMNS.get(family_of(config)) == "inventory_slice":
+        return int(config.slices["inventory"].stop)
+    phase = 1 if int(getattr(config, "num_phases", 0) or 0) > 0 else 0
+    return int(config.observation_space().shape[0]) - int(getattr(config, "history", 0)) - phase
 
 
 def _properties_for(config: Any) -> tuple[str, ...]:
@@ -170,7 +209,10 @@ def _numeric_jacobian(policy: Any, states: np.ndarray, state_dim: int, step: flo
     for i in range(state_dim):
         up, down = states.copy(), states.copy()
         up[:, i] += step
-        down[:, i] = np.maximum(down[:, i] - step, 0.0)  # states are non-negative: one-sided at zero
+        down[:, i] -= step
+        # Stock that cannot go negative is differenced one-sided at zero (net inventory may be negative).
+        floor = (states[:, i] >= 0) & (down[:, i] < 0)
+        down[floor, i] = 0.0
         span = (up[:, i] - down[:, i])[:, None]
         diff = (np.asarray(policy(up), dtype=np.float64).reshape(len(states), -1)
                 - np.asarray(policy(down), dtype=np.float64).reshape(len(states), -1)) / span

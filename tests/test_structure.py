@@ -158,13 +158,70 @@ def test_plot_policy_contour_writes_an_svg(tmp_path):
 # === Bad input ===
 
 
-def test_bad_structure_arguments_are_refused():
+def test_bad_structure_arguments_are_refused(monkeypatch):
+    import invgym.agents.structure as structure
+
     config = config_of(ENV_ID, lead_time=2)
+    monkeypatch.delitem(structure.STRUCTURE, "dual_sourcing")
     with pytest.raises(ValueError, match="no structural properties are registered for the dual_sourcing scenario"):
         StructurePenalty.for_env("invgym/DualSourcing-v0")
+    monkeypatch.undo()
     with pytest.raises(ValueError, match=r"'properties' parameter of StructurePenalty must be a non-empty list"):
         StructurePenalty(["convex"], state_dim=2)
     with pytest.raises(ValueError, match=r"'dims' parameter of plot_policy_contour must be one or two distinct"):
         plot_policy_contour(MoreWhenRich(), config, dims=(0, 5))
     with pytest.raises(ValueError, match=r"'num_states' parameter of structure_report"):
         structure_report(MoreWhenRich(), config, num_states=0)
+
+
+# === Every family has registered structure, and structure_report covers it ===
+
+FAMILY_IDS = {"lost_sales": ENV_ID, "dual_sourcing": "invgym/DualSourcing-v0", "perishable": "invgym/Perishable-v0",
+              "procurement_removal": "invgym/ProcurementRemoval-v0", "retail": "invgym/Retail-v0",
+              "replenishment": "invgym/Replenishment-v0"}
+
+
+class _Linear(torch.nn.Module):
+    """``relu(c + slope * sum(state))`` for every order (signed: no relu); ``slope`` sets the structure."""
+
+    def __init__(self, state_dim: int, actions: int, slope: float, signed: bool = False) -> None:
+        super().__init__()
+        self.state_dim, self.actions, self.slope, self.signed = state_dim, actions, slope, signed
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Return (B, actions) orders."""
+        u = 6.0 + self.slope * obs[:, : self.state_dim].sum(dim=1, keepdim=True)
+        u = u if self.signed else torch.relu(u) + 1e-3 * u  # a small slope where the relu is flat
+        return u.expand(-1, self.actions) / self.actions
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_IDS))
+def test_structure_report_covers_every_family_and_detects_violations(family):
+    from invgym.agents.structure import _state_dim
+
+    assert set(STRUCTURE) == set(FAMILY_IDS)
+    config = config_of(FAMILY_IDS[family])
+    state_dim, actions = _state_dim(config), len(config.action_low)
+    signed = family == "procurement_removal"
+    assert 1 <= state_dim <= config.observation_space().shape[0]
+    good = structure_report(_Linear(state_dim, actions, -0.5, signed), config, num_states=64, warmup=5)
+    bad = structure_report(_Linear(state_dim, actions, +0.5, signed), config, num_states=64, warmup=5)
+    assert set(good) == set(bad) == set(STRUCTURE[family])
+    assert all(v == 0.0 for v in good.values()), good
+    assert bad["monotone"] > 0.5, bad
+    steep = structure_report(_Linear(state_dim, actions, -3.0, signed), config, num_states=64, warmup=5)
+    if "bounded_sensitivity" in STRUCTURE[family]:
+        assert steep["bounded_sensitivity"] > 0.2, steep  # wherever the relu is not flat
+    penalty = StructurePenalty.for_env(config)
+    states = torch.as_tensor(sample_states(_Linear(state_dim, actions, 0.5, signed), config, 16, 5),
+                             dtype=torch.float32)
+    assert float(penalty(_Linear(state_dim, actions, 0.5, signed), states)) > 0
+    assert float(penalty(_Linear(state_dim, actions, -0.5, signed), states)) == 0
+
+
+def test_dual_sourcing_total_sensitivity_is_checked_across_both_orders():
+    config = config_of("invgym/DualSourcing-v0")
+    state_dim = config.observation_space().shape[0]
+    # Each order alone falls by 0.6 per unit (bounded), but together by 1.2: the total property catches it.
+    report = structure_report(_Linear(state_dim, 2, -1.2), config, num_states=64, warmup=5)
+    assert report["bounded_sensitivity"] == 0.0 and report["bounded_total_sensitivity"] > 0.5
