@@ -1,22 +1,31 @@
-"""What a submission can be, how it is hashed, and how a worker process turns it into a policy.
+"""What a submission can be, how it is hashed, and how the agent's sandbox process turns it into a policy.
 
-Three kinds of artifact are accepted, and the sha256 of the artifact's bytes goes into the result file so that
-``verify`` can tell when the agent it re-runs is not the one that produced the claims:
+The sha256 of the artifact's bytes (of every file, for a folder) goes into the result file so that ``verify``
+can tell when the agent it re-runs is not the one that produced the claims:
 
-- ``module:factory`` or ``path/to/file.py:factory`` — ``factory(env)`` (or ``factory()``) returns a policy: a
-  callable mapping a batch of observations ``(num_envs, obs_dim)`` to actions, or an object with SB3's
-  ``predict``. ``env`` is ``gymnasium.make(instance.env, **instance.kwargs)``, to read the spaces and
-  ``env.unwrapped.config``. The hash is that of the module's source file.
-- ``model.zip`` with ``--algo PPO`` (any Stable-Baselines3 algorithm class name): ``PPO.load(model.zip)``.
-- a TorchScript file (``.pt``/``.ts``, from ``torch.jit.save``) whose module maps a float32 batch of
-  observations to a batch of actions.
+- ``module:factory`` or ``path/to/file.py:factory`` (kind "python") — ``factory(env)`` (or ``factory()``)
+  returns a policy: any callable mapping a batch of observations ``(num_envs, obs_dim)`` to actions, or an
+  object with SB3's ``predict``. ``env`` is ``gymnasium.make(instance.env, **instance.kwargs)``, to read the
+  spaces and ``env.unwrapped.config``; a factory with an ``instance`` parameter also receives the suite
+  instance id, to choose a model per instance. The hash is that of the module's source file.
+- ``model.zip`` with ``--algo PPO`` (kind "sb3", any Stable-Baselines3 algorithm class name).
+- a folder of SB3 models with ``--algo`` (kind "sb3-folder"): ``<track>__<cell>.zip`` per instance (the
+  instance id with ``/`` written ``__``, e.g. ``lost-sales__L2-p9.zip``), else ``<track>.zip``, else
+  ``default.zip``; an instance with none of them fails with the names looked for.
+- a TorchScript file (kind "torchscript": ``.pt``/``.ts``, from ``torch.jit.save``) whose module maps a float32
+  batch of observations to a batch of actions.
+- an RLlib checkpoint folder (kind "rllib": one holding ``rllib_checkpoint.json`` from ``Algorithm.save``, or an
+  ``RLModule.save_to_path`` folder): its single-agent module acts greedily (argmax of the logits, or the mean of
+  a Gaussian). Needs ``pip install 'invgym[ray]'`` where it runs.
 
-Built-in baselines are a fourth kind ("baseline"), hashed by their source file.
+A model whose observation or action space does not fit an instance fails that instance, with a message naming
+both shapes. Built-in baselines are one more kind ("baseline"), hashed by their source file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -24,6 +33,8 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from invgym.leaderboard._io import sha256_file
 
@@ -69,6 +80,28 @@ def _module_file(module: str) -> Path:
                      "directory or on sys.path (run from its directory, or pass path/to/file.py:factory).")
 
 
+def sha256_artifact(path: str | Path) -> str:
+    """sha256 of a file's bytes, or of a folder: every file's relative path and sha256, in sorted order."""
+    path = Path(path)
+    if not path.is_dir():
+        return sha256_file(path)
+    lines = [f"{p.relative_to(path).as_posix()}\0{sha256_file(p)}\n" for p in sorted(path.rglob("*"))
+             if p.is_file() and "__pycache__" not in p.parts]
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def _is_rllib_checkpoint(path: Path) -> bool:
+    return path.is_dir() and any((path / name).is_file() for name in ("rllib_checkpoint.json",
+                                                                        "class_and_ctor_args.pkl"))
+
+
+def _check_algo(algo: str | None, what: str) -> str:
+    if not algo or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", algo):
+        raise ValueError(f"{what} needs its algorithm: pass --algo with the class name from stable_baselines3 "
+                         f"(e.g. --algo PPO). Got {algo!r} instead.")
+    return algo
+
+
 def parse_agent(agent: str, algo: str | None = None) -> AgentSpec:
     """Resolve ``--agent`` (and ``--algo``) into an :class:`AgentSpec`, hashing the artifact.
 
@@ -78,13 +111,18 @@ def parse_agent(agent: str, algo: str | None = None) -> AgentSpec:
     if not isinstance(agent, str) or not agent:
         raise TypeError(f"The 'agent' parameter must be a non-empty string. Got {agent!r} instead.")
     path = Path(agent)
+    if _is_rllib_checkpoint(path):
+        return AgentSpec("rllib", agent, sha256_artifact(path), str(path.resolve()))
+    if path.is_dir():
+        if not any(path.glob("*.zip")):
+            raise ValueError(f"The 'agent' parameter names the folder {agent!r}, which holds neither SB3 models "
+                             "(*.zip) nor an RLlib checkpoint (rllib_checkpoint.json).")
+        return AgentSpec("sb3-folder", agent, sha256_artifact(path), str(path.resolve()),
+                         _check_algo(algo, "A folder of SB3 models"))
     if agent.endswith(".zip"):
         if not path.is_file():
             raise ValueError(f"The 'agent' parameter names the SB3 model {agent!r}, which does not exist.")
-        if not algo or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", algo):
-            raise ValueError("An SB3 .zip agent needs its algorithm: pass --algo with the class name from "
-                             f"stable_baselines3 (e.g. --algo PPO). Got {algo!r} instead.")
-        return AgentSpec("sb3", agent, sha256_file(path), str(path.resolve()), algo)
+        return AgentSpec("sb3", agent, sha256_file(path), str(path.resolve()), _check_algo(algo, "An SB3 .zip agent"))
     if path.suffix in TORCHSCRIPT_SUFFIXES:
         if not path.is_file():
             raise ValueError(f"The 'agent' parameter names the TorchScript file {agent!r}, which does not exist.")
@@ -156,6 +194,73 @@ def _takes_keyword(fn: Any, name: str) -> bool:
                                                     inspect.Parameter.KEYWORD_ONLY)
 
 
+def _sb3_class(algo: str) -> Any:
+    import stable_baselines3
+
+    cls = getattr(stable_baselines3, algo, None)
+    if cls is None:
+        import sb3_contrib  # the contrib algorithms (RecurrentPPO, ...) when installed
+
+        cls = getattr(sb3_contrib, algo)
+    return cls
+
+
+def _model_for(folder: Path, instance: str) -> Path:
+    """The model of an instance in a folder of SB3 models (see the module docstring for the names)."""
+    names = [f"{instance.replace('/', '__')}.zip", f"{instance.split('/')[0]}.zip", "default.zip"]
+    for name in names:
+        if (folder / name).is_file():
+            return folder / name
+    raise ValueError(f"the folder of SB3 models {folder} has no model for {instance}: looked for "
+                     f"{', '.join(names)}.")
+
+
+def _shape(space: Any) -> tuple[int, ...]:
+    shape = getattr(space, "shape", None)
+    return tuple(shape) if shape else ()
+
+
+def _check_spaces(what: str, obs_space: Any, act_space: Any, config: Any, where: str) -> None:
+    """A model must fit the instance: same observation shape, same kind and shape of actions."""
+    obs_env, act_env = config.observation_space(), config.action_space()
+    if _shape(obs_space) != _shape(obs_env):
+        raise ValueError(f"the {what} expects observations of shape {_shape(obs_space)}, but {where} has "
+                         f"observations of shape {_shape(obs_env)}: it does not fit this instance.")
+    if type(act_space).__name__ != type(act_env).__name__ or _shape(act_space) != _shape(act_env):
+        raise ValueError(f"the {what} acts in {act_space} (shape {_shape(act_space)}), but {where} has the action "
+                         f"space {act_env} (shape {_shape(act_env)}): it does not fit this instance.")
+
+
+def _rllib_policy(path: Path, config: Any, where: str) -> Any:
+    """Greedy actions of an RLlib checkpoint's single-agent module."""
+    import torch
+
+    try:
+        from ray.rllib.core.rl_module.rl_module import RLModule
+    except ImportError as exc:
+        raise RuntimeError("an RLlib checkpoint needs Ray RLlib where it is evaluated: pip install "
+                           "'invgym[ray]'.") from exc
+    if (path / "rllib_checkpoint.json").is_file() and not (path / "class_and_ctor_args.pkl").is_file():
+        found = sorted(path.glob("learner_group/learner/rl_module/*/class_and_ctor_args.pkl"))
+        if len(found) != 1:
+            raise ValueError(f"the RLlib checkpoint {path} must hold exactly one module; found {len(found)}.")
+        path = found[0].parent
+    module = RLModule.from_checkpoint(str(path))
+    _check_spaces("RLlib module", module.observation_space, module.action_space, config, where)
+    discrete = type(config.action_space()).__name__ == "Discrete"
+    low = np.asarray(config.action_space().low) if not discrete else None
+
+    def policy(obs: Any) -> Any:
+        with torch.no_grad():
+            out = module.forward_inference({"obs": torch.as_tensor(obs, dtype=torch.float32)})
+        logits = out["action_dist_inputs"].cpu().numpy()
+        if discrete:
+            return logits.argmax(axis=1)
+        return logits[:, :low.shape[0]]  # the Gaussian's mean (the log-std half follows it)
+
+    return policy
+
+
 def build_policy(spec: dict[str, Any], env_id: str, env_kwargs: dict[str, Any], quick: bool = False,
                  instance: str = "") -> Any:
     """Return the policy of an agent for one instance (a submission's runs in its sandbox process).
@@ -169,7 +274,7 @@ def build_policy(spec: dict[str, Any], env_id: str, env_kwargs: dict[str, Any], 
         from invgym.leaderboard.baselines import fit_baseline
 
         return fit_baseline(spec["spec"], config_of(env_id, **env_kwargs), quick=quick)
-    if sha256_file(spec["path"]) != spec["sha256"]:
+    if sha256_artifact(spec["path"]) != spec["sha256"]:
         raise RuntimeError(f"the agent artifact {spec['path']} changed since it was hashed.")
     if kind == "python":
         import gymnasium as gym
@@ -183,28 +288,34 @@ def build_policy(spec: dict[str, Any], env_id: str, env_kwargs: dict[str, Any], 
             return factory(env, **extra)
         finally:
             env.close()
-    if kind in ("sb3", "torchscript"):
-        import torch
+    import torch
 
-        torch.set_num_threads(1)  # workers run in parallel: see engine.execute
-    if kind == "sb3":
-        import stable_baselines3
+    torch.set_num_threads(1)  # one thread per agent process: evaluations run in parallel
+    from invgym.baselines.common import config_of
 
-        cls = getattr(stable_baselines3, spec["algo"], None)
-        if cls is None:
-            import sb3_contrib  # the contrib algorithms (RecurrentPPO, ...) when installed
-
-            cls = getattr(sb3_contrib, spec["algo"])
-        return cls.load(spec["path"], device="cpu")
+    config = config_of(env_id, **env_kwargs)
+    where = f"{instance or env_id} ({env_id})"
+    if kind in ("sb3", "sb3-folder"):
+        path = spec["path"] if kind == "sb3" else _model_for(Path(spec["path"]), instance)
+        model = _sb3_class(spec["algo"]).load(path, device="cpu")
+        _check_spaces("SB3 model", model.observation_space, model.action_space, config, where)
+        return model
     if kind == "torchscript":
-        import torch
-
         module = torch.jit.load(spec["path"], map_location="cpu")
         module.eval()
+        obs_dim = int(config.observation_space().shape[0])
+        try:
+            with torch.no_grad():
+                module(torch.zeros((2, obs_dim), dtype=torch.float32))
+        except Exception as exc:
+            raise ValueError(f"the TorchScript module does not accept observations of shape (num_envs, {obs_dim}) "
+                             f"of {where}: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}") from None
 
         def policy(obs: Any) -> Any:
             with torch.no_grad():
                 return module(torch.as_tensor(obs, dtype=torch.float32)).cpu().numpy()
 
         return policy
+    if kind == "rllib":
+        return _rllib_policy(Path(spec["path"]), config, where)
     raise ValueError(f"unknown agent kind {kind!r}.")

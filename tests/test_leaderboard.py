@@ -348,6 +348,43 @@ def test_sb3_zip_and_torchscript_agents_are_accepted(tmp_path):
                               progress=False))
     assert zipped["agent"]["kind"] == "sb3" and zipped["agent"]["algo"] == "PPO"
     assert zipped["results"][0]["status"] == "ok", zipped["results"][0]
+    # A folder of per-instance models: L2-p9 has its own; L1 and L3 fall back to the track's model, made for L = 2,
+    # and fail with both shapes named; an instance of another track finds none.
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(tmp_path / "ppo.zip", folder / "lost-sales__L2-p9.zip")
+    shutil.copy(tmp_path / "ppo.zip", folder / "lost-sales.zip")
+    three = _suite_subset(tmp_path / "three.json", ["lost-sales/L1-p9", "lost-sales/L2-p9", "lost-sales/L3-p9",
+                                                    "long-lead/L6-p9"],
+                          {"num_envs": 4, "periods": 300, "warmup": 0, "seed": 0})
+    rows = {r["instance"]: r for r in read_json(submit(str(folder), "folder", algo="PPO", quick=True, root=tmp_path,
+                                                      suite=three, progress=False))["results"]}
+    assert rows["lost-sales/L2-p9"]["status"] == "ok", rows["lost-sales/L2-p9"]
+    for cell, dim in (("L1-p9", 1), ("L3-p9", 3)):
+        reason = rows[f"lost-sales/{cell}"]["reason"]
+        assert f"expects observations of shape (2,), but lost-sales/{cell}" in reason and f"({dim},)" in reason
+    assert "no model for long-lead/L6-p9" in rows["long-lead/L6-p9"]["reason"]
+
+
+def test_an_rllib_checkpoint_is_an_agent(tmp_path):
+    pytest.importorskip("ray.rllib", reason="Ray RLlib is not installed (the optional 'ray' extra: pip install "
+                                            "'invgym[ray]'); the RLlib-checkpoint agent is not tested")
+    sb3 = pytest.importorskip("stable_baselines3")
+    from invgym.agents.rllib_export import export_to_rllib
+    from invgym.sb3 import make_sb3_vec_env
+
+    model = sb3.PPO("MlpPolicy", make_sb3_vec_env("invgym/LostSales-v0", n_envs=4, lead_time=2), n_steps=8,
+                    batch_size=32, seed=0)
+    module = export_to_rllib(model.policy)
+    module.save_to_path(str(tmp_path / "checkpoint"))
+    suite = _suite_subset(tmp_path / "s.json", ["lost-sales/L1-p9", "lost-sales/L2-p9"],
+                          {"num_envs": 4, "periods": 200, "warmup": 0, "seed": 0})
+    document = read_json(submit(str(tmp_path / "checkpoint"), "rllib", quick=True, root=tmp_path, suite=suite,
+                                progress=False))
+    rows = {r["instance"]: r for r in document["results"]}
+    assert document["agent"]["kind"] == "rllib"
+    assert rows["lost-sales/L2-p9"]["status"] == "ok", rows["lost-sales/L2-p9"]
+    assert "shape (2,), but lost-sales/L1-p9" in rows["lost-sales/L1-p9"]["reason"]
 
 
 # === Misbehaving agents, resume, atomic writes ===
