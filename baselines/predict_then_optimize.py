@@ -63,14 +63,16 @@ class QuantileRegression:
         penalty = self.ridge * n * np.eye(k)
         penalty[0, 0] = 0.0  # no shrinkage of the intercept
         linear = (2 * tau - 1) * x.sum(axis=0)
-        beta = np.linalg.solve(np.einsum("ni,nj->ij", x, x, optimize=False) + penalty + 1e-9 * np.eye(k), x.T @ y)
+        # Every product is an einsum, not BLAS: single-threaded and summed in a fixed order, so a fit is
+        # bit-reproducible whatever BLAS's thread count (a multithreaded gemv splits its sums by thread: the
+        # leaderboard's PredictThenOptimize drifted with it, issue 14) and does not stall on busy cores.
+        beta = np.linalg.solve(np.einsum("ni,nj->ij", x, x, optimize=False) + penalty + 1e-9 * np.eye(k),
+                               np.einsum("ni,n->i", x, y, optimize=False))
         for _ in range(self.iterations):
-            w = 1.0 / (self.eps + np.abs(y - x @ beta))
+            w = 1.0 / (self.eps + np.abs(y - np.einsum("ni,i->n", x, beta, optimize=False)))
             xw = x * w[:, None]
-            # einsum, not BLAS: single-threaded and summed in a fixed order, so fits are bit-reproducible and
-            # do not stall when a multithreaded BLAS competes for busy cores.
             gram = np.einsum("ni,nj->ij", xw, x, optimize=False)
-            new = np.linalg.solve(gram + penalty, xw.T @ y + linear)
+            new = np.linalg.solve(gram + penalty, np.einsum("ni,n->i", xw, y, optimize=False) + linear)
             if np.max(np.abs(new - beta)) < 1e-6:
                 beta = new
                 break
@@ -80,7 +82,7 @@ class QuantileRegression:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Return the fitted quantile for rows ``x``."""
-        return x @ self.coef
+        return np.einsum("ni,i->n", x, self.coef, optimize=False)
 
     @staticmethod
     def pinball(y: np.ndarray, q: np.ndarray, tau: float) -> float:

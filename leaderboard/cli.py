@@ -1,4 +1,4 @@
-"""The ``invgym leaderboard`` command line (typer): ``run``, ``submit``, ``verify``, ``render``."""
+"""The ``invgym leaderboard`` command line (typer): ``run``, ``submit``, ``verify``, ``check``, ``render``."""
 
 from __future__ import annotations
 
@@ -99,6 +99,21 @@ def verify(file: Annotated[Path, typer.Argument(help="The result file to check."
         _fail(str(exc))
     typer.echo(report.summary())
     raise typer.Exit(0 if report.accepted else 1)
+
+
+@app.command()
+def check(entry: Annotated[Optional[list[str]], typer.Option("--entry", "-e", help="Entry name (repeat); all by default.")] = None,  # noqa: UP045, E501
+          track: Tracks = None,
+          instance: Annotated[Optional[list[str]], typer.Option("--instance", "-i", help="Instance id (repeat).")] = None,  # noqa: UP045, E501
+          jobs: Jobs = None, timeout: Timeout = DEFAULT_TIMEOUT, root: Root = None, suite: SuiteFile = None,
+          progress: Progress = True) -> None:
+    """Re-run the committed results here (nothing written) and compare costs; exit 1 if any lies outside its CI."""
+    from invgym.leaderboard.check import check as check_board
+
+    report = check_board(root=root, entries=entry, tracks=track, instances=instance, jobs=jobs, timeout=timeout,
+                         suite=suite, progress=progress)
+    typer.echo(report.summary())
+    raise typer.Exit(0 if report.reproduced else 1)
 
 
 @app.command()

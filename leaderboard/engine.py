@@ -24,7 +24,7 @@ from typing import Any
 
 from invgym.leaderboard._io import atomic_write_json, canonical_json, read_json, sha256_bytes
 
-__all__ = ["SECRET_ENV", "PartialStore", "execute", "make_task", "run_tasks"]
+__all__ = ["SECRET_ENV", "WORKER_THREADS", "PartialStore", "execute", "make_task", "run_tasks"]
 
 SECRET_ENV = "INVGYM_LEADERBOARD_SECRET"
 DEFAULT_TIMEOUT = 600.0
@@ -93,10 +93,8 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
 
     os.environ.pop(SECRET_ENV, None)
     make_non_dumpable()
-    # One thread per worker: workers already run in parallel, and torch's default of one thread per core makes
-    # a small network's forward pass 30 times slower when the cores are shared (read when torch is imported).
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    # One thread per worker (see WORKER_THREADS; also read by torch when it is imported here).
+    os.environ.update(WORKER_THREADS)
     start = time.perf_counter()
     policy = None
     try:
@@ -156,15 +154,28 @@ class PartialStore:
             atomic_write_json(self._path(task), {"fingerprint": fingerprint(task), "result": row})
 
 
+# Every worker runs its BLAS on one thread, set before numpy loads (BLAS reads these once, at load): workers
+# already run in parallel, and a reduction's summation order can change with the thread count, which made
+# results differ between machines (issue 14). Recorded in every result file (record.environment_info).
+WORKER_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
 @contextlib.contextmanager
 def _without_secret() -> Iterator[None]:
-    """Start child processes with the secret absent from their environment (restored afterwards)."""
+    """Start child processes without the secret in their environment and with BLAS pinned to one thread."""
     saved = os.environ.pop(SECRET_ENV, None)
+    threads = {var: os.environ.get(var) for var in WORKER_THREADS}
+    os.environ.update(WORKER_THREADS)
     try:
         yield
     finally:
         if saved is not None:
             os.environ[SECRET_ENV] = saved
+        for var, value in threads.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 def _serve(conn: Any) -> None:
@@ -271,7 +282,8 @@ def _run_ray(tasks: list[dict[str, Any]], address: str, timeout: float, isolate:
             ray.init(address=None if address == "local" else address, include_dashboard=False,
                      log_to_driver=False, configure_logging=False)
     # max_calls=1 gives every task a fresh worker process, as the local backend does for submissions.
-    remote = ray.remote(num_cpus=1, max_retries=0, max_calls=1 if isolate else 0)(execute)
+    remote = ray.remote(num_cpus=1, max_retries=0, max_calls=1 if isolate else 0,
+                        runtime_env={"env_vars": dict(WORKER_THREADS)})(execute)
     slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
     pending = deque(tasks)
     running: dict[Any, tuple[dict[str, Any], float]] = {}

@@ -26,7 +26,6 @@ __all__ = ["SCHEMA", "build_document", "check_document", "code_fingerprint", "co
 SCHEMA = Path(__file__).resolve().parent / "schema.json"
 SCHEMA_VERSION = 1
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def validate_name(name: Any) -> str:
@@ -49,15 +48,16 @@ BOARD_OUTPUTS = ("leaderboard/results", "leaderboard/runs", "leaderboard/quick",
                  "leaderboard/site")
 
 
-def git_commit() -> str | None:
+def git_commit(root: str | Path | None = None) -> str | None:
     """Return the git commit of the invgym checkout, with "-dirty" if its *source* has local changes, or None.
 
     The board's own outputs (:data:`BOARD_OUTPUTS`) are left out of the check, so the files a run writes do not
-    mark the files written after them as dirty; anything else modified (tracked files) does.
+    mark the files written after them as dirty; anything else modified (tracked files) does. ``root`` is the
+    checkout (invgym's own by default).
     """
     import invgym
 
-    root = Path(invgym.__file__).resolve().parent.parent
+    root = Path(root) if root else Path(invgym.__file__).resolve().parent.parent
     excluded = [f":(exclude){path}" for path in BOARD_OUTPUTS]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
@@ -83,12 +83,11 @@ def _blas() -> str | None:
 def environment_info() -> dict[str, Any]:
     """Versions of everything that can change a number (read from package metadata: torch is not imported).
 
-    Besides the packages, the BLAS numpy uses and the thread settings of the run are recorded: a BLAS
-    reduction's summation order can depend on its thread count (see docs/leaderboard.md, Reproducibility).
+    Besides the packages, the BLAS numpy uses, the workers' (pinned) thread settings and the machine are recorded:
+    a BLAS reduction's summation order can depend on its thread count (see docs/leaderboard.md, Reproducibility).
     """
-    import os
-
     import invgym
+    from invgym.leaderboard.engine import WORKER_THREADS
 
     return {
         "invgym": invgym.__version__,
@@ -102,7 +101,7 @@ def environment_info() -> dict[str, Any]:
         "sb3_contrib": _version("sb3-contrib"),
         "ray": _version("ray"),
         "blas": _blas(),
-        "threads": {var: os.environ.get(var) for var in THREAD_VARS},
+        "threads": dict(WORKER_THREADS),  # what every worker runs with (engine pins it)
         "platform": platform.platform(),
     }
 

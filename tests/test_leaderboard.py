@@ -575,6 +575,44 @@ def test_writes_have_normal_permissions_and_quick_runs_never_replace_full_result
     assert (tmp_path / "quick" / "LEADERBOARD.md").is_file()  # submit re-renders the board next to its file
 
 
+def test_dirty_means_a_dirty_source_not_the_boards_own_output(tmp_path):
+    from invgym.leaderboard.record import git_commit
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "leaderboard" / "results").mkdir(parents=True)
+    (tmp_path / "leaderboard" / "results" / "A.json").write_text("{}")
+    (tmp_path / "leaderboard" / "LEADERBOARD.md").write_text("old")
+    (tmp_path / "code.py").write_text("x = 1")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "c")
+    clean = git_commit(tmp_path)
+    assert clean and not clean.endswith("-dirty")
+    (tmp_path / "leaderboard" / "results" / "A.json").write_text('{"new": 1}')  # what a run writes
+    (tmp_path / "leaderboard" / "LEADERBOARD.md").write_text("new")
+    assert git_commit(tmp_path) == clean
+    (tmp_path / "code.py").write_text("x = 2")  # a source change
+    assert git_commit(tmp_path) == clean + "-dirty"
+
+
+def test_check_reproduces_committed_baseline_costs():
+    """`invgym leaderboard check` on a subset of the committed board (the command checks all of it)."""
+    from invgym.leaderboard.check import check
+
+    committed = Path(__file__).resolve().parents[1] / "leaderboard"
+    report = check(root=committed, entries=["BaseStock", "CappedDualIndex"],
+                   instances=["lost-sales/L1-p9", "long-lead/L6-p9", "dual-sourcing/consecutive-le0-lr1-ce105"],
+                   jobs=2, progress=False)
+    assert report.rows and report.reproduced, report.summary()
+    assert all(row["verdict"] == "identical" for row in report.rows), report.summary()
+
+
 # === Ray backend ===
 
 

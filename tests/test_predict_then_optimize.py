@@ -92,3 +92,19 @@ def test_refuses_what_it_cannot_do():
         PredictThenOptimize.fit(RetailConfig.validate("RetailEnv", panel=PANEL, history=3))
     with pytest.raises(ValueError, match="panel scenarios"):
         PredictThenOptimize.fit("invgym/LostSales-v0")
+
+
+def test_quantile_regression_fit_is_bit_identical_whatever_blas_thread_count():
+    """The leaderboard's PredictThenOptimize drifted with BLAS's thread count (issue 14); the fit no longer can."""
+    import subprocess
+    import sys
+
+    script = ("import numpy as np; from invgym.baselines.predict_then_optimize import QuantileRegression as Q; "
+              "rng = np.random.default_rng(0); x = np.c_[np.ones(200_000), rng.normal(size=(200_000, 29))]; "
+              "y = x @ rng.normal(size=30) + rng.gamma(2.0, size=200_000); "
+              "print(Q(0.9, iterations=5).fit(x, y).coef.tobytes().hex())")
+    outputs = {threads: subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                                       env={**__import__("os").environ, "OPENBLAS_NUM_THREADS": threads,
+                                            "OMP_NUM_THREADS": threads}).stdout
+               for threads in ("1", "4")}
+    assert outputs["1"] == outputs["4"] and len(outputs["1"]) > 100
