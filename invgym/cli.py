@@ -439,7 +439,7 @@ def grade(
         raise typer.BadParameter(f"{assignment!r} is not an assignment; choose one of "
                                  f"{', '.join(course.ASSIGNMENTS)}.", param_hint="'ASSIGNMENT'")
     if board is not None:
-        with _progress(f"grading {board}", None) as progress:
+        with _progress(f"grading {board}", len(list(board.glob("*.py")))) as progress:
             result = course.grade_folder(assignment, board, out or board / "board", quick=quick,
                                          on_graded=lambda _: progress.advance(progress.task_ids[0]))
         _emit(result, as_json, "\n".join(f"{g['student']}: {'PASS' if g['passed'] else 'FAIL'} "
