@@ -449,6 +449,8 @@ class FineTuneConfig:
     """The clone's logits are divided by it at the start (same mode, more exploration)."""
     value_warmup: int = 3
     """First updates that train the critic only."""
+    select_best: bool = True
+    """Keep the best deterministic policy on the selection seeds (False: PPO's last weights)."""
     select_every: int = 4
     """Rollouts between evaluations of the deterministic policy (the best one is kept, the clone included)."""
     select_envs: int = 32
@@ -490,7 +492,8 @@ def clone_and_fine_tune(env: Any, teacher: Any = None, config: FineTuneConfig | 
     3. :class:`~invgym.agents.reinforce.KLRegularizedPPO` starts from the tempered clone (same mode), trains its
        critic alone for ``value_warmup`` updates, then PPO with the KL leash, the learning rate decayed to 0.
     4. :class:`~invgym.agents.reinforce.SelectBest` keeps the weights whose deterministic policy costs least
-       on the selection seeds (the clone included, so the fine-tuned policy is never worse there).
+       on the selection seeds (the clone included, so the fine-tuned policy is never worse there); with
+       ``select_best=False`` the last weights are kept.
 
     Every random draw comes from ``config.seed`` (torch's global generator is seeded by SB3 and by the
     pretrainer), so the same config gives the same weights whatever ran before.
@@ -498,7 +501,8 @@ def clone_and_fine_tune(env: Any, teacher: Any = None, config: FineTuneConfig | 
     Returns:
         ``{"teacher", "clone", "model", "selection", "cpu_seconds"}``: the clone is the SB3 policy, ``model`` the
         fine-tuned ``KLRegularizedPPO`` (None with ``timesteps=0``), ``selection`` the callback's
-        ``(timesteps, cost)`` history and best, ``cpu_seconds`` the process CPU time of the whole fit.
+        ``(timesteps, cost)`` history and best (None without selection), ``cpu_seconds`` the process CPU time
+        of the whole fit.
     """
     import time
 
@@ -529,8 +533,10 @@ def clone_and_fine_tune(env: Any, teacher: Any = None, config: FineTuneConfig | 
             return evaluate(m, env_config, num_envs=cfg.select_envs, periods=cfg.select_periods, warmup=100,
                             seed=cfg.select_seed).average_cost
 
-        select = SelectBest(score, every=cfg.select_every)
+        select = SelectBest(score, every=cfg.select_every) if cfg.select_best else None
         model.learn(cfg.timesteps, callback=select)
-        out.update(model=model, selection={"history": select.history, "best": select.best})
+        out["model"] = model
+        if select is not None:
+            out["selection"] = {"history": select.history, "best": select.best}
     out["cpu_seconds"] = time.process_time() - start
     return out

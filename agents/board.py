@@ -1,0 +1,317 @@
+"""The learned agents on the leaderboard: train, save, score and record them (``python -m invgym.agents.board``).
+
+Five entries, each trained per instance on the tracks it applies to (every instance's own config, seed 0) and
+scored by the leaderboard's own engine exactly as a submission is:
+
+- ``ORPR-clone``: the behaviour clone (``Pretrainer``) of the base-stock teacher (``BaseStock.fit``).
+- ``ORPR``: that clone fine-tuned by :func:`~invgym.agents.orpr.clone_and_fine_tune` (tempered KL-PPO, critic
+  warm-up, the best deterministic policy kept on selection seeds).
+- ``KL-PPO``: ``KLRegularizedPPO`` from the same clone (tempered, critic warm-up, ``kl_coef=0.1``), its last
+  weights, no selection.
+- ``PPO``: plain Stable-Baselines3 PPO (``MlpPolicy``, SB3's defaults but the budget), from scratch.
+- ``DirectBackprop``: :class:`~invgym.agents.direct_backprop.DirectBackprop` with its defaults but the epochs.
+
+Run ``nice -n 10 python -m invgym.agents.board`` (all entries on their tracks; ``--entries ORPR,PPO``,
+``--tracks lost-sales``, ``--instances lost-sales/L1-p4`` narrow it; ``--budget tiny`` is the tests' budget). It
+resumes: an artifact whose record matches the entry's training settings is kept, and the engine keeps finished
+evaluations under ``runs/``. Per entry it writes
+
+- ``learned/<entry>/<instance>.pt``: the trained policy of each instance (an SB3 policy or a DirectBackprop
+  module), and ``learned/<entry>/<instance>.json``: its training record (settings, seed, CPU seconds, sha256);
+- ``learned/<entry>/agent.py``: the entry's factory, ``make_agent(env)``, with every artifact's sha256 (checked
+  at load), so the sha256 the result file records for the agent covers every artifact;
+- ``results/<entry>.json``: the leaderboard result, with a ``training`` block (the command, seed, settings, CPU
+  seconds and per-instance artifacts with their sha256).
+
+``invgym leaderboard run`` renders these committed files next to the OR baselines; it never retrains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BUDGETS", "ENTRIES", "load_policy", "main", "retrain"]
+
+LOST_SALES_TRACKS = ("lost-sales", "long-lead")
+ENTRIES: dict[str, tuple[str, ...]] = {name: LOST_SALES_TRACKS
+                                       for name in ("ORPR-clone", "ORPR", "DirectBackprop", "PPO", "KL-PPO")}
+"""Entry name -> the tracks it is trained and scored on."""
+
+BUDGETS: dict[str, dict[str, Any]] = {
+    # A few CPU minutes per entry and track on one core: ~5-20 CPU s of training per instance.
+    "default": {"label_envs": 64, "label_periods": 200, "clone_epochs": 12, "timesteps": 60_000,
+                "ppo_timesteps": 60_000, "ppo_n_steps": 256, "db_epochs": 100},
+    # The tests' budget: seconds per instance.
+    "tiny": {"label_envs": 8, "label_periods": 50, "clone_epochs": 2, "timesteps": 2 * 16 * 64,
+             "ppo_timesteps": 2 * 16 * 64, "ppo_n_steps": 64, "db_epochs": 2},
+}
+SEED = 0
+
+
+def _stem(instance_id: str) -> str:
+    return instance_id.replace("/", "__")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _fine_tune_config(budget: dict[str, Any], timesteps: int, select: bool) -> Any:
+    from invgym.agents.orpr import FineTuneConfig, ORLabelerConfig
+    from invgym.agents.pretrain import PretrainConfig
+
+    tiny = timesteps < 10_000
+    return FineTuneConfig(
+        labeler=ORLabelerConfig(label_envs=budget["label_envs"], label_periods=budget["label_periods"]),
+        pretrain=PretrainConfig(epochs=budget["clone_epochs"]), timesteps=timesteps,
+        n_envs=16 if tiny else 32, n_steps=64 if tiny else 256, batch_size=256 if tiny else 1024,
+        kl_coef=0.01 if select else 0.1, select_best=select, select_every=1 if tiny else 4,
+        select_envs=8 if tiny else 32,
+        select_periods=50 if tiny else 2000, seed=SEED)
+
+
+def _settings(entry: str, budget: dict[str, Any]) -> dict[str, Any]:
+    """The training settings of one entry (recorded, and compared on resume)."""
+    if entry in ("ORPR-clone", "ORPR", "KL-PPO"):
+        steps = 0 if entry == "ORPR-clone" else budget["timesteps"]
+        cfg = _fine_tune_config(budget, steps, select=entry == "ORPR")
+        return {"teacher": "BaseStock.fit", "pipeline": "invgym.agents.orpr.clone_and_fine_tune",
+                "select_best": entry == "ORPR", **json.loads(json.dumps(dataclasses.asdict(cfg), default=str))}
+    if entry == "PPO":
+        return {"algo": "stable_baselines3.PPO", "policy": "MlpPolicy", "n_envs": 16,
+                "n_steps": budget["ppo_n_steps"], "batch_size": budget["ppo_n_steps"],
+                "timesteps": budget["ppo_timesteps"], "seed": SEED}
+    if entry == "DirectBackprop":
+        from invgym.agents.direct_backprop import DirectBackpropConfig
+
+        cfg = DirectBackpropConfig(epochs=budget["db_epochs"], seed=SEED)
+        return {"agent": "invgym.agents.DirectBackprop", "policy": "mlp",
+                **json.loads(json.dumps(dataclasses.asdict(cfg), default=str))}
+    raise ValueError(f"The 'entries' parameter names {entry!r}, which is not a learned entry (known: "
+                     f"{sorted(ENTRIES)}).")
+
+
+def _train(entry: str, config: Any, budget: dict[str, Any], path: Path) -> None:
+    """Train one entry on one instance config and save its policy at ``path`` (atomically)."""
+    import torch
+
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    if entry in ("ORPR-clone", "ORPR", "KL-PPO"):
+        from invgym.agents.orpr import clone_and_fine_tune
+        from invgym.baselines.base_stock import BaseStock
+
+        steps = 0 if entry == "ORPR-clone" else budget["timesteps"]
+        cfg = _fine_tune_config(budget, steps, select=entry == "ORPR")
+        fit = clone_and_fine_tune(config, BaseStock.fit(config), cfg)
+        policy = fit["clone"] if fit["model"] is None else fit["model"].policy
+        policy.save(tmp)
+    elif entry == "PPO":
+        from stable_baselines3 import PPO
+
+        from invgym.sb3 import InvgymVecEnv
+
+        venv = InvgymVecEnv(config, n_envs=16)
+        venv.seed(SEED)
+        model = PPO("MlpPolicy", venv, n_steps=budget["ppo_n_steps"], batch_size=budget["ppo_n_steps"], seed=SEED,
+                    verbose=0)
+        model.learn(budget["ppo_timesteps"])
+        model.policy.save(tmp)
+    else:
+        from invgym.agents.direct_backprop import DirectBackprop, DirectBackpropConfig
+
+        trained = DirectBackprop(config, "mlp", DirectBackpropConfig(epochs=budget["db_epochs"], seed=SEED)).fit()
+        torch.save({"module": trained.module, "info": trained.info}, tmp)
+    os.replace(tmp, path)
+
+
+def load_policy(folder: str | os.PathLike, artifacts: dict[str, tuple[str, str, str]], env: Any) -> Any:
+    """Return the trained policy of ``env``'s instance from an entry's ``artifacts`` table (used by agent.py).
+
+    Args:
+        folder: the entry's folder.
+        artifacts: ``repr(config) -> (file, sha256, kind)`` with kind ``"sb3-policy"`` or ``"direct-backprop"``.
+        env: the instance's env (its config picks the artifact).
+    """
+    import torch
+
+    from invgym.envs.common import config_of
+
+    config = config_of(env)
+    key = repr(config)
+    if key not in artifacts:
+        raise ValueError(f"this entry has no trained policy for {key} (trained on {len(artifacts)} instances).")
+    name, sha, kind = artifacts[key]
+    path = Path(folder) / name
+    if _sha256(path) != sha:
+        raise RuntimeError(f"the artifact {path} changed since it was trained (its sha256 is not {sha}).")
+    if kind == "sb3-policy":
+        from stable_baselines3.common.policies import ActorCriticPolicy
+
+        return ActorCriticPolicy.load(str(path), device="cpu")
+    from invgym.agents.direct_backprop import TrainedPolicy
+
+    saved = torch.load(path, weights_only=False)
+    return TrainedPolicy(saved["module"], config, saved["info"])
+
+
+_AGENT_PY = '''"""The {entry} leaderboard entry: one trained policy per instance.
+
+Generated by python -m invgym.agents.board.
+Do not edit: the result file records this file's sha256, and this file every artifact's.
+"""
+
+from pathlib import Path
+
+from invgym.agents.board import load_policy
+
+ARTIFACTS = {artifacts}
+
+
+def make_agent(env):
+    """Return the trained policy of ``env``'s instance."""
+    return load_policy(Path(__file__).resolve().parent, ARTIFACTS, env)
+'''
+
+
+def retrain(entries: list[str] | None = None, tracks: list[str] | None = None,
+            instances: list[str] | None = None, budget: str = "default", root: str | os.PathLike | None = None,
+            suite: str | os.PathLike | None = None, progress: bool = True) -> list[Path]:
+    """Train (or resume) the learned entries, score them on the suite and write their result files.
+
+    Args:
+        entries: entry names (default all of :data:`ENTRIES`).
+        tracks: track ids (default each entry's tracks).
+        instances: instance ids to keep (default all of the tracks).
+        budget: a key of :data:`BUDGETS`.
+        root: the leaderboard folder (``learned/``, ``results/``, ``runs/``); default the checkout's.
+        suite: the suite file (default the packaged one).
+        progress: print one line per trained instance.
+
+    Returns:
+        The written result files.
+    """
+    import torch
+
+    from invgym.leaderboard._io import atomic_write_json, atomic_write_text, read_json
+    from invgym.leaderboard.agents import parse_agent
+    from invgym.leaderboard.record import check_document, content_hash
+    from invgym.leaderboard.submit import default_root, evaluate_entries
+    from invgym.leaderboard.suite import load_suite
+
+    entries = list(ENTRIES) if entries is None else list(entries)
+    for entry in entries:
+        if entry not in ENTRIES:
+            raise ValueError(f"The 'entries' parameter names {entry!r}, which is not a learned entry (known: "
+                             f"{sorted(ENTRIES)}).")
+    if budget not in BUDGETS:
+        raise ValueError(f"The 'budget' parameter must be one of {sorted(BUDGETS)}. Got {budget!r} instead.")
+    spend = BUDGETS[budget]
+    root = Path(root) if root else default_root()
+    loaded = load_suite(suite)
+    known = {t.id for t in loaded.tracks}
+    for track in tracks or ():
+        if track not in known:
+            raise ValueError(f"The 'tracks' parameter names {track!r}, which is not a track of the suite (known: "
+                             f"{sorted(known)}).")
+    command = "nice -n 10 python -m invgym.agents.board" + (f" --budget {budget}" if budget != "default" else "")
+    torch.set_num_threads(1)
+    written = []
+    for entry in entries:
+        chosen = [t for t in ENTRIES[entry] if t in known and (tracks is None or t in tracks)]
+        if not chosen:
+            continue
+        todo = [i for i in loaded.instances(chosen) if instances is None or i.id in instances]
+        if not todo:
+            continue
+        folder = root / "learned" / entry
+        folder.mkdir(parents=True, exist_ok=True)
+        settings = _settings(entry, spend)
+        records, artifacts = {}, {}
+        for k, inst in enumerate(todo):
+            stem = _stem(inst.id)
+            path, record_path = folder / f"{stem}.pt", folder / f"{stem}.json"
+            record = read_json(record_path) if record_path.is_file() else None
+            fresh = (record is not None and record.get("settings") == settings and path.is_file()
+                     and _sha256(path) == record.get("sha256"))
+            if not fresh:
+                start = time.process_time()
+                _train(entry, inst.config(), spend, path)
+                record = {"instance": inst.id, "settings": settings, "seed": SEED,
+                          "cpu_seconds": round(time.process_time() - start, 2), "artifact": path.name,
+                          "sha256": _sha256(path)}
+                atomic_write_json(record_path, record)
+            if progress:
+                print(f"[{entry} {k + 1}/{len(todo)}] {inst.id}: {'trained' if not fresh else 'kept'} "
+                      f"({record['cpu_seconds']:.1f} CPU s)", flush=True)
+            records[inst.id] = {"artifact": f"learned/{entry}/{path.name}", "sha256": record["sha256"],
+                                "cpu_seconds": record["cpu_seconds"]}
+            kind = "direct-backprop" if entry == "DirectBackprop" else "sb3-policy"
+            artifacts[repr(inst.config())] = (path.name, record["sha256"], kind)
+        agent_py = folder / "agent.py"
+        atomic_write_text(agent_py, _AGENT_PY.format(entry=entry, artifacts=_format_table(artifacts)))
+        spec = parse_agent(f"{agent_py}:make_agent")
+        ids = {i.id for i in todo}
+
+        def include(_: str, inst: Any, ids: set[str] = ids) -> bool:
+            return inst.id in ids
+
+        [result] = evaluate_entries([(entry, "submission", spec)], loaded, tracks=chosen, root=root,
+                                    progress=progress, isolate=False, include=include)
+        document = read_json(result)
+        document["agent"]["spec"] = f"learned/{entry}/agent.py:make_agent"  # relative to the leaderboard folder
+        document["training"] = {"command": command + f" --entries {shlex.quote(entry)}", "seed": SEED,
+                                "budget": budget, "settings": settings,
+                                "cpu_seconds": round(sum(r["cpu_seconds"] for r in records.values()), 2),
+                                "instances": records}
+        document["integrity"] = {"algorithm": "sha256", "sha256": content_hash(document)}
+        problems = check_document(document)
+        if problems:
+            raise RuntimeError(f"the result document of {entry} does not validate: {problems}")
+        written.append(atomic_write_json(result, document))
+    return written
+
+
+def _format_table(artifacts: dict[str, tuple[str, str, str]]) -> str:
+    lines = ["{"] + [f"    {key!r}: {value!r}," for key, value in sorted(artifacts.items())] + ["}"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of :func:`retrain`."""
+    parser = argparse.ArgumentParser(prog="python -m invgym.agents.board", description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", default=None, help=f"comma-separated, of {', '.join(ENTRIES)} (default all)")
+    parser.add_argument("--tracks", default=None, help="comma-separated track ids (default each entry's tracks)")
+    parser.add_argument("--instances", default=None, help="comma-separated instance ids (default all)")
+    parser.add_argument("--budget", default="default", choices=sorted(BUDGETS))
+    parser.add_argument("--root", default=None, help="the leaderboard folder (default the checkout's)")
+    parser.add_argument("--suite", default=None)
+    args = parser.parse_args(argv)
+
+    def split(value: str | None) -> list[str] | None:
+        return None if value is None else [v for v in value.split(",") if v]
+
+    try:
+        paths = retrain(split(args.entries), split(args.tracks), split(args.instances), args.budget, args.root,
+                        args.suite)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=4)
+    sys.exit(main())
