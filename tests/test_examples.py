@@ -70,6 +70,24 @@ def test_direct_backprop_example_beats_base_stock():
     assert figures["optimum"] - 4 * figures["stderr"] < figures["learnt"] < figures["base_stock"]
 
 
+def test_figure1_example_renders_the_two_by_four_grid(tmp_path):
+    """The Figure 1 script trains both policies on a tiny budget and writes a readable PNG of the 2 x 4 grid."""
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+
+    out = tmp_path / "figure1.png"
+    figures = _load("figure1").main(["--epochs", "2", "--products", "4", "--history", "8", "--resolution", "7",
+                                     "--eval-envs", "4", "--out", str(out)])
+    assert figures["path"] == str(out) and sorted(figures["products"]) == [0, 1, 2, 3]
+    assert set(figures["rows"]) == {"unpenalised", "penalised"}
+    for row in figures["rows"].values():
+        assert math.isfinite(row["cost"]) and 0.0 <= row["ordered_sensitivity"] <= 1.0
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.size == (1400, 660)
+    assert not list(tmp_path.glob("*.tmp*"))  # written atomically
+
+
 def test_sb3_ppo_example_runs():
     """The PPO example trains, is evaluated through predict, and prints the three rows."""
     pytest.importorskip("stable_baselines3")
