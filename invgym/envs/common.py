@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import inspect
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -18,6 +19,7 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from invgym.parameters import Computed, Param, arguments_table, validation_order
 from invgym.validation import check_choice, check_int
 
 try:  # Gymnasium >= 1.1 names the autoreset modes; 1.0 only has next-step autoreset.
@@ -121,12 +123,69 @@ class _History:
 class ScenarioConfig:
     """Validated parameters of one scenario and what every generic piece needs to run it.
 
-    Subclasses add their parameter fields, validate them in ``validate`` and implement ``make_kernel``, ``obs_dim``,
-    ``obs_high`` and the action bounds. ``parts`` names the per-period columns the kernel reports in ``info``.
+    A subclass declares its parameter table, ``parameters`` (a tuple of :class:`~invgym.parameters.Param`), and
+    optionally ``computed`` fields; the class becomes a frozen, keyword-only dataclass with one field per row,
+    validated on every construction (``Config(...)``, ``dataclasses.replace``, :meth:`replace`): a config that
+    exists is valid. It implements ``make_kernel``, ``obs_low``/``obs_high`` and the action bounds. ``parts``
+    names the per-period columns the kernel reports in ``info``; ``owner`` is the name error messages give
+    (the env class that built the config, else the config class).
     """
 
     parts: ClassVar[tuple[str, ...]] = ()
-    owner: str = "Env"
+    parameters: ClassVar[tuple[Param, ...]] = ()
+    computed: ClassVar[tuple[Computed, ...]] = ()
+    _order: ClassVar[tuple[Param, ...]] = ()
+    owner: str | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "parameters" not in cls.__dict__:
+            return
+        annotations = dict(cls.__dict__.get("__annotations__", {}))
+        for p in cls.parameters:
+            annotations[p.name] = p.type
+            setattr(cls, p.name, dataclasses.field(default=p.default, repr=p.repr))
+        for c in cls.computed:
+            annotations[c.name] = c.type
+            setattr(cls, c.name, dataclasses.field(init=False))
+        cls.__annotations__ = annotations
+        cls._order = validation_order(cls.parameters)
+        dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+
+    def __post_init__(self) -> None:
+        if self.owner is None:
+            object.__setattr__(self, "owner", type(self).__name__)
+        elif not isinstance(self.owner, str):
+            raise TypeError(f"The 'owner' parameter of {type(self).__name__} must be a str. Got {self.owner!r}.")
+        for p in self._order:
+            value = getattr(self, p.name)
+            if value is None:
+                value = p.default if p.derive is None else p.derive(self)
+                if p.derive is None and value is not None:
+                    value = p.allowed.check(value, p.name, self.owner, self)
+            else:
+                value = p.allowed.check(value, p.name, self.owner, self)
+            object.__setattr__(self, p.name, value)
+        for c in self.computed:
+            object.__setattr__(self, c.name, c.function(self))
+
+    @classmethod
+    def validate(cls, owner: str, **kwargs: Any) -> ScenarioConfig:
+        """Return ``cls(owner=owner, **kwargs)``: the checked config (None for a parameter means its default)."""
+        return cls(owner=owner, **kwargs)
+
+    def replace(self, **changes: Any) -> ScenarioConfig:
+        """Return a validated copy with some parameters changed (e.g. a longer horizon for evaluation).
+
+        Unlike ``dataclasses.replace`` (which also validates), a parameter declared ``follows`` that still holds
+        the value it derives, and is not among ``changes``, is derived again from the new parameters.
+        """
+        values = {p.name: getattr(self, p.name) for p in self.parameters}
+        for p in self.parameters:
+            if p.follows and p.name not in changes and p.derive is not None and values[p.name] == p.derive(self):
+                values[p.name] = None
+        values.update(changes)
+        return type(self)(owner=self.owner, **values)
 
     def make_kernel(self, num_envs: int) -> Any:
         """Return a compiled batch kernel of ``num_envs`` envs with these parameters, with no buffers bound.
@@ -182,18 +241,6 @@ class ScenarioConfig:
         if len(low) == 1:
             return spaces.Discrete(int(high[0] - low[0]) + 1, start=int(low[0]))
         return spaces.MultiDiscrete((high - low + 1).astype(np.int64), start=low.astype(np.int64))
-
-    def replace(self, **changes: Any) -> ScenarioConfig:
-        """Return a validated copy with some parameters changed (e.g. a longer horizon for evaluation)."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
-        fields.update(changes)
-        owner = fields.pop("owner")
-        return type(self).validate(owner, **fields)
-
-    @classmethod
-    def validate(cls, owner: str, **kwargs: Any) -> ScenarioConfig:
-        """Check every parameter and return the config; raise ValueError/TypeError naming a bad one."""
-        raise NotImplementedError
 
 
 def config_for(env_id: str, **kwargs: Any) -> ScenarioConfig:
@@ -334,13 +381,65 @@ def _action_error(owner: str, space: spaces.Space, action: Any, hint: str = "") 
     return ValueError(f"Invalid action for {owner}: {action!r} is outside the action space {space}.{hint}")
 
 
+def _declared_init(cls: type, base: type, config_class: type, leading: list[inspect.Parameter],
+                   trailing: list[inspect.Parameter], keyword_only: bool) -> None:
+    """Give ``cls`` an ``__init__`` taking the config's public parameters (real defaults) and the env's keywords.
+
+    The config's parameter table also goes into the docstring's ``{arguments}`` slot.
+    """
+    kind = inspect.Parameter.KEYWORD_ONLY if keyword_only else inspect.Parameter.POSITIONAL_OR_KEYWORD
+    public = [p for p in config_class.parameters if p.public]
+    params = [inspect.Parameter(p.name, kind, default=p.default,
+                                annotation=p.type if p.default is not None else f"{p.type} | None") for p in public]
+    own = [p.name for p in leading + trailing]
+    signature = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *leading, *params, *trailing],
+        return_annotation=None,
+    )
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807 - the generated constructor
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as err:
+            raise TypeError(f"{type(self).__name__}: {err}") from None
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        values.pop("self")
+        env_args = {name: values.pop(name) for name in own}
+        base.__init__(self, config_class(owner=type(self).__name__, **values), **env_args)
+
+    __init__.__signature__ = signature
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__doc__ = f"Build the env from {config_class.__name__}'s parameters (see the class docstring)."
+    cls.__init__ = __init__
+    if cls.__doc__ and "{arguments}" in cls.__doc__:
+        cls.__doc__ = cls.__doc__.replace("{arguments}", _indent_like(cls.__doc__, arguments_table(public)))
+
+
+def _indent_like(doc: str, text: str) -> str:
+    """Indent every line but the first of ``text`` as the ``{arguments}`` slot is indented in ``doc``."""
+    line = next(line for line in doc.splitlines() if "{arguments}" in line)
+    pad = line[: len(line) - len(line.lstrip())]
+    return text.replace("\n", "\n" + pad)
+
+
 class KernelEnv(_Rebinds, gym.Env):
     """A single environment that is a view on a compiled batch kernel of one env.
 
-    Subclasses only build their config; spaces, seeding, stepping and ``info`` come from here.
+    A subclass names its ``config_class``; its ``__init__`` (the config's public parameters, then
+    ``render_mode``) and the docstring's ``{arguments}`` table are derived from the config's parameter table.
+    Spaces, seeding, stepping and ``info`` come from here.
     """
 
     metadata: ClassVar[dict] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+    config_class: ClassVar[type[ScenarioConfig] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "config_class" in cls.__dict__ and "__init__" not in cls.__dict__:
+            render = inspect.Parameter("render_mode", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                       annotation="str | None")
+            _declared_init(cls, KernelEnv, cls.config_class, [], [render], keyword_only=False)
 
     def __init__(self, config: ScenarioConfig, render_mode: str | None = None) -> None:
         self.render_mode = _check_render_mode(render_mode, config.owner)
@@ -430,10 +529,22 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
     step that ended it, and ``info["final_obs"]`` (masked by ``info["_final_obs"]``) holds its last observation.
     ``info`` holds each per-period part (e.g. ``cost``) as an array with its ``_``-prefixed mask.
     Env i of a vector env reset with ``seed=s`` replays exactly the single env reset with ``seed=s + i``.
+    A subclass names its ``config_class``; its ``__init__`` (``num_envs``, ``autoreset_mode``, ``render_mode``,
+    then the config's public parameters as keywords) is derived from the config's parameter table.
     """
 
     metadata: ClassVar[dict] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
     render_envs: ClassVar[int] = 4  # render() shows the first few envs
+    config_class: ClassVar[type[ScenarioConfig] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "config_class" in cls.__dict__ and "__init__" not in cls.__dict__:
+            positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+            leading = [inspect.Parameter("num_envs", positional, default=1, annotation="int"),
+                       inspect.Parameter("autoreset_mode", positional, default="next_step", annotation="str"),
+                       inspect.Parameter("render_mode", positional, default=None, annotation="str | None")]
+            _declared_init(cls, KernelVectorEnv, cls.config_class, leading, [], keyword_only=True)
 
     def __init__(self, config: ScenarioConfig, num_envs: int = 1, autoreset_mode: Any = "next_step",
                  render_mode: str | None = None) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from invgym.core._lost_sales import PARTS, LostSalesKernel
-from invgym.demand import DemandModel, Poisson, check_demand, kernel_tables
+from invgym.demand import DemandModel, Poisson, kernel_tables
 from invgym.envs.common import ACTION_TYPES, KernelEnv, KernelVectorEnv, ScenarioConfig
-from invgym.validation import check_choice, check_int, check_real, check_vector
+from invgym.parameters import Demand, Interval, OneOf, Param, Vector, WholeOrReal
 
 __all__ = ["LostSalesConfig", "LostSalesEnv", "LostSalesVectorEnv", "morton_max_order"]
 
@@ -28,58 +27,38 @@ def morton_max_order(demand: DemandModel, lead_time: int, holding_cost: float, l
     return max(1, max(p.quantile(ratio, lead_time + 1) for p in demand.products()))
 
 
-@dataclasses.dataclass(frozen=True)
+def _morton(config: LostSalesConfig) -> int:
+    return morton_max_order(config.demand, config.lead_time, config.holding_cost, config.lost_sales_cost)
+
+
 class LostSalesConfig(ScenarioConfig):
     """Validated parameters of the lost-sales scenario (see :class:`LostSalesEnv` for their meaning)."""
 
     parts: ClassVar[tuple[str, ...]] = PARTS
-    lead_time: int = 1
-    demand: DemandModel = dataclasses.field(default_factory=lambda: Poisson(5.0))
-    holding_cost: float = 1.0
-    lost_sales_cost: float = 9.0
-    purchase_cost: float = 0.0
-    max_order: float | int = 0
-    horizon: int = 1000
-    action_type: str = "discrete"
-    history: int = 0
-    initial_state: tuple[float, ...] = ()
-
-    @classmethod
-    def validate(
-        cls,
-        owner: str,
-        lead_time: Any = 1,
-        demand: Any = None,
-        holding_cost: Any = 1.0,
-        lost_sales_cost: Any = 9.0,
-        purchase_cost: Any = 0.0,
-        max_order: Any = None,
-        horizon: Any = 1000,
-        action_type: Any = "discrete",
-        history: Any = 0,
-        initial_state: Any = None,
-    ) -> LostSalesConfig:
-        """Check every parameter (raising ValueError/TypeError that names it) and return the config."""
-        lead_time = check_int(lead_time, "lead_time", owner, 0, MAX_LEAD_TIME)
-        demand = check_demand(Poisson(5.0) if demand is None else demand, owner)
-        holding_cost = check_real(holding_cost, "holding_cost", owner, 0.0, None)
-        lost_sales_cost = check_real(lost_sales_cost, "lost_sales_cost", owner, 0.0, None)
-        purchase_cost = check_real(purchase_cost, "purchase_cost", owner, 0.0, None)
-        action_type = check_choice(action_type, "action_type", owner, ACTION_TYPES)
-        if max_order is None:
-            max_order = morton_max_order(demand, lead_time, holding_cost, lost_sales_cost)
-        elif action_type == "discrete":
-            max_order = check_int(max_order, "max_order", owner, 0, MAX_ORDER)
-        else:
-            max_order = check_real(max_order, "max_order", owner, 0.0, float(MAX_ORDER))
-        horizon = check_int(horizon, "horizon", owner, 1, 10**12)
-        history = check_int(history, "history", owner, 0, MAX_HISTORY)
-        width = max(lead_time, 1)
-        if initial_state is None:
-            initial_state = np.zeros(width)
-        initial_state = check_vector(initial_state, "initial_state", owner, width, 0.0, None)
-        return cls(owner, lead_time, demand, holding_cost, lost_sales_cost, purchase_cost, max_order,
-                   horizon, action_type, history, tuple(initial_state.tolist()))
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("lead_time", "int", 1, Interval(int, 0, MAX_LEAD_TIME), "periods from order to arrival",
+              "L", "periods"),
+        Param("demand", "DemandModel", Poisson(5.0), Demand(),
+              "demand distribution of one period (a mixture: one product drawn per episode)", "D", "units"),
+        Param("holding_cost", "float", 1.0, Interval(float, 0.0, None), "cost of a unit on hand at period end",
+              "h", "per unit"),
+        Param("lost_sales_cost", "float", 9.0, Interval(float, 0.0, None), "cost of a unit of demand lost", "p",
+              "per unit"),
+        Param("purchase_cost", "float", 0.0, Interval(float, 0.0, None), "cost of a unit ordered", "c",
+              "per unit"),
+        Param("max_order", "int | float", None, WholeOrReal(0, MAX_ORDER), "largest order (float if continuous)",
+              unit="units", derive=_morton, default_doc="Morton's bound",
+              needs=("demand", "lead_time", "holding_cost", "lost_sales_cost", "action_type")),
+        Param("horizon", "int", 1000, Interval(int, 1, 10**12), "periods per episode (then truncation)", "T",
+              "periods"),
+        Param("action_type", "str", "discrete", OneOf(ACTION_TYPES), "integer or real orders"),
+        Param("history", "int", 0, Interval(int, 0, MAX_HISTORY), "past sales appended to the observation", "H",
+              "periods"),
+        Param("initial_state", "tuple[float, ...]", None,
+              Vector(lambda c: max(c.lead_time, 1), 0.0, None, "max(L, 1) numbers, each >= 0"),
+              "on-hand stock, then outstanding orders oldest first", unit="units",
+              derive=lambda c: (0.0,) * max(c.lead_time, 1), default_doc="zeros", needs=("lead_time",)),
+    )
 
     @property
     def width(self) -> int:
@@ -171,18 +150,7 @@ class LostSalesEnv(KernelEnv):
 
     ## Arguments
 
-    | parameter | symbol | type | default | allowed |
-    |---|---|---|---|---|
-    | ``lead_time`` | L | int | 1 | [0, 50] |
-    | ``demand`` | D | ``invgym.demand`` model | ``Poisson(5.0)`` | any model, incl. ``ProductMixture`` |
-    | ``holding_cost`` | h | float | 1.0 | [0, inf) |
-    | ``lost_sales_cost`` | p | float | 9.0 | [0, inf) |
-    | ``purchase_cost`` | c | float | 0.0 | [0, inf) |
-    | ``max_order`` | | int (float if continuous) | Morton's bound | [0, 100000] |
-    | ``horizon`` | T | int | 1000 | [1, 10^12] |
-    | ``action_type`` | | str | "discrete" | "discrete", "continuous" |
-    | ``history`` | H | int | 0 | [0, 1024] |
-    | ``initial_state`` | | sequence of max(L,1) floats | zeros | each >= 0 |
+    {arguments}
 
     The default ``max_order`` is Morton's (1971) bound, the p/(p+h) quantile of demand over L+1 periods, which an
     optimal policy never exceeds. ``reset(options={"demand_path": d})`` replays the demand sequence ``d``.
@@ -214,32 +182,10 @@ class LostSalesEnv(KernelEnv):
     - v0: initial release.
     """
 
-    def __init__(
-        self,
-        lead_time: int = 1,
-        demand: DemandModel | None = None,
-        holding_cost: float = 1.0,
-        lost_sales_cost: float = 9.0,
-        purchase_cost: float = 0.0,
-        max_order: float | None = None,
-        horizon: int = 1000,
-        action_type: str = "discrete",
-        history: int = 0,
-        initial_state: Any = None,
-        render_mode: str | None = None,
-    ) -> None:
-        config = LostSalesConfig.validate(
-            type(self).__name__, lead_time=lead_time, demand=demand, holding_cost=holding_cost,
-            lost_sales_cost=lost_sales_cost, purchase_cost=purchase_cost, max_order=max_order, horizon=horizon,
-            action_type=action_type, history=history, initial_state=initial_state,
-        )
-        super().__init__(config, render_mode)
+    config_class = LostSalesConfig
 
 
 class LostSalesVectorEnv(KernelVectorEnv):
     """``num_envs`` lost-sales envs stepped together; takes :class:`LostSalesEnv`'s keywords (see its docstring)."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", render_mode: str | None = None,
-                 **kwargs: Any) -> None:
-        config = LostSalesConfig.validate(type(self).__name__, **kwargs)
-        super().__init__(config, num_envs, autoreset_mode, render_mode)
+    config_class = LostSalesConfig
