@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from invgym.core._perishable import ISSUING, PARTS, PerishableKernel
-from invgym.demand import DemandModel, Gamma, check_demand, kernel_tables
+from invgym.demand import DemandModel, Gamma, kernel_tables
 from invgym.envs.common import ACTION_TYPES, KernelEnv, KernelVectorEnv, ScenarioConfig
-from invgym.validation import check_choice, check_int, check_real, check_vector
+from invgym.parameters import Demand, Interval, OneOf, Param, Vector, WholeOrReal
 
 __all__ = ["PerishableConfig", "PerishableEnv", "PerishableVectorEnv"]
 
@@ -24,63 +23,39 @@ def _default_demand() -> DemandModel:
     return Gamma(4.0, 0.5, cap=100)
 
 
-@dataclasses.dataclass(frozen=True)
 class PerishableConfig(ScenarioConfig):
     """Validated parameters of the perishable scenario (see :class:`PerishableEnv` for their meaning)."""
 
     parts: ClassVar[tuple[str, ...]] = PARTS
-    shelf_life: int = 2
-    lead_time: int = 1
-    issuing: str = "fifo"
-    demand: DemandModel = dataclasses.field(default_factory=_default_demand)
-    holding_cost: float = 1.0
-    lost_sales_cost: float = 5.0
-    outdating_cost: float = 7.0
-    purchase_cost: float = 3.0
-    max_order: float | int = 10
-    horizon: int = 1000
-    action_type: str = "discrete"
-    initial_state: tuple[float, ...] = ()
-
-    @classmethod
-    def validate(
-        cls,
-        owner: str,
-        shelf_life: Any = 2,
-        lead_time: Any = 1,
-        issuing: Any = "fifo",
-        demand: Any = None,
-        holding_cost: Any = 1.0,
-        lost_sales_cost: Any = 5.0,
-        outdating_cost: Any = 7.0,
-        purchase_cost: Any = 3.0,
-        max_order: Any = 10,
-        horizon: Any = 1000,
-        action_type: Any = "discrete",
-        initial_state: Any = None,
-    ) -> PerishableConfig:
-        """Check every parameter (raising ValueError/TypeError that names it) and return the config."""
-        shelf_life = check_int(shelf_life, "shelf_life", owner, 1, MAX_SHELF_LIFE)
-        lead_time = check_int(lead_time, "lead_time", owner, 0, MAX_LEAD_TIME)
-        issuing = check_choice(issuing, "issuing", owner, ISSUING)
-        demand = check_demand(_default_demand() if demand is None else demand, owner)
-        holding_cost = check_real(holding_cost, "holding_cost", owner, 0.0, None)
-        lost_sales_cost = check_real(lost_sales_cost, "lost_sales_cost", owner, 0.0, None)
-        outdating_cost = check_real(outdating_cost, "outdating_cost", owner, 0.0, None)
-        purchase_cost = check_real(purchase_cost, "purchase_cost", owner, 0.0, None)
-        action_type = check_choice(action_type, "action_type", owner, ACTION_TYPES)
-        if action_type == "discrete":
-            max_order = check_int(max_order, "max_order", owner, 0, MAX_ORDER)
-        else:
-            max_order = check_real(max_order, "max_order", owner, 0.0, float(MAX_ORDER))
-        horizon = check_int(horizon, "horizon", owner, 1, 10**12)
-        width = shelf_life + lead_time - 1
-        if initial_state is None:
-            initial_state = np.zeros(width)
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("shelf_life", "int", 2, Interval(int, 1, MAX_SHELF_LIFE), "periods a unit can be sold, then outdates",
+              "m", "periods"),
+        Param("lead_time", "int", 1, Interval(int, 0, MAX_LEAD_TIME), "periods from order to arrival", "L",
+              "periods"),
+        Param("issuing", "str", "fifo", OneOf(ISSUING), "oldest (fifo) or newest (lifo) units sold first"),
+        Param("demand", "DemandModel", _default_demand(), Demand(), "demand distribution of one period", "D",
+              "units"),
+        Param("holding_cost", "float", 1.0, Interval(float, 0.0, None), "cost of a unit on hand at period end",
+              "h", "per unit"),
+        Param("lost_sales_cost", "float", 5.0, Interval(float, 0.0, None), "cost of a unit of demand lost", "p",
+              "per unit"),
+        Param("outdating_cost", "float", 7.0, Interval(float, 0.0, None), "cost of a unit that outdates", "w",
+              "per unit"),
+        Param("purchase_cost", "float", 3.0, Interval(float, 0.0, None), "cost of a unit ordered", "c",
+              "per unit"),
+        Param("max_order", "int | float", 10, WholeOrReal(0, MAX_ORDER), "largest order (float if continuous)",
+              unit="units", needs=("action_type",)),
+        Param("horizon", "int", 1000, Interval(int, 1, 10**12), "periods per episode (then truncation)", "T",
+              "periods"),
+        Param("action_type", "str", "discrete", OneOf(ACTION_TYPES), "integer or real orders"),
         # Each entry is what is left of one order, so it never exceeds max_order.
-        initial_state = check_vector(initial_state, "initial_state", owner, width, 0.0, float(max_order))
-        return cls(owner, shelf_life, lead_time, issuing, demand, holding_cost, lost_sales_cost, outdating_cost,
-                   purchase_cost, max_order, horizon, action_type, tuple(initial_state.tolist()))
+        Param("initial_state", "tuple[float, ...]", None,
+              Vector(lambda c: c.shelf_life + c.lead_time - 1, 0.0, lambda c: float(c.max_order),
+                     "m - 1 + L numbers, each in [0, max_order]"),
+              "units by order period, oldest first", unit="units",
+              derive=lambda c: (0.0,) * (c.shelf_life + c.lead_time - 1), default_doc="zeros",
+              needs=("shelf_life", "lead_time", "max_order")),
+    )
 
     @property
     def width(self) -> int:
@@ -185,20 +160,7 @@ class PerishableEnv(KernelEnv):
 
     ## Arguments
 
-    | parameter | symbol | type | default | allowed |
-    |---|---|---|---|---|
-    | ``shelf_life`` | m | int | 2 | [1, 50] |
-    | ``lead_time`` | L | int | 1 | [0, 50] |
-    | ``issuing`` | | str | "fifo" | "fifo", "lifo" |
-    | ``demand`` | D | ``invgym.demand`` model | ``Gamma(4.0, 0.5, cap=100)`` | any model, incl. ``ProductMixture`` |
-    | ``holding_cost`` | h | float | 1.0 | [0, inf) |
-    | ``lost_sales_cost`` | p | float | 5.0 | [0, inf) |
-    | ``outdating_cost`` | w | float | 7.0 | [0, inf) |
-    | ``purchase_cost`` | c | float | 3.0 | [0, inf) |
-    | ``max_order`` | | int (float if continuous) | 10 | [0, 100000] |
-    | ``horizon`` | T | int | 1000 | [1, 10^12] |
-    | ``action_type`` | | str | "discrete" | "discrete", "continuous" |
-    | ``initial_state`` | | sequence of m-1+L floats | zeros | each in [0, max_order] |
+    {arguments}
 
     The default ``max_order`` of 10 is De Moor et al.'s (mean demand 4); raise it for larger demand.
     ``reset(options={"demand_path": d})`` replays the demand sequence ``d``.
@@ -237,35 +199,10 @@ class PerishableEnv(KernelEnv):
     - v0: initial release.
     """
 
-    def __init__(
-        self,
-        shelf_life: int = 2,
-        lead_time: int = 1,
-        issuing: str = "fifo",
-        demand: DemandModel | None = None,
-        holding_cost: float = 1.0,
-        lost_sales_cost: float = 5.0,
-        outdating_cost: float = 7.0,
-        purchase_cost: float = 3.0,
-        max_order: float = 10,
-        horizon: int = 1000,
-        action_type: str = "discrete",
-        initial_state: Any = None,
-        render_mode: str | None = None,
-    ) -> None:
-        config = PerishableConfig.validate(
-            type(self).__name__, shelf_life=shelf_life, lead_time=lead_time, issuing=issuing, demand=demand,
-            holding_cost=holding_cost, lost_sales_cost=lost_sales_cost, outdating_cost=outdating_cost,
-            purchase_cost=purchase_cost, max_order=max_order, horizon=horizon, action_type=action_type,
-            initial_state=initial_state,
-        )
-        super().__init__(config, render_mode)
+    config_class = PerishableConfig
 
 
 class PerishableVectorEnv(KernelVectorEnv):
     """``num_envs`` perishable envs stepped together; takes :class:`PerishableEnv`'s keywords (see its docstring)."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", render_mode: str | None = None,
-                 **kwargs: Any) -> None:
-        config = PerishableConfig.validate(type(self).__name__, **kwargs)
-        super().__init__(config, num_envs, autoreset_mode, render_mode)
+    config_class = PerishableConfig
