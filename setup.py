@@ -1,19 +1,17 @@
-"""Build script: the explicit table of compiled kernels (one row per scenario, as scikit-learn lists its modules)."""
+"""Build script: the compiled modules are the shared kernel base plus each registered scenario's kernel."""
+
+import runpy
 
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, find_namespace_packages, setup
 
-# Every compiled module, by name. Adding a scenario adds one row here; nothing is discovered implicitly.
-KERNELS = [
-    "invgym.core._kernel",
-    "invgym.core._lost_sales",
-    "invgym.core._procurement_removal",
-    "invgym.core._dual_sourcing",
-    "invgym.core._perishable",
-    "invgym.core._retail",
-    "invgym.core._replenishment",
-]
+# Every compiled module, by name: the shared base, then the kernel module each scenario in invgym/scenarios.py
+# declares (that file imports only the standard library, so the build reads it without importing invgym).
+# Adding a scenario adds its entry there; nothing is discovered from the file system.
+SHARED = ["invgym.core._kernel"]
+_SCENARIOS = runpy.run_path("invgym/scenarios.py")["SCENARIOS"]
+KERNELS = list(dict.fromkeys(SHARED + [scenario.kernel_module for scenario in _SCENARIOS.values()]))
 
 COMPILER_DIRECTIVES = {
     "language_level": 3,

@@ -30,7 +30,6 @@ _EXPORTS = {
     "StructurePenalty": "structure",
     "structure_report": "structure",
     "plot_policy_contour": "structure",
-    "STRUCTURE": "structure",
     "ORLabeler": "orpr",
     "ORLabelerConfig": "orpr",
     "DaysOfCover": "orpr",

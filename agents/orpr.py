@@ -26,6 +26,7 @@ import numpy as np
 from invgym.atomic import atomic_save
 from invgym.baselines.common import FittedPolicy, config_of, family_of
 from invgym.baselines.days_of_cover import DaysOfCover  # ORPR's replenishment teacher, re-exported here
+from invgym.scenarios import SCENARIOS, get_scenario
 from invgym.validation import check_int, check_real
 
 __all__ = ["ORPR", "DaysOfCover", "FineTuneConfig", "ORLabeler", "ORLabelerConfig", "ORPRConfig", "clone_and_fine_tune",
@@ -88,12 +89,24 @@ def _days_of_cover(config: Any, days: float) -> FittedPolicy:
     return DaysOfCover(config, days)
 
 
-# Scenario families with a simulation-augmented OR teacher: (policy of one level, default grid, service metric).
-GRID_TEACHERS = {
-    "lost_sales": (_base_stock, lambda c: np.arange(0, c.demand.quantile(0.9999, c.lead_time + 1) + 1),
-                   "fill_rate"),
-    "replenishment": (_days_of_cover, lambda c: np.arange(0, 61), "service_level"),
-}
+@dataclasses.dataclass(frozen=True)
+class GridTeacher:
+    """A simulation-augmented OR teacher: the smallest level of ``policy`` on ``levels`` meeting a service target.
+
+    A scenario names its teacher in :data:`invgym.scenarios.SCENARIOS` (``teacher``).
+    """
+
+    policy: Any
+    """``policy(config, level)``: the OR policy of one level."""
+    levels: Any
+    """``levels(config)``: the default grid of levels searched."""
+    metric: str
+    """The service metric of ``invgym.evaluate`` the target is on."""
+
+
+BASE_STOCK_TEACHER = GridTeacher(
+    _base_stock, lambda c: np.arange(0, c.demand.quantile(0.9999, c.lead_time + 1) + 1), "fill_rate")
+DAYS_OF_COVER_TEACHER = GridTeacher(_days_of_cover, lambda c: np.arange(0, 61), "service_level")
 
 
 class ORLabeler:
@@ -102,7 +115,8 @@ class ORLabeler:
     Args:
         env: an env, config or registered id (with ``env_kwargs``).
         teacher: an OR policy (e.g. from ``invgym.baselines``) of the env's family; None fits the
-            simulation-augmented order-up-to teacher of :data:`GRID_TEACHERS`.
+            simulation-augmented order-up-to teacher its scenario declares (``teacher`` in
+            :data:`invgym.scenarios.SCENARIOS`).
         config: an :class:`ORLabelerConfig`.
         **env_kwargs: scenario parameters, with an id only.
     """
@@ -118,9 +132,10 @@ class ORLabeler:
             elif not callable(teacher):
                 raise TypeError(f"The 'teacher' parameter of ORLabeler must be an OR policy (obs -> actions). "
                                 f"Got {teacher!r} instead.")
-        elif self.family not in GRID_TEACHERS:
+        elif not get_scenario(self.family).declares("teacher"):
+            known = [s.name for s in SCENARIOS.values() if s.teacher is not None]
             raise ValueError(f"ORLabeler has no built-in teacher for the {self.family} scenario (known: "
-                             f"{sorted(GRID_TEACHERS)}); pass teacher= an OR policy for it.")
+                             f"{known}); pass teacher= an OR policy for it.")
         self.teacher = teacher
         self.grid: list[dict[str, float]] = []
 
@@ -131,7 +146,8 @@ class ORLabeler:
         from invgym.evaluate import evaluate
 
         cfg = self.config
-        factory, default_levels, metric = GRID_TEACHERS[self.family]
+        grid = get_scenario(self.family).load("teacher")
+        factory, default_levels, metric = grid.policy, grid.levels, grid.metric
         levels = np.sort(np.asarray(default_levels(self.env_config) if cfg.levels is None else cfg.levels, float))
         self.grid = []
         for level in levels:
@@ -255,7 +271,7 @@ def replenishment_report(policy: Any, env: Any, num_envs: int = 400, seed: int =
     """JD's metrics of a policy over one pass of the env's window, on the kernel, plus in-stock on promotion days.
 
     Env i runs the config's products in turn (use ``product="all"``), seeded ``seed + i``; every env runs the
-    whole window once. Returns :data:`invgym.metrics.FAMILY_METRICS` ``["replenishment"]`` plus ``cost`` (per
+    whole window once. Returns :data:`invgym.metrics.REPLENISHMENT_METRICS` plus ``cost`` (per
     SKU-day) and ``promo_in_stock_rate`` (in-stock rate over the SKU-days on promotion).
     """
     from invgym.evaluate import _action_fn

@@ -4,7 +4,8 @@ For several inventory models theory tells us how the optimal order q(x) reacts t
 us q itself. The Amazon structure-informed DirectBackprop work adds such knowledge to training as penalties on
 the policy's Jacobian dq/dx at states the policy visits. This module holds:
 
-- :data:`STRUCTURE`: the one registry of properties per scenario family;
+- :data:`PROPERTIES`: every property by name (a scenario lists those that hold for it as ``structure`` in
+  :data:`invgym.scenarios.SCENARIOS`, the one place that says which holds where);
 - :class:`StructurePenalty`: the differentiable penalty (Jacobian by ``torch.func.vmap(jacrev)``);
 - :func:`structure_report`: the violation rate of each property over states sampled from rollouts on the kernel
   (any policy: autograd for torch policies, central finite differences otherwise);
@@ -16,7 +17,7 @@ of lost-sales inventory models", Oper. Res. 56(4), Sec. 3): the optimal order is
 component, reacts less than one-for-one, and reacts more to recent orders than to older stock:
 ``-1 <= dq/dx_newest <= ... <= dq/dx_oldest (on-hand) <= 0``.
 
-The other families (one row each in :data:`STRUCTURE`, with the state columns in :data:`STATE_COLUMNS`):
+The other families (each scenario's ``structure`` in :data:`invgym.scenarios.SCENARIOS`):
 
 - dual sourcing (net inventory, regular pipeline, expedited pipeline; orders (q_r, q_e)): both orders are
   non-increasing in every state component with sensitivities in [-1, 0], and their sum reacts less than
@@ -42,10 +43,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from invgym.baselines.common import config_of, family_of
+from invgym.baselines.common import config_of
+from invgym.scenarios import SCENARIOS, scenario_of
 from invgym.validation import check_int, check_real
 
-__all__ = ["PROPERTIES", "STRUCTURE", "StructurePenalty", "plot_policy_contour", "structure_report"]
+__all__ = ["PROPERTIES", "StructurePenalty", "plot_policy_contour", "structure_report"]
 
 
 # === Properties: each maps the Jacobian block J (N, A, S) of orders w.r.t. inventory state to violations (N,) ===
@@ -80,42 +82,32 @@ PROPERTIES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 """Every property by name."""
 
-STRUCTURE: dict[str, tuple[str, ...]] = {
-    "lost_sales": ("monotone", "bounded_sensitivity", "ordered_sensitivity"),
-    "dual_sourcing": ("monotone", "bounded_sensitivity", "bounded_total_sensitivity"),
-    "perishable": ("monotone", "bounded_sensitivity"),
-    "procurement_removal": ("monotone", "bounded_sensitivity"),
-    "retail": ("monotone",),
-    "replenishment": ("monotone",),
-}
-"""Known structure of the optimal policy per scenario family (the only place that says which holds where)."""
-
-STATE_COLUMNS: dict[str, str] = {
-    "lost_sales": "leading",
-    "dual_sourcing": "leading",
-    "perishable": "leading",
-    "procurement_removal": "leading",
-    "retail": "inventory_slice",
-    "replenishment": "inventory_slice",
-}
-"""Which observation columns are the state the properties talk about: ``"leading"`` (the observation less the
-trailing sales history and schedule phase) or ``"inventory_slice"`` (the config's ``slices["inventory"]``)."""
-
 
 def _state_dim(config: Any) -> int:
-    """Inventory columns at the start of the observation (history and schedule-phase columns excluded)."""
-    if STATE_COLUMNS.get(family_of(config)) == "inventory_slice":
-        return int(config.slices["inventory"].stop)
+    """Inventory columns at the start of the observation, the state the properties talk about.
+
+    A config whose observation has named ``slices`` (the panel scenarios) gives them as ``slices["inventory"]``;
+    otherwise they are the observation less the trailing sales history and schedule-phase columns.
+    """
+    slices = getattr(config, "slices", None)
+    if slices is not None:
+        return int(slices["inventory"].stop)
     phase = 1 if int(getattr(config, "num_phases", 0) or 0) > 0 else 0
     return int(config.observation_space().shape[0]) - int(getattr(config, "history", 0)) - phase
 
 
 def _properties_for(config: Any) -> tuple[str, ...]:
-    family = family_of(config)
-    if family not in STRUCTURE:
-        raise ValueError(f"no structural properties are registered for the {family} scenario; known: "
-                         f"{sorted(STRUCTURE)} (add them to invgym.agents.structure.STRUCTURE with a reference).")
-    return STRUCTURE[family]
+    scenario = scenario_of(config)
+    if not scenario.structure:
+        known = [s.name for s in SCENARIOS.values() if s.structure]
+        raise ValueError(f"no structural properties are registered for the {scenario.name} scenario; known: "
+                         f"{known} (declare them as its Scenario's structure in invgym.scenarios, with a "
+                         "reference).")
+    unknown = set(scenario.structure) - set(PROPERTIES)
+    if unknown:
+        raise ValueError(f"the {scenario.name} scenario declares unknown structural properties {sorted(unknown)}; "
+                         f"known: {sorted(PROPERTIES)}.")
+    return scenario.structure
 
 
 def policy_jacobian(module: nn.Module, states: torch.Tensor) -> torch.Tensor:
@@ -131,7 +123,7 @@ class StructurePenalty:
     """Mean hinge violation of structural properties of ``dq/dx`` at given states (add it to the loss).
 
     Args:
-        properties: names from :data:`PROPERTIES` (e.g. :data:`STRUCTURE` ``["lost_sales"]``).
+        properties: names from :data:`PROPERTIES` (e.g. ``SCENARIOS["lost_sales"].structure``).
         state_dim: leading observation columns that are inventory state (the Jacobian block penalised).
         weights: per-property weights (default 1 each).
     """
@@ -227,7 +219,7 @@ def structure_report(policy: Any, env: Any, *, num_states: int = 1024, warmup: i
     Args:
         policy: a torch module, a :class:`~invgym.agents.direct_backprop.TrainedPolicy` (Jacobian by autograd of
             its continuous orders) or any ``obs -> actions`` policy such as a baseline (central differences).
-        env: an env, config or id (with ``env_kwargs``) with registered structure (see :data:`STRUCTURE`).
+        env: an env, config or id (with ``env_kwargs``) with declared structure (its scenario's ``structure``).
         num_states: states sampled from a rollout of the policy on the kernel.
         warmup: periods before states are taken.
         seed: seed of the rollout.

@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from invgym.envs.common import FAMILIES, ScenarioConfig, config_of, family_of
+from invgym.envs.common import ScenarioConfig, config_of, family_of
 from invgym.validation import check_int, check_real
 
-# config_of, family_of and FAMILIES live with the scenario configs (invgym.envs.common); re-exported here.
-__all__ = ["FAMILIES", "FIT_SEED", "ExactSolution", "FittedPolicy", "RolloutCost", "batch_rollout",
+# config_of and family_of live with the scenario configs (invgym.envs.common); re-exported here.
+__all__ = ["FIT_SEED", "ExactSolution", "FittedPolicy", "RolloutCost", "batch_rollout",
            "check_fit_settings", "check_param", "config_of", "descend", "family_of", "fit_config", "golden_section",
            "steepest_descent"]
 
@@ -115,7 +115,7 @@ class ExactSolution:
 def fit_config(env: Any, env_kwargs: dict, owner: str, family: str) -> ScenarioConfig:
     """Return the config of ``env`` (an env, vector env, config or id with ``env_kwargs``) if it is of ``family``."""
     config = config_of(env, **env_kwargs)
-    found = FAMILIES.get(type(config).__name__, type(config).__name__)
+    found = family_of(config)
     if found != family:
         raise ValueError(f"{owner} is a {family} policy; it cannot act in a {found} env.")
     return config

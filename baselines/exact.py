@@ -1,41 +1,32 @@
 """``solve_exact``: the optimal long-run average cost and policy of a scenario, by the family's exact solver.
 
-Each scenario family with an exact dynamic-programming solver has one entry in :data:`SOLVERS`, written as
-``"module:function"`` so that the solver is imported only when it is first used. Every solver has the signature
+A scenario with an exact dynamic-programming solver declares it in its :data:`invgym.scenarios.SCENARIOS` entry
+(``exact_solver``, as ``"module:function"``, so that the solver is imported only when it is first used). Every
+solver has the signature
 ``solver(config, *, max_states=..., tol=...) -> ExactSolution`` and refuses, with a ValueError naming the state
 count, an instance too large to solve.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 from invgym.baselines.common import ExactSolution, config_of, family_of
+from invgym.scenarios import SCENARIOS, get_scenario
 
-__all__ = ["SOLVERS", "solve_exact"]
-
-# One line per family: "family": "module:function" (a callable is accepted too).
-SOLVERS: dict[str, str | Callable[..., ExactSolution]] = {
-    "lost_sales": "invgym.baselines.exact_lost_sales:solve_lost_sales",
-    "dual_sourcing": "invgym.baselines.exact_dual_sourcing:solve_dual_sourcing",
-    "procurement_removal": "invgym.baselines.exact_procurement_removal:solve_procurement_removal",
-    "perishable": "invgym.baselines.exact_perishable:solve_perishable",
-}
+__all__ = ["solve_exact"]
 
 
 def _solver(family: str) -> Callable[..., ExactSolution]:
-    entry = SOLVERS.get(family)
-    if entry is None:
+    scenario = get_scenario(family)
+    if not scenario.declares("exact_solver"):
+        solved = [s.name for s in SCENARIOS.values() if s.exact_solver is not None]
         raise ValueError(
-            f"there is no exact solver for the {family!r} family; exact solvers exist for {sorted(SOLVERS)}. "
+            f"there is no exact solver for the {family!r} family; exact solvers exist for {solved}. "
             "Use a heuristic from invgym.baselines instead."
         )
-    if callable(entry):
-        return entry
-    module, _, name = entry.partition(":")
-    return getattr(importlib.import_module(module), name)
+    return scenario.load("exact_solver")
 
 
 def solve_exact(env_or_id: Any, *, max_states: int | None = None, tol: float | None = None,

@@ -19,6 +19,7 @@ import numpy as np
 
 from invgym.metrics import metrics_for
 from invgym.typing import ScenarioPolicy
+from invgym.scenarios import scenario_of
 from invgym.validation import check_int
 
 __all__ = ["EvaluationResult", "evaluate", "rollout_totals"]
@@ -99,7 +100,7 @@ def evaluate(
         >>> result.ci95[0] < 6.32 < result.ci95[1]  # Zipkin (2008), Table 3: best base-stock 6.32
         True
     """
-    from invgym.envs.common import FAMILIES, config_of  # loads the compiled kernels: not at ``import invgym``
+    from invgym.envs.common import config_of  # loads the compiled kernels: not at ``import invgym``
 
     owner = "evaluate"
     num_envs = check_int(num_envs, "num_envs", owner, 1, 10_000_000)
@@ -131,7 +132,7 @@ def evaluate(
     mean = float(per_env.mean())
     stderr = float(per_env.std(ddof=1) / math.sqrt(num_envs)) if num_envs > 1 else math.nan
     half = _t975(num_envs - 1) * stderr if num_envs > 1 else math.nan
-    family = FAMILIES.get(type(config).__name__, type(config).__name__)
+    family = scenario_of(config).name
     pooled = dict(zip(type(config).parts, totals.sum(axis=0).tolist(), strict=True))
     return EvaluationResult(
         average_cost=mean,

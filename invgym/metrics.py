@@ -2,8 +2,9 @@
 
 Every metric takes ``totals`` — each part of the scenario's ``PARTS`` (e.g. ``"sales"``, ``"demand"``)
 summed over all envs and counted periods — and ``env_periods``, the number of env-periods in those sums. A
-family lists its metrics in :data:`FAMILY_METRICS`; :func:`metrics_for` evaluates them. A family without an
-entry gets the average per period of each part (``average_<part>``), so every scenario has some metrics.
+scenario names its metric table (``LOST_SALES_METRICS``, ...) in its :data:`invgym.scenarios.SCENARIOS` entry;
+:func:`metrics_for` evaluates it. A scenario that declares none gets the average per period of each part
+(``average_<part>``), so every scenario has some metrics.
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from invgym.scenarios import get_scenario
+
 __all__ = [
-    "FAMILY_METRICS",
+    "LOST_SALES_METRICS",
+    "PERISHABLE_METRICS",
+    "REPLENISHMENT_METRICS",
+    "RETAIL_METRICS",
     "average_on_hand",
     "average_order",
     "fill_rate",
@@ -136,45 +142,47 @@ def per_sku_metrics(parts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 Metric = Callable[[Totals, int], float]
 
-# Metrics reported by ``invgym.evaluate`` per scenario family; other families add their row here.
-FAMILY_METRICS: dict[str, dict[str, Metric]] = {
-    "retail": {
-        "average_reward": average_reward,
-        "average_inventory": average_inventory,
-        "service_level": service_level,
-        # JD's turnover needs only on_hand and sales, which Retail-v0 reports too; its in-stock rate needs a
-        # per-day in_stock flag, which only Replenishment-v0's kernel records.
-        "turnover_days": turnover_days,
-    },
-    "replenishment": {
-        "turnover_days": turnover_days,
-        "in_stock_rate": in_stock_rate,
-        "holding_cost": average_holding_cost,
-        "lost_sales": average_lost_sales,
-        "stockout_day_rate": stockout_day_rate,
-        "service_level": service_level,
-    },
-    "lost_sales": {
-        "fill_rate": fill_rate,
-        "lost_sales_rate": lost_sales_rate,
-        "average_on_hand": average_on_hand,
-        "average_order": average_order,
-    },
-    "perishable": {  # Perishable-v0's PARTS count units as lost sales' do, plus the outdated ones
-        "fill_rate": fill_rate,
-        "lost_sales_rate": lost_sales_rate,
-        "outdating_rate": outdating_rate,
-        "average_on_hand": average_on_hand,
-        "average_order": average_order,
-    },
+# Metrics reported by ``invgym.evaluate``; each scenario names its table in invgym/scenarios.py (``metrics``).
+RETAIL_METRICS: dict[str, Metric] = {
+    "average_reward": average_reward,
+    "average_inventory": average_inventory,
+    "service_level": service_level,
+    # JD's turnover needs only on_hand and sales, which Retail-v0 reports too; its in-stock rate needs a
+    # per-day in_stock flag, which only Replenishment-v0's kernel records.
+    "turnover_days": turnover_days,
+}
+REPLENISHMENT_METRICS: dict[str, Metric] = {
+    "turnover_days": turnover_days,
+    "in_stock_rate": in_stock_rate,
+    "holding_cost": average_holding_cost,
+    "lost_sales": average_lost_sales,
+    "stockout_day_rate": stockout_day_rate,
+    "service_level": service_level,
+}
+LOST_SALES_METRICS: dict[str, Metric] = {
+    "fill_rate": fill_rate,
+    "lost_sales_rate": lost_sales_rate,
+    "average_on_hand": average_on_hand,
+    "average_order": average_order,
+}
+PERISHABLE_METRICS: dict[str, Metric] = {  # Perishable-v0's PARTS count units as lost sales' do, plus outdating
+    "fill_rate": fill_rate,
+    "lost_sales_rate": lost_sales_rate,
+    "outdating_rate": outdating_rate,
+    "average_on_hand": average_on_hand,
+    "average_order": average_order,
 }
 
 
 def metrics_for(family: str, totals: Totals, env_periods: int) -> dict[str, float]:
-    """Return the family's metrics (or ``average_<part>`` for every part of a family without an entry)."""
+    """Return the scenario's metrics (``average_<part>`` for every part when its entry declares no ``metrics``).
+
+    ``family`` is a scenario name of :data:`invgym.scenarios.SCENARIOS`; an unknown one raises ValueError.
+    """
     if env_periods <= 0:
         raise ValueError(f"env_periods must be positive. Got {env_periods} instead.")
-    table = FAMILY_METRICS.get(family)
+    scenario = get_scenario(family)
+    table = scenario.load("metrics") if scenario.declares("metrics") else None
     if table is None:
         return {f"average_{part}": float(value) / env_periods
                 for part, value in totals.items() if part != "cost"}

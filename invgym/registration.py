@@ -1,29 +1,25 @@
-"""The one list of registered environment ids (lazy: entry points are strings, loaded on first ``make``)."""
+"""Gymnasium registration of every scenario in :data:`invgym.scenarios.SCENARIOS` (lazy: entry points are strings)."""
 
 from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
-__all__ = ["ENV_IDS", "register_envs"]
+from invgym.scenarios import SCENARIOS, Scenario
+
+__all__ = ["ENV_IDS", "register_envs", "register_scenario"]
 
 # Any change to an env's dynamics or reward bumps its -vN and adds a Version History line to its docstring.
-_ENVS = [
-    ("invgym/LostSales-v0", "invgym.envs.lost_sales:LostSalesEnv", "invgym.envs.lost_sales:LostSalesVectorEnv"),
-    ("invgym/ProcurementRemoval-v0", "invgym.envs.procurement_removal:ProcurementRemovalEnv",
-     "invgym.envs.procurement_removal:ProcurementRemovalVectorEnv"),
-    ("invgym/DualSourcing-v0", "invgym.envs.dual_sourcing:DualSourcingEnv",
-     "invgym.envs.dual_sourcing:DualSourcingVectorEnv"),
-    ("invgym/Perishable-v0", "invgym.envs.perishable:PerishableEnv", "invgym.envs.perishable:PerishableVectorEnv"),
-    ("invgym/Retail-v0", "invgym.envs.retail:RetailEnv", "invgym.envs.retail:RetailVectorEnv"),
-    ("invgym/Replenishment-v0", "invgym.envs.replenishment:ReplenishmentEnv",
-     "invgym.envs.replenishment:ReplenishmentVectorEnv"),
-]
+ENV_IDS = tuple(scenario.env_id for scenario in SCENARIOS.values())
+"""The ids of the built-in scenarios (a scenario added with ``add_scenario`` is registered but not listed here)."""
 
-ENV_IDS = tuple(env_id for env_id, _, _ in _ENVS)
+
+def register_scenario(scenario: Scenario) -> None:
+    """Register one scenario's env id with Gymnasium (idempotent)."""
+    if scenario.env_id not in registry:
+        register(id=scenario.env_id, entry_point=scenario.env, vector_entry_point=scenario.vector_env)
 
 
 def register_envs() -> None:
     """Register every invgym id with Gymnasium (idempotent)."""
-    for env_id, entry_point, vector_entry_point in _ENVS:
-        if env_id not in registry:
-            register(id=env_id, entry_point=entry_point, vector_entry_point=vector_entry_point)
+    for scenario in SCENARIOS.values():
+        register_scenario(scenario)

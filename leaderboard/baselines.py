@@ -1,8 +1,8 @@
 """The built-in OR baselines the leaderboard runs, and the naive policy each family scores 0 against.
 
 Each entry fits its heuristic on the instance (by simulation search on seeds far from the public ones, see
-``baselines/common.py``'s ``FIT_SEED``) and is then evaluated exactly like a submission. A baseline whose
-module has not landed yet is simply left out, as a suite track whose env does not exist is.
+``baselines/common.py``'s ``FIT_SEED``) and is then evaluated exactly like a submission. Every entry must
+load: a missing module or class is an error, never a baseline silently left out.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ __all__ = ["BASELINES", "Baseline", "available_baselines", "fit_baseline", "naiv
 
 LOST_SALES_QUICK = {"num_envs": 16, "periods": 1_000, "warmup": 100}
 DUAL_SOURCING_QUICK = {"periods": 40_000, "screen_periods": 4_000}
-PANEL = ("retail", "replenishment")
+PANEL = ("retail", "replenishment")  # the families the panel baselines serve
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,15 +88,10 @@ BASELINES: tuple[Baseline, ...] = (
 
 
 def available_baselines() -> list[Baseline]:
-    """Return the baselines whose module can be imported in this version of invgym."""
-    out = []
+    """Return every built-in baseline, each loaded once (an import error of any of them propagates)."""
     for baseline in BASELINES:
-        try:
-            baseline.load()
-        except (ImportError, AttributeError):
-            continue
-        out.append(baseline)
-    return out
+        baseline.load()
+    return list(BASELINES)
 
 
 def fit_baseline(name: str, config: Any, quick: bool = False) -> Any:
@@ -108,50 +103,15 @@ def fit_baseline(name: str, config: Any, quick: bool = False) -> Any:
 
 
 def naive_policy(config: Any) -> tuple[Any, str]:
-    """Return the policy that scores 0 on an instance, and its description.
+    """Return the policy that scores 0 on an instance, and its description: its scenario's ``naive_policy``.
 
     Lost sales: the standard base-stock policy, ordering up to Morton's level ``s_L`` (the critical-fractile
     quantile of demand over L + 1 periods, the optimal level with backorders) without any search. Dual sourcing:
     the expedited supplier alone. Perishable: base-stock at the level that ignores outdating. Procurement and
     removal: order up to the mean demand over the lead time plus one period, never remove. Retail and
     replenishment: order up to last week's mean sales times the protection period (``DaysOfCover`` with
-    ``protection_period`` days and a 7-day window).
+    ``protection_period`` days and a 7-day window). See ``invgym.baselines.naive``.
     """
-    from invgym.baselines.common import family_of
+    from invgym.scenarios import scenario_of
 
-    family = family_of(config)
-    if family == "lost_sales":
-        from invgym.baselines.base_stock import BaseStock
-        from invgym.baselines.lost_sales_policy import fractile_levels
-
-        level = fractile_levels(config)[-1]
-        return BaseStock.fit(config, level=level), f"standard base-stock: BaseStock(level={level}), Morton's s_L"
-    if family == "procurement_removal":
-        from invgym.baselines.interval_stock import IntervalStock
-
-        policy = IntervalStock.fit(config, order_up_to=round(config.demand.mean * (config.lead_time + 1)),
-                                   remove_down_to=float("inf"))
-        return policy, f"order up to the mean lead-time demand, never remove: {policy!r}"
-    if family == "dual_sourcing":
-        from invgym.baselines.dual_index import TailoredBaseSurge
-
-        # The expedited supplier alone, at its optimal base-stock level: with full backlogging the newsvendor
-        # quantile b / (b + h) of demand over l_e + 1 periods (purchase costs do not move it: every unit demanded
-        # is bought once).
-        fractile = config.backorder_cost / (config.backorder_cost + config.holding_cost)
-        level = config.demand.quantile(fractile, config.expedited_lead_time + 1)
-        policy = TailoredBaseSurge.fit(config, quantity=0, level=level)
-        return policy, f"single sourcing from the expedited supplier at its base-stock level: {policy!r}"
-    if family == "perishable":
-        from invgym.baselines.perishable_policies import NaiveBaseStock
-
-        policy = NaiveBaseStock.fit(config)
-        return policy, f"base-stock at the non-perishable newsvendor level (ignores outdating): {policy!r}"
-    if family in PANEL:
-        from invgym.baselines.days_of_cover import DaysOfCover, protection_period
-
-        # No fit and no safety stock: last week's mean sales over the protection period (L + 1 days, or review
-        # period plus mean vendor lead time), the rule of thumb the forecast-based policies are measured against.
-        policy = DaysOfCover.fit(config, days=round(protection_period(config), 2), window=7)
-        return policy, f"order up to last week's mean sales over the protection period: {policy!r}"
-    raise ValueError(f"no naive policy is defined for the {family} family.")
+    return scenario_of(config).load("naive_policy")(config)

@@ -173,18 +173,10 @@ def _simulate(policy: Any, env: str, kwargs: dict[str, Any],
 
 
 def _exact(config: Any) -> Any:
-    """Solve exactly with the family's solver (the dispatcher, or a solver not yet registered in it)."""
-    from invgym.baselines.common import family_of
-    from invgym.baselines.exact import SOLVERS, solve_exact
+    """Solve exactly with the scenario's declared solver (ValueError when it declares none or refuses)."""
+    from invgym.baselines.exact import solve_exact
 
-    family = family_of(config)
-    if family in SOLVERS:
-        return solve_exact(config, max_states=MAX_EXACT_STATES)
-    if family == "procurement_removal":
-        from invgym.baselines.exact_procurement_removal import solve_procurement_removal
-
-        return solve_procurement_removal(config, max_states=MAX_EXACT_STATES)
-    raise ValueError(f"no exact solver for the {family} family")
+    return solve_exact(config, max_states=MAX_EXACT_STATES)
 
 
 def reference(instance: dict[str, Any], config: Any,

@@ -205,10 +205,12 @@ def test_bad_agent_arguments_are_refused(monkeypatch):
         DirectBackprop("invgym/DualSourcing-v0", policy="history")
     with pytest.raises(TypeError, match="'config' parameter of DirectBackprop"):
         DirectBackprop(ENV_ID, config={"epochs": 3})
-    import invgym.twins.common as twins
+    import dataclasses
 
-    monkeypatch.setattr(twins, "_TWINS", lambda: {})
-    with pytest.raises(ValueError, match="the lost_sales scenario has no torch twin"):
+    from invgym.scenarios import SCENARIOS
+
+    monkeypatch.setitem(SCENARIOS, "lost_sales", dataclasses.replace(SCENARIOS["lost_sales"], twin=None))
+    with pytest.raises(ValueError, match="the lost_sales scenario declares no twin"):
         DirectBackprop(ENV_ID)
 
 

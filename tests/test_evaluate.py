@@ -258,17 +258,21 @@ def test_student_t_quantiles():
 
 
 @dataclasses.dataclass(frozen=True)
-class DualSourcingConfig(ScenarioConfig):
-    """Stands in for another family's config (families are looked up by config class name)."""
+class UnregisteredConfig(ScenarioConfig):
+    """A config of no registered scenario."""
 
 
 def test_wrong_family_is_refused():
-    """A lost-sales policy refuses another family's env, at evaluation and at fit."""
+    """A lost-sales policy refuses another family's env, at evaluation and at fit; an unregistered one too."""
+    from invgym.envs.dual_sourcing import DualSourcingConfig
+
     policy = BaseStock.fit(ENV_ID, level=10)
     with pytest.raises(ValueError, match="lost_sales policy; it cannot act in a dual_sourcing env"):
         invgym.evaluate(policy, DualSourcingConfig())
     with pytest.raises(ValueError, match="lost_sales policy; it cannot act in a dual_sourcing env"):
         BaseStock.fit(DualSourcingConfig())
+    with pytest.raises(ValueError, match="UnregisteredConfig is the config of no registered scenario"):
+        invgym.evaluate(policy, UnregisteredConfig())
 
 
 def test_policy_fitted_for_another_env_is_refused():

@@ -8,6 +8,7 @@ printed cell (0.11 % of the smallest, 4.40 for p = 4, L = 2, where the exact opt
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -19,10 +20,10 @@ import pytest
 
 import invgym  # noqa: F401 - registers the ids
 from invgym.baselines import solve_exact
-from invgym.baselines.exact import SOLVERS
 from invgym.baselines.exact_lost_sales import lost_sales_state_count, solve_lost_sales
 from invgym.demand import Poisson, ProductMixture
 from invgym.envs.lost_sales import LostSalesConfig, LostSalesVectorEnv
+from invgym.scenarios import SCENARIOS
 
 TABLE_3 = json.loads((pathlib.Path(__file__).parent / "data" / "zipkin_2008_table3.json").read_text())
 CELLS = [(p, lead) for p in (4, 9, 19, 39) for lead in (1, 2, 3, 4)]
@@ -214,8 +215,8 @@ def test_product_mixture_is_refused():
 
 
 def test_family_without_solver(monkeypatch):
-    """A family with no entry in SOLVERS gets a clear ValueError."""
-    monkeypatch.delitem(SOLVERS, "lost_sales")
+    """A scenario that declares no exact solver gets a clear ValueError."""
+    monkeypatch.setitem(SCENARIOS, "lost_sales", dataclasses.replace(SCENARIOS["lost_sales"], exact_solver=None))
     with pytest.raises(ValueError, match="no exact solver for the 'lost_sales' family"):
         solve_exact("invgym/LostSales-v0")
 

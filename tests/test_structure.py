@@ -13,9 +13,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from invgym.agents import STRUCTURE, StructurePenalty, build_policy, plot_policy_contour, structure_report  # noqa: E402
+from invgym.agents import StructurePenalty, build_policy, plot_policy_contour, structure_report  # noqa: E402
 from invgym.agents.structure import policy_jacobian, sample_states  # noqa: E402
 from invgym.baselines.common import config_of  # noqa: E402
+from invgym.scenarios import SCENARIOS  # noqa: E402
 
 ENV_ID = "invgym/LostSales-v0"
 
@@ -53,7 +54,7 @@ class OldestFirst(torch.nn.Module):
 def test_penalty_is_zero_for_base_stock_and_positive_for_perverse_policies(lead_time):
     config = config_of(ENV_ID, lead_time=lead_time)
     penalty = StructurePenalty.for_env(config)
-    assert penalty.properties == STRUCTURE["lost_sales"]
+    assert penalty.properties == SCENARIOS["lost_sales"].structure
     states = torch.rand(200, config.width) * 30.0
     assert float(penalty(_base_stock_module(config, 6.0 * (lead_time + 1)), states).detach()) == 0.0
     parts = penalty.violations(MoreWhenRich(), states)
@@ -97,7 +98,7 @@ def test_jacobian_matches_autograd_of_a_linear_policy():
 
 def test_report_is_zero_for_base_stock_policies():
     config = config_of(ENV_ID, lead_time=3, lost_sales_cost=9.0)
-    clean = {name: 0.0 for name in STRUCTURE["lost_sales"]}
+    clean = {name: 0.0 for name in SCENARIOS["lost_sales"].structure}
     assert structure_report(_base_stock_module(config, 22.0), config, num_states=256) == clean
     base_stock = pytest.importorskip("invgym.baselines.base_stock")
     assert structure_report(base_stock.BaseStock.fit(config, level=22), config, num_states=256) == clean
@@ -159,10 +160,10 @@ def test_plot_policy_contour_writes_an_svg(tmp_path):
 
 
 def test_bad_structure_arguments_are_refused(monkeypatch):
-    import invgym.agents.structure as structure
+    import dataclasses
 
     config = config_of(ENV_ID, lead_time=2)
-    monkeypatch.delitem(structure.STRUCTURE, "dual_sourcing")
+    monkeypatch.setitem(SCENARIOS, "dual_sourcing", dataclasses.replace(SCENARIOS["dual_sourcing"], structure=()))
     with pytest.raises(ValueError, match="no structural properties are registered for the dual_sourcing scenario"):
         StructurePenalty.for_env("invgym/DualSourcing-v0")
     monkeypatch.undo()
@@ -199,18 +200,18 @@ class _Linear(torch.nn.Module):
 def test_structure_report_covers_every_family_and_detects_violations(family):
     from invgym.agents.structure import _state_dim
 
-    assert set(STRUCTURE) == set(FAMILY_IDS)
+    assert {name for name, s in SCENARIOS.items() if s.structure} == set(FAMILY_IDS)
     config = config_of(FAMILY_IDS[family])
     state_dim, actions = _state_dim(config), len(config.action_low)
     signed = family == "procurement_removal"
     assert 1 <= state_dim <= config.observation_space().shape[0]
     good = structure_report(_Linear(state_dim, actions, -0.5, signed), config, num_states=64, warmup=5)
     bad = structure_report(_Linear(state_dim, actions, +0.5, signed), config, num_states=64, warmup=5)
-    assert set(good) == set(bad) == set(STRUCTURE[family])
+    assert set(good) == set(bad) == set(SCENARIOS[family].structure)
     assert all(v == 0.0 for v in good.values()), good
     assert bad["monotone"] > 0.5, bad
     steep = structure_report(_Linear(state_dim, actions, -3.0, signed), config, num_states=64, warmup=5)
-    if "bounded_sensitivity" in STRUCTURE[family]:
+    if "bounded_sensitivity" in SCENARIOS[family].structure:
         assert steep["bounded_sensitivity"] > 0.2, steep  # wherever the relu is not flat
     penalty = StructurePenalty.for_env(config)
     states = torch.as_tensor(sample_states(_Linear(state_dim, actions, 0.5, signed), config, 16, 5),

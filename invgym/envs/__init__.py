@@ -1,19 +1,20 @@
-"""The scenario environments: one module per scenario, each with its Env, VectorEnv and config."""
+"""The scenario environments: one module per scenario, each with its config, Env and VectorEnv.
 
-from invgym.envs.dual_sourcing import DualSourcingConfig, DualSourcingEnv, DualSourcingVectorEnv
-from invgym.envs.lost_sales import LostSalesConfig, LostSalesEnv, LostSalesVectorEnv
-from invgym.envs.perishable import PerishableConfig, PerishableEnv, PerishableVectorEnv
-from invgym.envs.procurement_removal import (
-    ProcurementRemovalConfig,
-    ProcurementRemovalEnv,
-    ProcurementRemovalVectorEnv,
-)
-from invgym.envs.replenishment import ReplenishmentConfig, ReplenishmentEnv, ReplenishmentVectorEnv
-from invgym.envs.retail import RetailConfig, RetailEnv, RetailVectorEnv
+The classes exported here are those the scenarios in :data:`invgym.scenarios.SCENARIOS` declare (``config``,
+``env``, ``vector_env``); each module is imported on first use.
+"""
 
-__all__ = ["DualSourcingConfig", "DualSourcingEnv", "DualSourcingVectorEnv",
-           "LostSalesConfig", "LostSalesEnv", "LostSalesVectorEnv", "PerishableConfig", "PerishableEnv",
-           "PerishableVectorEnv", "ProcurementRemovalConfig",
-           "ProcurementRemovalEnv", "ProcurementRemovalVectorEnv",
-           "ReplenishmentConfig", "ReplenishmentEnv", "ReplenishmentVectorEnv",
-           "RetailConfig", "RetailEnv", "RetailVectorEnv"]
+from typing import Any
+
+from invgym.scenarios import SCENARIOS, load_entry_point
+
+_EXPORTS = {entry.rpartition(":")[2]: entry
+            for s in SCENARIOS.values() for entry in (s.config, s.env, s.vector_env)}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return load_entry_point(_EXPORTS[name])
+    raise AttributeError(f"module 'invgym.envs' has no attribute {name!r}")

@@ -20,6 +20,7 @@ from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from invgym.parameters import Computed, Param, arguments_table, validation_order
+from invgym.scenarios import scenario_of
 from invgym.validation import check_choice, check_int
 
 try:  # Gymnasium >= 1.1 names the autoreset modes; 1.0 only has next-step autoreset.
@@ -27,8 +28,8 @@ try:  # Gymnasium >= 1.1 names the autoreset modes; 1.0 only has next-step autor
 except ImportError:  # pragma: no cover - exercised on gymnasium 1.0 only
     AutoresetMode = None
 
-__all__ = ["FAMILIES", "RENDER_MODES", "BoundKernel", "KernelEnv", "KernelVectorEnv", "ScenarioConfig", "config_for",
-           "config_of", "env_action_space", "family_of", "stock_view"]
+__all__ = ["RENDER_MODES", "BoundKernel", "KernelEnv", "KernelVectorEnv", "ScenarioConfig", "config_for", "config_of",
+           "env_action_space", "family_of", "stock_view"]
 
 ACTION_TYPES = ("discrete", "continuous")
 RENDER_MODES = ("ansi", "rgb_array")
@@ -254,17 +255,6 @@ def config_for(env_id: str, **kwargs: Any) -> ScenarioConfig:
     return creator(**{**spec.kwargs, **kwargs}).config
 
 
-# Scenario families by config class name; a policy declares the family it is for.
-FAMILIES = {
-    "LostSalesConfig": "lost_sales",
-    "PerishableConfig": "perishable",
-    "DualSourcingConfig": "dual_sourcing",
-    "ProcurementRemovalConfig": "procurement_removal",
-    "RetailConfig": "retail",
-    "ReplenishmentConfig": "replenishment",
-}
-
-
 def config_of(env: Any, **kwargs: Any) -> ScenarioConfig:
     """Return the scenario config of an env, a vector env, a config, or a registered id (with ``kwargs``)."""
     if isinstance(env, str):
@@ -280,8 +270,12 @@ def config_of(env: Any, **kwargs: Any) -> ScenarioConfig:
 
 
 def family_of(env: Any) -> str:
-    """Return the scenario family ("lost_sales", "dual_sourcing", ...) of an env, config or id."""
-    return FAMILIES[type(config_of(env)).__name__]
+    """Return the scenario family ("lost_sales", "dual_sourcing", ...) of an env, config or id.
+
+    The family is the scenario's name in :data:`invgym.scenarios.SCENARIOS`; a config of no registered scenario
+    raises ValueError.
+    """
+    return scenario_of(config_of(env)).name
 
 
 class BoundKernel:

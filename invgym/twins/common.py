@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 
 import torch
 
+from invgym.scenarios import scenario_of
+
 __all__ = ["Twin", "TwinRollout", "twin_for"]
 
 
@@ -86,25 +88,8 @@ class Twin:
 
 
 def twin_for(env: Any, **kwargs: Any) -> Twin:
-    """Return the twin of an env, config or registered id; ValueError if the scenario has no twin."""
-    from invgym.envs.common import config_of, family_of
+    """Return the twin of an env, config or registered id; ValueError if its scenario declares no twin."""
+    from invgym.envs.common import config_of
 
     config = config_of(env, **kwargs)
-    family = family_of(config)
-    factories = _TWINS()
-    if family not in factories:
-        raise ValueError(f"the {family} scenario has no torch twin (its dynamics are not differentiable here).")
-    return factories[family].from_config(config)
-
-
-def _TWINS() -> dict[str, Any]:  # noqa: N802 - a lazily built constant
-    import importlib
-
-    found = {}
-    for family in ("lost_sales", "perishable", "dual_sourcing", "procurement_removal", "retail", "replenishment"):
-        try:
-            module = importlib.import_module(f"invgym.twins.{family}")
-        except ModuleNotFoundError:
-            continue
-        found[family] = module.TWIN
-    return found
+    return scenario_of(config).load("twin").from_config(config)
