@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import numbers
 from typing import Any, ClassVar
 
 import numpy as np
 
 from invgym.core._dual_sourcing import PARTS, DualSourcingKernel
-from invgym.demand import DemandModel, DiscreteUniform, check_demand, kernel_tables
+from invgym.demand import DemandModel, DiscreteUniform, kernel_tables
 from invgym.envs.common import ACTION_TYPES, KernelEnv, KernelVectorEnv, ScenarioConfig
-from invgym.validation import check_bool, check_choice, check_int, check_real, check_vector
+from invgym.parameters import Boolean, Custom, Demand, Interval, OneOf, Param
+from invgym.validation import check_vector
 
 __all__ = ["DualSourcingConfig", "DualSourcingEnv", "DualSourcingVectorEnv", "largest_demand"]
 
@@ -46,72 +46,66 @@ def _check_max_order(value: Any, owner: str, discrete: bool) -> tuple[float, flo
     return out[0], out[1]
 
 
-@dataclasses.dataclass(frozen=True)
+def _max_order(value: Any, name: str, owner: str, config: Any) -> tuple[float, float]:
+    return _check_max_order(value, owner, config.action_type == "discrete")
+
+
+def _width(config: Any) -> int:
+    return config.regular_lead_time + max(config.expedited_lead_time - 1, 0)
+
+
+def _initial_state(value: Any, name: str, owner: str, config: Any) -> tuple[float, ...]:
+    # Net inventory may start negative (a backlog) unless sales are lost; outstanding orders are >= 0.
+    width = _width(config)
+    state = check_vector(value, name, owner, width, None, None)
+    if state[1:].min(initial=0.0) < 0 or (config.lost_sales and state[0] < 0):
+        raise ValueError(
+            f"The 'initial_state' parameter of {owner} must be a sequence of {width} finite numbers: net "
+            f"inventory{' >= 0 (lost sales)' if config.lost_sales else ''}, then outstanding orders >= 0. "
+            f"Got {state.tolist()!r} instead."
+        )
+    return tuple(state.tolist())
+
+
 class DualSourcingConfig(ScenarioConfig):
     """Validated parameters of the dual-sourcing scenario (see :class:`DualSourcingEnv` for their meaning)."""
 
     parts: ClassVar[tuple[str, ...]] = PARTS
-    regular_lead_time: int = 2
-    expedited_lead_time: int = 0
-    demand: DemandModel = dataclasses.field(default_factory=lambda: DiscreteUniform(0, 4))
-    regular_cost: float = 100.0
-    expedited_cost: float = 105.0
-    holding_cost: float = 5.0
-    backorder_cost: float = 495.0
-    lost_sales: bool = False
-    max_order: tuple[float, float] = (4, 4)
-    horizon: int = 1000
-    action_type: str = "discrete"
-    initial_state: tuple[float, ...] = ()
-
-    @classmethod
-    def validate(
-        cls,
-        owner: str,
-        regular_lead_time: Any = 2,
-        expedited_lead_time: Any = 0,
-        demand: Any = None,
-        regular_cost: Any = 100.0,
-        expedited_cost: Any = 105.0,
-        holding_cost: Any = 5.0,
-        backorder_cost: Any = 495.0,
-        lost_sales: Any = False,
-        max_order: Any = None,
-        horizon: Any = 1000,
-        action_type: Any = "discrete",
-        initial_state: Any = None,
-    ) -> DualSourcingConfig:
-        """Check every parameter (raising ValueError/TypeError that names it) and return the config."""
-        expedited_lead_time = check_int(expedited_lead_time, "expedited_lead_time", owner, 0, MAX_LEAD_TIME - 1)
+    parameters: ClassVar[tuple[Param, ...]] = (
         # The regular supplier is the slow one: l_r > l_e (l_r = l_e + 1 is the consecutive case).
-        regular_lead_time = check_int(regular_lead_time, "regular_lead_time", owner, expedited_lead_time + 1,
-                                      MAX_LEAD_TIME)
-        demand = check_demand(DiscreteUniform(0, 4) if demand is None else demand, owner)
-        regular_cost = check_real(regular_cost, "regular_cost", owner, 0.0, None)
+        Param("regular_lead_time", "int", 2,
+              Interval(int, lambda c: c.expedited_lead_time + 1, MAX_LEAD_TIME, doc=f"[l_e + 1, {MAX_LEAD_TIME}]"),
+              "periods from a regular order to its arrival", "$l_r$", "periods", needs=("expedited_lead_time",)),
+        Param("expedited_lead_time", "int", 0, Interval(int, 0, MAX_LEAD_TIME - 1),
+              "periods from an expedited order to its arrival", "$l_e$", "periods"),
+        Param("demand", "DemandModel", DiscreteUniform(0, 4), Demand(), "demand distribution of one period", "D",
+              "units"),
+        Param("regular_cost", "float", 100.0, Interval(float, 0.0, None), "cost of a unit ordered regularly",
+              "$c_r$", "per unit"),
         # The expedited supplier is the expensive one, else it would be used alone.
-        expedited_cost = check_real(expedited_cost, "expedited_cost", owner, regular_cost, None, closed="right")
-        holding_cost = check_real(holding_cost, "holding_cost", owner, 0.0, None)
-        backorder_cost = check_real(backorder_cost, "backorder_cost", owner, 0.0, None)
-        lost_sales = check_bool(lost_sales, "lost_sales", owner)
-        action_type = check_choice(action_type, "action_type", owner, ACTION_TYPES)
-        if max_order is None:
-            max_order = largest_demand(demand)
-        max_order = _check_max_order(max_order, owner, action_type == "discrete")
-        horizon = check_int(horizon, "horizon", owner, 1, 10**12)
-        width = regular_lead_time + max(expedited_lead_time - 1, 0)
-        if initial_state is None:
-            initial_state = np.zeros(width)
-        # Net inventory may start negative (a backlog) unless sales are lost; outstanding orders are >= 0.
-        initial_state = check_vector(initial_state, "initial_state", owner, width, None, None)
-        if initial_state[1:].min(initial=0.0) < 0 or (lost_sales and initial_state[0] < 0):
-            raise ValueError(
-                f"The 'initial_state' parameter of {owner} must be a sequence of {width} finite numbers: net "
-                f"inventory{' >= 0 (lost sales)' if lost_sales else ''}, then outstanding orders >= 0. "
-                f"Got {initial_state.tolist()!r} instead."
-            )
-        return cls(owner, regular_lead_time, expedited_lead_time, demand, regular_cost, expedited_cost,
-                   holding_cost, backorder_cost, lost_sales, max_order, horizon, action_type,
-                   tuple(initial_state.tolist()))
+        Param("expedited_cost", "float", 105.0,
+              Interval(float, lambda c: c.regular_cost, None, closed="right", doc="(c_r, inf)"),
+              "cost of a unit ordered expedited", "$c_e$", "per unit", needs=("regular_cost",)),
+        Param("holding_cost", "float", 5.0, Interval(float, 0.0, None), "cost of a unit on hand at period end",
+              "h", "per unit"),
+        Param("backorder_cost", "float", 495.0, Interval(float, 0.0, None),
+              "cost of a unit backordered (or lost) at period end", "b", "per unit"),
+        Param("lost_sales", "bool", False, Boolean(), "unmet demand is lost instead of backordered"),
+        Param("max_order", "int | float | tuple", None,
+              Custom(_max_order, f"[0, {MAX_ORDER}], or a pair (regular, expedited)"),
+              "largest order of each source (floats if continuous)", unit="units",
+              derive=lambda c: _check_max_order(largest_demand(c.demand), c.owner, c.action_type == "discrete"),
+              default_doc="largest demand of one period", needs=("demand", "action_type")),
+        Param("horizon", "int", 1000, Interval(int, 1, 10**12), "periods per episode (then truncation)", "T",
+              "periods"),
+        Param("action_type", "str", "discrete", OneOf(ACTION_TYPES), "integer or real orders"),
+        Param("initial_state", "tuple[float, ...]", None,
+              Custom(_initial_state, "l_r + max(l_e - 1, 0) numbers: net inventory (>= 0 with lost sales), then "
+                                     "outstanding orders >= 0"),
+              "net inventory, then outstanding regular and expedited orders oldest first", unit="units",
+              derive=lambda c: (0.0,) * _width(c), default_doc="zeros",
+              needs=("regular_lead_time", "expedited_lead_time", "lost_sales")),
+    )
 
     @property
     def width(self) -> int:
@@ -214,20 +208,7 @@ class DualSourcingEnv(KernelEnv):
 
     ## Arguments
 
-    | parameter | symbol | type | default | allowed |
-    |---|---|---|---|---|
-    | ``regular_lead_time`` | $l_r$ | int | 2 | [l_e + 1, 50] |
-    | ``expedited_lead_time`` | $l_e$ | int | 0 | [0, 49] |
-    | ``demand`` | D | ``invgym.demand`` model | ``DiscreteUniform(0, 4)`` | any model, incl. ``ProductMixture`` |
-    | ``regular_cost`` | $c_r$ | float | 100.0 | [0, inf) |
-    | ``expedited_cost`` | $c_e$ | float | 105.0 | (c_r, inf) |
-    | ``holding_cost`` | h | float | 5.0 | [0, inf) |
-    | ``backorder_cost`` | b | float | 495.0 | [0, inf); per lost unit when ``lost_sales`` |
-    | ``lost_sales`` | | bool | False | |
-    | ``max_order`` | | int or (regular, expedited) pair; floats if continuous | one period's max demand | [0, 100000] |
-    | ``horizon`` | T | int | 1000 | [1, 10^12] |
-    | ``action_type`` | | str | "discrete" | "discrete", "continuous" |
-    | ``initial_state`` | | sequence of l_r + max(l_e-1, 0) floats | zeros | orders >= 0 |
+    {arguments}
 
     The default ``max_order`` is the largest demand of one period for both sources (4 on the default instance):
     in steady state an order never needs to exceed it, as Veeraraghavan & Scheller-Wolf (2008) note.
@@ -266,35 +247,10 @@ class DualSourcingEnv(KernelEnv):
     - v0: initial release.
     """
 
-    def __init__(
-        self,
-        regular_lead_time: int = 2,
-        expedited_lead_time: int = 0,
-        demand: DemandModel | None = None,
-        regular_cost: float = 100.0,
-        expedited_cost: float = 105.0,
-        holding_cost: float = 5.0,
-        backorder_cost: float = 495.0,
-        lost_sales: bool = False,
-        max_order: float | tuple[float, float] | None = None,
-        horizon: int = 1000,
-        action_type: str = "discrete",
-        initial_state: Any = None,
-        render_mode: str | None = None,
-    ) -> None:
-        config = DualSourcingConfig.validate(
-            type(self).__name__, regular_lead_time=regular_lead_time, expedited_lead_time=expedited_lead_time,
-            demand=demand, regular_cost=regular_cost, expedited_cost=expedited_cost, holding_cost=holding_cost,
-            backorder_cost=backorder_cost, lost_sales=lost_sales, max_order=max_order, horizon=horizon,
-            action_type=action_type, initial_state=initial_state,
-        )
-        super().__init__(config, render_mode)
+    config_class = DualSourcingConfig
 
 
 class DualSourcingVectorEnv(KernelVectorEnv):
     """``num_envs`` dual-sourcing envs stepped together; takes :class:`DualSourcingEnv`'s keywords."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", render_mode: str | None = None,
-                 **kwargs: Any) -> None:
-        config = DualSourcingConfig.validate(type(self).__name__, **kwargs)
-        super().__init__(config, num_envs, autoreset_mode, render_mode)
+    config_class = DualSourcingConfig
