@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -11,7 +10,8 @@ import numpy as np
 from invgym.core._procurement_removal import PARTS, ProcurementRemovalKernel
 from invgym.demand import DemandModel, Poisson, ProductMixture, check_demand, kernel_tables
 from invgym.envs.common import ACTION_TYPES, KernelEnv, KernelVectorEnv, ScenarioConfig
-from invgym.validation import check_bool, check_choice, check_int, check_real, check_vector
+from invgym.parameters import Boolean, Custom, Interval, OneOf, Param, WholeOrReal
+from invgym.validation import check_real, check_vector
 
 __all__ = ["ProcurementRemovalConfig", "ProcurementRemovalEnv", "ProcurementRemovalVectorEnv"]
 
@@ -43,131 +43,133 @@ def _check_schedule(value: Any, owner: str) -> tuple[DemandModel, ...]:
     return tuple(value)
 
 
-def _check_shortage(backlog: bool, lost_sales_cost: Any, backorder_cost: Any, owner: str) -> float:
-    # Exactly one shortage cost applies; passing the other one is an error, not silently ignored.
-    used, unused = ("backorder_cost", "lost_sales_cost") if backlog else ("lost_sales_cost", "backorder_cost")
-    values = {"lost_sales_cost": lost_sales_cost, "backorder_cost": backorder_cost}
-    if values[unused] is not None:
+def _check_schedule_param(value: Any, name: str, owner: str, config: Any) -> tuple[DemandModel, ...]:
+    return _check_schedule(value, owner)
+
+
+def _check_demand(value: Any, name: str, owner: str, config: Any) -> DemandModel:
+    if config.demand_schedule is not None:
         raise ValueError(
-            f"The '{unused}' parameter of {owner} applies only when backlog={not backlog}; with backlog={backlog} "
-            f"set '{used}' instead. Got {unused}={values[unused]!r}."
+            f"The 'demand' parameter of {owner} must be None when 'demand_schedule' is given (the "
+            f"schedule sets every period's demand). Got demand={value!r}."
         )
-    value = DEFAULT_SHORTAGE_COST if values[used] is None else values[used]
-    return check_real(value, used, owner, 0.0, None)
+    return check_demand(value, owner, name)
 
 
-def _check_quantity(value: Any, name: str, owner: str, action_type: str) -> float:
-    if action_type == "discrete":
-        return float(check_int(value, name, owner, 0, MAX_QUANTITY))
-    return check_real(value, name, owner, 0.0, float(MAX_QUANTITY))
+def _shortage(backlog: bool) -> Any:
+    """The check of ``lost_sales_cost`` (backlog=False) or ``backorder_cost`` (backlog=True): one of them applies."""
+
+    def check(value: Any, name: str, owner: str, config: Any) -> float:
+        if config.backlog != backlog:
+            # The cost that does not apply is stored as 0; any other value is an error, never silently ignored.
+            if value == 0 and not isinstance(value, bool):
+                return 0.0
+            used = "backorder_cost" if config.backlog else "lost_sales_cost"
+            raise ValueError(
+                f"The '{name}' parameter of {owner} applies only when backlog={backlog}; with "
+                f"backlog={config.backlog} set '{used}' instead. Got {name}={value!r}."
+            )
+        return check_real(value, name, owner, 0.0, None)
+
+    return check
 
 
-@dataclasses.dataclass(frozen=True)
+def _quantity(config: Any) -> float:
+    """Default ``max_order`` and ``max_removal``: :func:`default_max_order` over the products and phases."""
+    models = config.demand_schedule if config.demand_schedule is not None else (config.demand,)
+    default = default_max_order(models, config.lead_time, config.holding_cost, config.shortage_cost)
+    return WholeOrReal(0, MAX_QUANTITY, as_float=True).check(default, "max_order", config.owner, config)
+
+
+def _initial_state(value: Any, name: str, owner: str, config: Any) -> tuple[float, ...]:
+    # Net inventory may start negative (waiting customers) only when backlogging; orders in transit never.
+    state = check_vector(value, name, owner, max(config.lead_time, 1), None if config.backlog else 0.0, None)
+    if np.any(state[1:] < 0):
+        raise ValueError(
+            f"The 'initial_state' parameter of {owner} must hold outstanding orders (entries 1..) >= 0. "
+            f"Got {state.tolist()!r} instead."
+        )
+    return tuple(state.tolist())
+
+
+_COSTS = ("lost_sales_cost", "backorder_cost")
+_QUANTITY_NEEDS = ("demand", "demand_schedule", "lead_time", "holding_cost", *_COSTS, "action_type")
+
+
 class ProcurementRemovalConfig(ScenarioConfig):
     """Validated parameters of the procurement-removal scenario (see :class:`ProcurementRemovalEnv`).
 
-    ``demand`` is None when a ``demand_schedule`` is given; ``shortage_cost`` is the lost-sales cost p or, with
-    ``backlog=True``, the backorder cost b (the env's ``lost_sales_cost`` / ``backorder_cost`` keywords).
+    ``demand`` is None when a ``demand_schedule`` is given. Of ``lost_sales_cost`` (p) and ``backorder_cost``
+    (b) only the one of the mode applies (``backlog``); the other is 0. :attr:`shortage_cost` is the one that
+    applies.
     """
 
     parts: ClassVar[tuple[str, ...]] = PARTS
-    lead_time: int = 1
-    demand: DemandModel | None = dataclasses.field(default_factory=lambda: Poisson(5.0))
-    demand_schedule: tuple[DemandModel, ...] | None = None
-    backlog: bool = False
-    holding_cost: float = 1.0
-    shortage_cost: float = DEFAULT_SHORTAGE_COST
-    purchase_cost: float = 2.0
-    salvage_value: float = 1.0
-    removal_cost: float = 0.0
-    max_order: float = 0.0
-    max_removal: float = 0.0
-    horizon: int = 1000
-    action_type: str = "discrete"
-    initial_state: tuple[float, ...] = ()
-
-    @classmethod
-    def validate(
-        cls,
-        owner: str,
-        lead_time: Any = 1,
-        demand: Any = None,
-        demand_schedule: Any = None,
-        backlog: Any = False,
-        holding_cost: Any = 1.0,
-        lost_sales_cost: Any = None,
-        backorder_cost: Any = None,
-        purchase_cost: Any = 2.0,
-        salvage_value: Any = 1.0,
-        removal_cost: Any = 0.0,
-        max_order: Any = None,
-        max_removal: Any = None,
-        horizon: Any = 1000,
-        action_type: Any = "discrete",
-        initial_state: Any = None,
-        shortage_cost: Any = None,
-    ) -> ProcurementRemovalConfig:
-        """Check every parameter (raising ValueError/TypeError that names it) and return the config.
-
-        ``shortage_cost`` is accepted so that ``replace`` can round-trip a config; users pass
-        ``lost_sales_cost`` or ``backorder_cost``.
-        """
-        lead_time = check_int(lead_time, "lead_time", owner, 0, MAX_LEAD_TIME)
-        backlog = check_bool(backlog, "backlog", owner)
-        if shortage_cost is not None:
-            if lost_sales_cost is not None or backorder_cost is not None:
-                raise ValueError(f"{owner}: give 'shortage_cost' or 'lost_sales_cost'/'backorder_cost', not both.")
-            lost_sales_cost, backorder_cost = (None, shortage_cost) if backlog else (shortage_cost, None)
-        shortage = _check_shortage(backlog, lost_sales_cost, backorder_cost, owner)
-        if demand_schedule is not None:
-            if demand is not None:
-                raise ValueError(
-                    f"The 'demand' parameter of {owner} must be None when 'demand_schedule' is given (the "
-                    f"schedule sets every period's demand). Got demand={demand!r}."
-                )
-            demand_schedule = _check_schedule(demand_schedule, owner)
-        else:
-            demand = check_demand(Poisson(5.0) if demand is None else demand, owner)
-        holding_cost = check_real(holding_cost, "holding_cost", owner, 0.0, None)
-        purchase_cost = check_real(purchase_cost, "purchase_cost", owner, 0.0, None)
-        removal_cost = check_real(removal_cost, "removal_cost", owner, 0.0, None)
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("lead_time", "int", 1, Interval(int, 0, MAX_LEAD_TIME), "periods from order to arrival", "L",
+              "periods"),
+        Param("demand", "DemandModel", None,
+              Custom(_check_demand, "any, ``ProductMixture`` too; None with a schedule"),
+              "demand distribution of one period", "D", "units",
+              derive=lambda c: Poisson(5.0) if c.demand_schedule is None else None,
+              default_doc="``Poisson(5.0)`` (None with a schedule)", needs=("demand_schedule",)),
+        Param("demand_schedule", "sequence of DemandModel", None,
+              Custom(_check_schedule_param, f"1 to {MAX_PHASES} plain models (no mixtures)"),
+              "period t draws from model t mod S (see below)", "$D_\\phi$"),
+        Param("backlog", "bool", False, Boolean(), "unmet demand waits (backorders) instead of being lost"),
+        Param("holding_cost", "float", 1.0, Interval(float, 0.0, None), "cost of a unit on hand at period end",
+              "h", "per unit"),
+        Param("lost_sales_cost", "float", None, Custom(_shortage(False), "[0, inf); only with ``backlog=False``"),
+              "cost of a unit of demand lost", "p", "per unit",
+              derive=lambda c: 0.0 if c.backlog else DEFAULT_SHORTAGE_COST,
+              default_doc=f"{DEFAULT_SHORTAGE_COST} (0 with ``backlog=True``)", needs=("backlog",)),
+        Param("backorder_cost", "float", None, Custom(_shortage(True), "[0, inf); only with ``backlog=True``"),
+              "cost of a unit backordered, per period", "b", "per unit",
+              derive=lambda c: DEFAULT_SHORTAGE_COST if c.backlog else 0.0,
+              default_doc=f"{DEFAULT_SHORTAGE_COST} (0 with ``backlog=False``)", needs=("backlog",)),
+        Param("purchase_cost", "float", 2.0, Interval(float, 0.0, None), "cost of a unit ordered", "c",
+              "per unit"),
         # Net salvage above the purchase cost would make "buy, then remove" a money pump.
-        salvage_value = check_real(salvage_value, "salvage_value", owner, 0.0, purchase_cost + removal_cost)
-        action_type = check_choice(action_type, "action_type", owner, ACTION_TYPES)
-        models = demand_schedule if demand_schedule is not None else (demand,)
-        default = default_max_order(models, lead_time, holding_cost, shortage)
-        max_order = _check_quantity(default if max_order is None else max_order, "max_order", owner, action_type)
-        max_removal = _check_quantity(default if max_removal is None else max_removal, "max_removal", owner,
-                                      action_type)
-        horizon = check_int(horizon, "horizon", owner, 1, 10**12)
-        width = max(lead_time, 1)
-        if initial_state is None:
-            initial_state = np.zeros(width)
-        # Net inventory may start negative (waiting customers) only when backlogging; orders in transit never.
-        initial_state = check_vector(initial_state, "initial_state", owner, width, None if backlog else 0.0, None)
-        if np.any(initial_state[1:] < 0):
-            raise ValueError(
-                f"The 'initial_state' parameter of {owner} must hold outstanding orders (entries 1..) >= 0. "
-                f"Got {initial_state.tolist()!r} instead."
-            )
-        return cls(owner, lead_time, demand, demand_schedule, backlog, holding_cost, shortage, purchase_cost,
-                   salvage_value, removal_cost, max_order, max_removal, horizon, action_type,
-                   tuple(initial_state.tolist()))
+        Param("salvage_value", "float", 1.0,
+              Interval(float, 0.0, lambda c: c.purchase_cost + c.removal_cost, doc="[0, c + k]"),
+              "value of a unit removed", "s", "per unit", needs=("purchase_cost", "removal_cost")),
+        Param("removal_cost", "float", 0.0, Interval(float, 0.0, None), "cost of removing a unit", "k",
+              "per unit"),
+        Param("max_order", "int | float", None, WholeOrReal(0, MAX_QUANTITY, as_float=True),
+              "largest order (float if continuous)", unit="units", derive=_quantity,
+              default_doc="see below", needs=_QUANTITY_NEEDS),
+        Param("max_removal", "int | float", None, WholeOrReal(0, MAX_QUANTITY, as_float=True),
+              "largest removal (float if continuous)", unit="units", derive=_quantity,
+              default_doc="see below", needs=_QUANTITY_NEEDS),
+        Param("horizon", "int", 1000, Interval(int, 1, 10**12), "periods per episode (then truncation)", "T",
+              "periods"),
+        Param("action_type", "str", "discrete", OneOf(ACTION_TYPES), "integer or real orders"),
+        Param("initial_state", "tuple[float, ...]", None,
+              Custom(_initial_state, "max(L,1) numbers: orders in transit >= 0; on-hand >= 0 unless ``backlog``"),
+              "net inventory, then outstanding orders oldest first", unit="units",
+              derive=lambda c: (0.0,) * max(c.lead_time, 1), default_doc="zeros", needs=("lead_time", "backlog")),
+    )
 
     def replace(self, **changes: Any) -> ProcurementRemovalConfig:
-        """Return a validated copy with some parameters changed (e.g. a longer horizon for evaluation)."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
-        if "lost_sales_cost" in changes or "backorder_cost" in changes:
-            fields.pop("shortage_cost")
-        if fields["action_type"] == "discrete":  # stored as floats, validated as ints
-            fields["max_order"], fields["max_removal"] = int(self.max_order), int(self.max_removal)
+        """Return a validated copy with some parameters changed (e.g. a longer horizon for evaluation).
+
+        Switching ``backlog`` without naming a cost carries the shortage cost over to the other mode; giving
+        ``demand`` clears ``demand_schedule`` and vice versa.
+        """
+        changes = dict(changes)
+        if "backlog" in changes and changes["backlog"] != self.backlog and not set(_COSTS) & set(changes):
+            used = "backorder_cost" if changes["backlog"] else "lost_sales_cost"
+            changes.update({name: None for name in _COSTS}, **{used: self.shortage_cost})
         if "demand" in changes and "demand_schedule" not in changes:
-            fields["demand_schedule"] = None
+            changes["demand_schedule"] = None
         elif "demand_schedule" in changes and "demand" not in changes:
-            fields["demand"] = None
-        fields.update(changes)
-        owner = fields.pop("owner")
-        return type(self).validate(owner, **fields)
+            changes["demand"] = None
+        return super().replace(**changes)
+
+    @property
+    def shortage_cost(self) -> float:
+        """The shortage cost that applies: ``backorder_cost`` (b) with ``backlog=True``, else ``lost_sales_cost``."""
+        return self.backorder_cost if self.backlog else self.lost_sales_cost
 
     @property
     def width(self) -> int:
@@ -184,16 +186,6 @@ class ProcurementRemovalConfig(ScenarioConfig):
         if self.demand_schedule is None:
             return self.demand
         return self.demand_schedule[period % len(self.demand_schedule)]
-
-    @property
-    def lost_sales_cost(self) -> float:
-        """The cost p per lost unit (0 when backlogging)."""
-        return 0.0 if self.backlog else self.shortage_cost
-
-    @property
-    def backorder_cost(self) -> float:
-        """The cost b per backordered unit per period (0 under lost sales)."""
-        return self.shortage_cost if self.backlog else 0.0
 
     @property
     def action_low(self) -> np.ndarray:  # noqa: D102 - documented on ScenarioConfig
@@ -322,23 +314,7 @@ class ProcurementRemovalEnv(KernelEnv):
 
     ## Arguments
 
-    | parameter | symbol | type | default | allowed |
-    |---|---|---|---|---|
-    | ``lead_time`` | L | int | 1 | [0, 50] |
-    | ``demand`` | D | ``invgym.demand`` model | ``Poisson(5.0)`` | any, ``ProductMixture`` too; None with a schedule |
-    | ``demand_schedule`` | $D_\phi$ | sequence of models | None | 1 to 10000 plain models (no mixtures) |
-    | ``backlog`` | | bool | False | True, False |
-    | ``holding_cost`` | h | float | 1.0 | [0, inf) |
-    | ``lost_sales_cost`` | p | float | 9.0 | [0, inf); only with ``backlog=False`` |
-    | ``backorder_cost`` | b | float | 9.0 | [0, inf); only with ``backlog=True`` |
-    | ``purchase_cost`` | c | float | 2.0 | [0, inf) |
-    | ``salvage_value`` | s | float | 1.0 | [0, c + k] |
-    | ``removal_cost`` | k | float | 0.0 | [0, inf) |
-    | ``max_order`` | | int (float if continuous) | see below | [0, 100000] |
-    | ``max_removal`` | | int (float if continuous) | see below | [0, 100000] |
-    | ``horizon`` | T | int | 1000 | [1, 10^12] |
-    | ``action_type`` | | str | "discrete" | "discrete", "continuous" |
-    | ``initial_state`` | | max(L,1) floats | zeros | orders in transit >= 0; on-hand >= 0 unless ``backlog`` |
+    {arguments}
 
     **Demand schedule.** ``demand_schedule=[m_0, ..., m_{S-1}]`` draws period t's demand from ``m_{t mod S}``:
     a seasonal cycle is one season's models (e.g. ``[Poisson(m) for m in (3, 5, 8, 5)]``), a declining mean
@@ -385,39 +361,10 @@ class ProcurementRemovalEnv(KernelEnv):
       Code that stepped the env with signed discrete orders adds ``max_removal``.
     """
 
-    def __init__(
-        self,
-        lead_time: int = 1,
-        demand: DemandModel | None = None,
-        demand_schedule: Sequence[DemandModel] | None = None,
-        backlog: bool = False,
-        holding_cost: float = 1.0,
-        lost_sales_cost: float | None = None,
-        backorder_cost: float | None = None,
-        purchase_cost: float = 2.0,
-        salvage_value: float = 1.0,
-        removal_cost: float = 0.0,
-        max_order: float | None = None,
-        max_removal: float | None = None,
-        horizon: int = 1000,
-        action_type: str = "discrete",
-        initial_state: Any = None,
-        render_mode: str | None = None,
-    ) -> None:
-        config = ProcurementRemovalConfig.validate(
-            type(self).__name__, lead_time=lead_time, demand=demand, demand_schedule=demand_schedule,
-            backlog=backlog, holding_cost=holding_cost, lost_sales_cost=lost_sales_cost,
-            backorder_cost=backorder_cost, purchase_cost=purchase_cost, salvage_value=salvage_value,
-            removal_cost=removal_cost, max_order=max_order, max_removal=max_removal, horizon=horizon,
-            action_type=action_type, initial_state=initial_state,
-        )
-        super().__init__(config, render_mode)
+    config_class = ProcurementRemovalConfig
 
 
 class ProcurementRemovalVectorEnv(KernelVectorEnv):
     """``num_envs`` procurement-removal envs stepped together; takes :class:`ProcurementRemovalEnv`'s keywords."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", render_mode: str | None = None,
-                 **kwargs: Any) -> None:
-        config = ProcurementRemovalConfig.validate(type(self).__name__, **kwargs)
-        super().__init__(config, num_envs, autoreset_mode, render_mode)
+    config_class = ProcurementRemovalConfig
