@@ -397,7 +397,7 @@ class ORPR:
         # 4. Calibration of the deterministic policy on the train window (every SKU once).
         shift = load("calibration.pt")
         if shift is None or shift["iteration"] != self.rloo.iteration:  # calibrated for another policy
-            train = dataclasses.replace(self.env_config, draw_product=False)
+            train = self.env_config.replace(product=tuple(self.env_config.products))  # every env its own SKU
             target = replenishment_report(self.teacher, train, len(train.products))["in_stock_rate"]
             shift = {"offset": max(cfg.calibration_shifts), "target": target, "tried": [],
                      "iteration": self.rloo.iteration}

@@ -412,8 +412,7 @@ class RLOO:
         first = start + int(self.rng.integers(0, max(length - total, 1)))
         # Env i runs products[i]: samples of SKU j at rows j*k .. j*k+k-1, its teacher at row g*k + j.
         products = tuple(int(p) for p in np.concatenate([np.repeat(skus, k), skus]))
-        run = dataclasses.replace(env, products=products, draw_product=False, window=(first, min(total, length)),
-                         horizon=total)
+        run = dataclasses.replace(env, product=products, window=(first, min(total, length)), horizon=total)
         buf = run.bind(len(products))
         kernel = buf.kernel
         # Common random numbers: the samples of one SKU share a seed, hence their lead-time draws.

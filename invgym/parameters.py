@@ -28,7 +28,8 @@ import numpy as np
 
 from invgym.validation import check_bool, check_choice, check_int, check_real, check_vector, interval
 
-__all__ = ["Boolean", "Computed", "Custom", "Demand", "Interval", "OneOf", "Param", "Vector", "WholeOrReal", "arguments_table"]
+__all__ = ["Boolean", "Computed", "Custom", "Demand", "Interval", "OneOf", "Param", "Vector", "WholeOrReal",
+           "arguments_table"]
 
 Bound = float | int | Callable[[Any], float] | None
 
@@ -81,21 +82,27 @@ class Interval(Constraint):
 
 @dataclasses.dataclass(frozen=True)
 class WholeOrReal(Constraint):
-    """An int (``action_type="discrete"``) or a float (``"continuous"``) in ``[low, high]``: an order bound."""
+    """An int (``action_type="discrete"``) or a float (``"continuous"``) in ``[low, high]``: an order bound.
+
+    With ``positive`` the range is [1, high] for ints and (0, high] for floats. With ``as_float`` the int is
+    stored as a float (and an integral float is accepted back).
+    """
 
     low: float = 0.0
     high: float | None = None
-    closed: str = "both"
+    positive: bool = False
     as_float: bool = False
 
     def check(self, value: Any, name: str, owner: str, config: Any) -> Any:  # noqa: D102
         if config.action_type == "discrete":
-            return Interval(int, int(self.low), self.high, as_float=self.as_float).check(value, name, owner, config)
-        return Interval(float, float(self.low), self.high, self.closed).check(value, name, owner, config)
+            low = 1 if self.positive else int(self.low)
+            return Interval(int, low, self.high, as_float=self.as_float).check(value, name, owner, config)
+        closed = "right" if self.positive else "both"
+        return Interval(float, float(self.low), self.high, closed).check(value, name, owner, config)
 
     def describe(self) -> str:  # noqa: D102
         high = "inf" if self.high is None else f"{self.high:g}"
-        return f"[{self.low:g}, {high}]"
+        return f"[1, {high}] (float: (0, {high}])" if self.positive else f"[{self.low:g}, {high}]"
 
 
 @dataclasses.dataclass(frozen=True)

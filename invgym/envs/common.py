@@ -383,8 +383,7 @@ def _declared_init(cls: type, base: type, config_class: type, leading: list[insp
     """
     kind = inspect.Parameter.KEYWORD_ONLY if keyword_only else inspect.Parameter.POSITIONAL_OR_KEYWORD
     public = [p for p in config_class.parameters if p.public]
-    params = [inspect.Parameter(p.name, kind, default=p.default,
-                                annotation=p.type if p.default is not None else f"{p.type} | None") for p in public]
+    params = [inspect.Parameter(p.name, kind, default=p.default, annotation=_annotation(p)) for p in public]
     own = [p.name for p in leading + trailing]
     signature = inspect.Signature(
         [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *leading, *params, *trailing],
@@ -408,6 +407,11 @@ def _declared_init(cls: type, base: type, config_class: type, leading: list[insp
     cls.__init__ = __init__
     if cls.__doc__ and "{arguments}" in cls.__doc__:
         cls.__doc__ = cls.__doc__.replace("{arguments}", _indent_like(cls.__doc__, arguments_table(public)))
+
+
+def _annotation(param: Param) -> str:
+    """The signature's annotation: the declared type, "| None" added where None means a derived default."""
+    return param.type if param.default is not None or "None" in param.type else f"{param.type} | None"
 
 
 def _indent_like(doc: str, text: str) -> str:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from invgym.core._replenishment import PARTS, ReplenishmentKernel
 from invgym.envs.common import ACTION_TYPES, KernelEnv, KernelVectorEnv, ScenarioConfig
-from invgym.envs.retail import SPLITS, check_panel, resolve_products, resolve_window
-from invgym.panels import Panel, default_panel
-from invgym.validation import check_choice, check_int, check_real
+from invgym.envs.retail import PANEL, PRODUCT, PRODUCTS, SPLIT, TEST_START, WINDOW
+from invgym.parameters import Computed, Interval, OneOf, Param, WholeOrReal
 
 __all__ = ["ReplenishmentConfig", "ReplenishmentEnv", "ReplenishmentVectorEnv", "lead_time_pmf"]
 
@@ -50,94 +47,47 @@ def lead_time_pmf(means: np.ndarray, max_lead_time: int) -> np.ndarray:
     return np.clip(pmf, 0.0, None)
 
 
-@dataclasses.dataclass(frozen=True)
+def _replenishment_max_order(config: Any) -> float:
+    return float(max(1, math.ceil(float(config.capacity.max()))))  # never more than the largest capacity
+
+
 class ReplenishmentConfig(ScenarioConfig):
-    """Validated parameters of the replenishment scenario (see :class:`ReplenishmentEnv` for their meaning)."""
+    """Validated parameters of the replenishment scenario (see :class:`ReplenishmentEnv` for their meaning).
+
+    ``window`` (config only) narrows the episodes to part of the split's window; ``products`` and
+    ``draw_product`` are derived from ``product``.
+    """
 
     parts: ClassVar[tuple[str, ...]] = PARTS
-    panel: Panel = dataclasses.field(default_factory=default_panel, repr=False)
-    product: Any = None
-    split: str = "train"
-    test_start: str = ""
-    history: int = 28
-    promo_notice: int = 7
-    review_period: int = 7
-    max_lead_time: int = 14
-    holding_rate: float = 0.01
-    lost_sales_penalty: float = 0.0
-    order_cost: float = 0.0
-    capacity_days: float = 60.0
-    initial_cover_days: float = 7.0
-    constraints: str = "round"
-    max_order: float = 0.0
-    horizon: int = 0
-    action_type: str = "discrete"
-    products: tuple[int, ...] = ()
-    draw_product: bool = True
-    window: tuple[int, int] = (0, 0)
-
-    @classmethod
-    def validate(
-        cls,
-        owner: str,
-        panel: Any = None,
-        product: Any = None,
-        split: Any = "train",
-        test_start: Any = None,
-        history: Any = 28,
-        promo_notice: Any = 7,
-        review_period: Any = 7,
-        max_lead_time: Any = 14,
-        holding_rate: Any = 0.01,
-        lost_sales_penalty: Any = 0.0,
-        order_cost: Any = 0.0,
-        capacity_days: Any = 60.0,
-        initial_cover_days: Any = 7.0,
-        constraints: Any = "round",
-        max_order: Any = None,
-        horizon: Any = None,
-        action_type: Any = "discrete",
-    ) -> ReplenishmentConfig:
-        """Check every parameter (raising ValueError/TypeError that names it) and return the config."""
-        panel = check_panel(panel, owner)
-        products, draw = resolve_products(product, panel, owner)
-        split = check_choice(split, "split", owner, SPLITS)
-        history = check_int(history, "history", owner, 0, MAX_HISTORY)
-        promo_notice = check_int(promo_notice, "promo_notice", owner, 0, MAX_NOTICE)
-        review_period = check_int(review_period, "review_period", owner, 1, 366)
-        max_lead_time = check_int(max_lead_time, "max_lead_time", owner, 0, MAX_LEAD_TIME)
-        start, length, test_start = resolve_window(panel, split, test_start or None, history, owner)
-        holding_rate = check_real(holding_rate, "holding_rate", owner, 0.0, None)
-        lost_sales_penalty = check_real(lost_sales_penalty, "lost_sales_penalty", owner, 0.0, None)
-        order_cost = check_real(order_cost, "order_cost", owner, 0.0, None)
-        capacity_days = check_real(capacity_days, "capacity_days", owner, 0.0, 3650.0, closed="right")
-        initial_cover_days = check_real(initial_cover_days, "initial_cover_days", owner, 0.0, 3650.0)
-        constraints = check_choice(constraints, "constraints", owner, CONSTRAINTS)
-        action_type = check_choice(action_type, "action_type", owner, ACTION_TYPES)
-        if isinstance(product, Sequence | np.ndarray) and not isinstance(product, str):
-            product = tuple(products)  # hashable, like every other field
-        config = cls(owner, panel, product, split, test_start, history, promo_notice, review_period,
-                     max_lead_time, holding_rate, lost_sales_penalty, order_cost, capacity_days, initial_cover_days,
-                     constraints, 0.0, 0, action_type, products, draw, (start, length))
-        if max_order is None:
-            max_order = max(1, math.ceil(float(config.capacity.max())))  # never more than the largest capacity
-        elif action_type == "discrete":
-            max_order = check_int(max_order, "max_order", owner, 1, MAX_ORDER)
-        else:
-            max_order = check_real(max_order, "max_order", owner, 0.0, float(MAX_ORDER), closed="right")
-        horizon = length if horizon is None else check_int(horizon, "horizon", owner, 1, 10**12)
-        return dataclasses.replace(config, max_order=float(max_order), horizon=horizon)
-
-    def replace(self, **changes: Any) -> ReplenishmentConfig:
-        """Return a validated copy with some parameters changed (derived fields are recomputed)."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                  if f.init and f.name not in ("owner", "products", "draw_product", "window")}
-        if self.action_type == "discrete":
-            fields["max_order"] = int(self.max_order)
-        if self.horizon == self.window[1] and "horizon" not in changes:
-            fields["horizon"] = None  # the default horizon follows the (possibly new) window
-        fields.update(changes)
-        return type(self).validate(self.owner, **fields)
+    parameters: ClassVar[tuple[Param, ...]] = (
+        PANEL, PRODUCT, SPLIT, TEST_START,
+        Param("history", "int", 28, Interval(int, 0, MAX_HISTORY), "past days of sales observed", "H", "days"),
+        Param("promo_notice", "int", 7, Interval(int, 0, MAX_NOTICE), "days of promotions announced ahead", "k",
+              "days"),
+        Param("review_period", "int", 7, Interval(int, 1, 366), "days between a SKU's order days", "R", "days"),
+        Param("max_lead_time", "int", 14, Interval(int, 0, MAX_LEAD_TIME), "longest vendor lead time",
+              unit="days"),
+        Param("holding_rate", "float", 0.01, Interval(float, 0.0, None), "daily holding cost per unit cost", "h/c",
+              "per day"),
+        Param("lost_sales_penalty", "float", 0.0, Interval(float, 0.0, None),
+              "cost of a lost sale, on top of the lost margin, per unit price", "b/p"),
+        Param("order_cost", "float", 0.0, Interval(float, 0.0, None), "fixed cost of placing an order", "K",
+              "per order"),
+        Param("capacity_days", "float", 60.0, Interval(float, 0.0, 3650.0, closed="right"),
+              "limit on on-hand plus on-order stock, in days of mean train demand", unit="days"),
+        Param("initial_cover_days", "float", 7.0, Interval(float, 0.0, 3650.0),
+              "starting stock, in days of mean train demand", unit="days"),
+        Param("constraints", "str", "round", OneOf(CONSTRAINTS),
+              "orders rounded to the business rules, or refused when they break them"),
+        Param("max_order", "int | float", None, WholeOrReal(0, MAX_ORDER, positive=True, as_float=True),
+              "largest order (float if continuous)", unit="units", derive=_replenishment_max_order,
+              default_doc="largest capacity", needs=("panel", "test_start", "capacity_days", "action_type")),
+        Param("horizon", "int", None, Interval(int, 1, 10**12), "days per episode (then truncation)", "T", "days",
+              derive=lambda c: c.window[1], default_doc="window length", follows=True, needs=("window",)),
+        Param("action_type", "str", "discrete", OneOf(ACTION_TYPES), "integer or real orders"),
+        WINDOW,
+    )
+    computed: ClassVar[tuple[Computed, ...]] = PRODUCTS
 
     # === Per-SKU quantities derived from the panel (documented in ReplenishmentEnv; computed once per config) ===
 
@@ -307,25 +257,7 @@ class ReplenishmentEnv(KernelEnv):
 
     ## Arguments
 
-    | parameter | symbol | type | default | allowed |
-    |---|---|---|---|---|
-    | ``panel`` | | ``Panel`` | ``default_panel()`` | any panel |
-    | ``product`` | | None, int, "all", sequence | None | rows of the panel |
-    | ``split`` | | str | "train" | "train", "test" |
-    | ``test_start`` | | ISO date | 2/3 into the panel | inside the panel |
-    | ``history`` | H | int | 28 | [0, 366] |
-    | ``promo_notice`` | k | int | 7 | [0, 60] |
-    | ``review_period`` | R | int | 7 | [1, 366] |
-    | ``max_lead_time`` | | int | 14 | [0, 60] |
-    | ``holding_rate`` | h/c | float | 0.01 | [0, inf) |
-    | ``lost_sales_penalty`` | b/p | float | 0.0 | [0, inf) |
-    | ``order_cost`` | K | float | 0.0 | [0, inf) |
-    | ``capacity_days`` | | float | 60 | (0, 3650] |
-    | ``initial_cover_days`` | | float | 7 | [0, 3650] |
-    | ``constraints`` | | str | "round" | "round", "strict" |
-    | ``max_order`` | | int (float if continuous) | largest capacity | [1, 10^7] |
-    | ``horizon`` | T | int | window length | [1, 10^12] |
-    | ``action_type`` | | str | "discrete" | "discrete", "continuous" |
+    {arguments}
 
     Per SKU, from the panel: lead-time pmf 1 + Poisson(``lead_time_mean`` − 1) on {0..max_lead_time}; case pack
     and MOQ (attributes); capacity = ``capacity_days`` · mean train demand in whole cases (≥ MOQ + one case);
@@ -353,35 +285,7 @@ class ReplenishmentEnv(KernelEnv):
     - v0: initial release.
     """
 
-    def __init__(
-        self,
-        panel: Panel | None = None,
-        product: Any = None,
-        split: str = "train",
-        test_start: Any = None,
-        history: int = 28,
-        promo_notice: int = 7,
-        review_period: int = 7,
-        max_lead_time: int = 14,
-        holding_rate: float = 0.01,
-        lost_sales_penalty: float = 0.0,
-        order_cost: float = 0.0,
-        capacity_days: float = 60.0,
-        initial_cover_days: float = 7.0,
-        constraints: str = "round",
-        max_order: float | None = None,
-        horizon: int | None = None,
-        action_type: str = "discrete",
-        render_mode: str | None = None,
-    ) -> None:
-        config = ReplenishmentConfig.validate(
-            type(self).__name__, panel=panel, product=product, split=split, test_start=test_start,
-            history=history, promo_notice=promo_notice, review_period=review_period, max_lead_time=max_lead_time,
-            holding_rate=holding_rate, lost_sales_penalty=lost_sales_penalty, order_cost=order_cost,
-            capacity_days=capacity_days, initial_cover_days=initial_cover_days, constraints=constraints,
-            max_order=max_order, horizon=horizon, action_type=action_type,
-        )
-        super().__init__(config, render_mode)
+    config_class = ReplenishmentConfig
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Advance one day; in strict mode an order the constraints would change raises ValueError first."""
@@ -395,10 +299,7 @@ class ReplenishmentEnv(KernelEnv):
 class ReplenishmentVectorEnv(KernelVectorEnv):
     """``num_envs`` replenishment envs stepped together; takes :class:`ReplenishmentEnv`'s keywords."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", render_mode: str | None = None,
-                 **kwargs: Any) -> None:
-        config = ReplenishmentConfig.validate(type(self).__name__, **kwargs)
-        super().__init__(config, num_envs, autoreset_mode, render_mode)
+    config_class = ReplenishmentConfig
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """Step every env; in strict mode an infeasible order raises ValueError before any env moves."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -12,7 +11,8 @@ import numpy as np
 from invgym.core._retail import PARTS, RetailKernel
 from invgym.envs.common import ACTION_TYPES, KernelEnv, KernelVectorEnv, ScenarioConfig
 from invgym.panels import Panel, default_panel
-from invgym.validation import check_choice, check_int, check_real
+from invgym.parameters import Computed, Custom, Interval, OneOf, Param, WholeOrReal
+from invgym.validation import check_int
 
 __all__ = ["RetailConfig", "RetailEnv", "RetailVectorEnv", "resolve_products", "resolve_window"]
 
@@ -82,82 +82,92 @@ def resolve_window(panel: Panel, split: str, test_start: Any, history: int, owne
     return first_test, t_total - first_test, str(panel.dates[first_test])
 
 
-@dataclasses.dataclass(frozen=True)
+def _check_panel(value: Any, name: str, owner: str, config: Any) -> Panel:
+    return check_panel(value, owner)
+
+
+def _check_product(value: Any, name: str, owner: str, config: Any) -> Any:
+    products, _ = resolve_products(value, config.panel, owner)
+    return tuple(products) if isinstance(value, Sequence | np.ndarray) and not isinstance(value, str) else value
+
+
+def _check_test_start(value: Any, name: str, owner: str, config: Any) -> str:
+    return resolve_window(config.panel, config.split, value, config.history, owner)[2]
+
+
+def _derive_window(config: Any) -> tuple[int, int]:
+    start, length, _ = resolve_window(config.panel, config.split, config.test_start, config.history, config.owner)
+    return start, length
+
+
+def _check_window(value: Any, name: str, owner: str, config: Any) -> tuple[int, int]:
+    start, length = _derive_window(config)
+    what = (f"a pair (first day, number of days) inside the {config.split} window ({start}, {length}); None for "
+            "the whole window")
+    if not (isinstance(value, Sequence | np.ndarray) and len(value) == 2
+            and all(isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in value)):
+        raise TypeError(f"The '{name}' parameter of {owner} must be {what}. Got {value!r} instead.")
+    first, days = int(value[0]), int(value[1])
+    if not (start <= first and days >= 1 and first + days <= start + length):
+        raise ValueError(f"The '{name}' parameter of {owner} must be {what}. Got {value!r} instead.")
+    return first, days
+
+
+def _products(config: Any) -> tuple[tuple[int, ...], bool]:
+    return resolve_products(config.product, config.panel, config.owner)
+
+
+# The parameters both panel scenarios declare (Retail-v0 and Replenishment-v0), and the fields derived from them.
+PANEL = Param("panel", "Panel", None, Custom(_check_panel, "any panel"), "the daily demand panel (see invgym.panels)",
+              derive=lambda c: default_panel(), default_doc="``default_panel()``", repr=False)
+PRODUCT = Param("product", "None | int | str | tuple", None, Custom(_check_product, 'rows of the panel, or "all"'),
+                "the product(s) each env runs (see below)", needs=("panel",))
+SPLIT = Param("split", "str", "train", OneOf(SPLITS), "which window of the panel the episodes run on")
+TEST_START = Param("test_start", "str", None, Custom(_check_test_start, "inside the panel, after ``history`` days"),
+                   "first day of the test window (ISO date)", derive=lambda c: _check_test_start(None, "", c.owner, c),
+                   default_doc="2/3 into the panel", needs=("panel", "split", "history"))
+WINDOW = Param("window", "tuple[int, int]", None, Custom(_check_window, "inside the split's window"),
+               "(first day, days) the episodes run on: the split's window, or a part of it (config only)",
+               derive=_derive_window, default_doc="the split's window", follows=True, public=False,
+               needs=("panel", "split", "test_start", "history"))
+PRODUCTS = (Computed("products", "tuple[int, ...]", lambda c: _products(c)[0], "the panel rows env i runs, in turn"),
+            Computed("draw_product", "bool", lambda c: _products(c)[1], "whether each reset draws a product"))
+
+
+def _retail_max_order(config: Any) -> float:
+    # Enough to cover L+1 days of the largest daily demand in the panel (promotions and Christmas too).
+    return float(max(1, math.ceil((config.lead_time + 1) * float(config.panel.demand.max()))))
+
+
 class RetailConfig(ScenarioConfig):
-    """Validated parameters of the retail scenario (see :class:`RetailEnv` for their meaning)."""
+    """Validated parameters of the retail scenario (see :class:`RetailEnv` for their meaning).
+
+    ``window`` (config only) narrows the episodes to part of the split's window; ``products`` and
+    ``draw_product`` are derived from ``product``.
+    """
 
     parts: ClassVar[tuple[str, ...]] = PARTS
-    panel: Panel = dataclasses.field(default_factory=default_panel, repr=False)
-    product: Any = None
-    split: str = "train"
-    test_start: str = ""
-    lead_time: int = 0
-    history: int = 28
-    lookahead: int = 7
-    holding_rate: float = 0.01
-    lost_sales_penalty: float = 0.0
-    max_order: float = 0.0
-    horizon: int = 0
-    action_type: str = "discrete"
-    initial_on_hand: float = 0.0
-    products: tuple[int, ...] = ()
-    draw_product: bool = True
-    window: tuple[int, int] = (0, 0)
-
-    @classmethod
-    def validate(
-        cls,
-        owner: str,
-        panel: Any = None,
-        product: Any = None,
-        split: Any = "train",
-        test_start: Any = None,
-        lead_time: Any = 0,
-        history: Any = 28,
-        lookahead: Any = 7,
-        holding_rate: Any = 0.01,
-        lost_sales_penalty: Any = 0.0,
-        max_order: Any = None,
-        horizon: Any = None,
-        action_type: Any = "discrete",
-        initial_on_hand: Any = 0.0,
-    ) -> RetailConfig:
-        """Check every parameter (raising ValueError/TypeError that names it) and return the config."""
-        panel = check_panel(panel, owner)
-        products, draw = resolve_products(product, panel, owner)
-        split = check_choice(split, "split", owner, SPLITS)
-        lead_time = check_int(lead_time, "lead_time", owner, 0, MAX_LEAD_TIME)
-        history = check_int(history, "history", owner, 0, MAX_HISTORY)
-        lookahead = check_int(lookahead, "lookahead", owner, 0, MAX_LOOKAHEAD)
-        start, length, test_start = resolve_window(panel, split, test_start or None, history, owner)
-        holding_rate = check_real(holding_rate, "holding_rate", owner, 0.0, None)
-        lost_sales_penalty = check_real(lost_sales_penalty, "lost_sales_penalty", owner, 0.0, None)
-        action_type = check_choice(action_type, "action_type", owner, ACTION_TYPES)
-        if max_order is None:
-            # Enough to cover L+1 days of the largest daily demand in the panel (promotions and Christmas too).
-            max_order = max(1, math.ceil((lead_time + 1) * float(panel.demand.max())))
-        elif action_type == "discrete":
-            max_order = check_int(max_order, "max_order", owner, 1, MAX_ORDER)
-        else:
-            max_order = check_real(max_order, "max_order", owner, 0.0, float(MAX_ORDER), closed="right")
-        horizon = length if horizon is None else check_int(horizon, "horizon", owner, 1, 10**12)
-        initial_on_hand = check_real(initial_on_hand, "initial_on_hand", owner, 0.0, None)
-        if isinstance(product, Sequence | np.ndarray) and not isinstance(product, str):
-            product = tuple(products)  # hashable, like every other field
-        return cls(owner, panel, product, split, test_start, lead_time, history, lookahead, holding_rate,
-                   lost_sales_penalty, float(max_order), horizon, action_type, initial_on_hand, products, draw,
-                   (start, length))
-
-    def replace(self, **changes: Any) -> RetailConfig:
-        """Return a validated copy with some parameters changed (derived fields are recomputed)."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                  if f.init and f.name not in ("owner", "products", "draw_product", "window")}
-        if self.action_type == "discrete":
-            fields["max_order"] = int(self.max_order)
-        if self.horizon == self.window[1] and "horizon" not in changes:
-            fields["horizon"] = None  # the default horizon follows the (possibly new) window
-        fields.update(changes)
-        return type(self).validate(self.owner, **fields)
+    parameters: ClassVar[tuple[Param, ...]] = (
+        PANEL, PRODUCT, SPLIT, TEST_START,
+        Param("lead_time", "int", 0, Interval(int, 0, MAX_LEAD_TIME), "days from order to arrival", "L", "days"),
+        Param("history", "int", 28, Interval(int, 0, MAX_HISTORY), "past days of sales observed", "H", "days"),
+        Param("lookahead", "int", 7, Interval(int, 0, MAX_LOOKAHEAD), "days of promotions announced ahead", "k",
+              "days"),
+        Param("holding_rate", "float", 0.01, Interval(float, 0.0, None), "daily holding cost per unit cost", "h/c",
+              "per day"),
+        Param("lost_sales_penalty", "float", 0.0, Interval(float, 0.0, None),
+              "cost of a lost sale, on top of the lost margin, per unit price", "b/p"),
+        Param("max_order", "int | float", None, WholeOrReal(0, MAX_ORDER, positive=True, as_float=True),
+              "largest order (float if continuous)", unit="units", derive=_retail_max_order,
+              default_doc="(L+1) · max daily demand", needs=("lead_time", "panel", "action_type")),
+        Param("horizon", "int", None, Interval(int, 1, 10**12), "days per episode (then truncation)", "T", "days",
+              derive=lambda c: c.window[1], default_doc="window length", follows=True, needs=("window",)),
+        Param("action_type", "str", "discrete", OneOf(ACTION_TYPES), "integer or real orders"),
+        Param("initial_on_hand", "float", 0.0, Interval(float, 0.0, None), "stock at the start of an episode",
+              unit="units"),
+        WINDOW,
+    )
+    computed: ClassVar[tuple[Computed, ...]] = PRODUCTS
 
     @property
     def width(self) -> int:
@@ -276,21 +286,7 @@ class RetailEnv(KernelEnv):
 
     ## Arguments
 
-    | parameter | symbol | type | default | allowed |
-    |---|---|---|---|---|
-    | ``panel`` | | ``invgym.panels.Panel`` | ``default_panel()`` | any panel |
-    | ``product`` | | None, int, "all", sequence | None | rows of the panel |
-    | ``split`` | | str | "train" | "train", "test" |
-    | ``test_start`` | | ISO date | 2/3 into the panel | inside the panel, after ``history`` days |
-    | ``lead_time`` | L | int | 0 | [0, 60] |
-    | ``history`` | H | int | 28 | [0, 366] |
-    | ``lookahead`` | k | int | 7 | [0, 60] |
-    | ``holding_rate`` | h/c | float | 0.01 | [0, inf) |
-    | ``lost_sales_penalty`` | b/p | float | 0.0 | [0, inf) |
-    | ``max_order`` | | int (float if continuous) | (L+1) · max daily demand | [1, 10^7] |
-    | ``horizon`` | T | int | window length | [1, 10^12] |
-    | ``action_type`` | | str | "discrete" | "discrete", "continuous" |
-    | ``initial_on_hand`` | | float | 0.0 | [0, inf) |
+    {arguments}
 
     ``product``: None draws a product uniformly at every reset from the env's own stream; an int fixes it;
     ``"all"`` gives env i product i mod P; a sequence gives env i ``product[i mod len]``.
@@ -316,36 +312,10 @@ class RetailEnv(KernelEnv):
     - v0: initial release.
     """
 
-    def __init__(
-        self,
-        panel: Panel | None = None,
-        product: Any = None,
-        split: str = "train",
-        test_start: Any = None,
-        lead_time: int = 0,
-        history: int = 28,
-        lookahead: int = 7,
-        holding_rate: float = 0.01,
-        lost_sales_penalty: float = 0.0,
-        max_order: float | None = None,
-        horizon: int | None = None,
-        action_type: str = "discrete",
-        initial_on_hand: float = 0.0,
-        render_mode: str | None = None,
-    ) -> None:
-        config = RetailConfig.validate(
-            type(self).__name__, panel=panel, product=product, split=split, test_start=test_start,
-            lead_time=lead_time, history=history, lookahead=lookahead, holding_rate=holding_rate,
-            lost_sales_penalty=lost_sales_penalty, max_order=max_order, horizon=horizon, action_type=action_type,
-            initial_on_hand=initial_on_hand,
-        )
-        super().__init__(config, render_mode)
+    config_class = RetailConfig
 
 
 class RetailVectorEnv(KernelVectorEnv):
     """``num_envs`` retail envs stepped together; takes :class:`RetailEnv`'s keywords (see its docstring)."""
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: Any = "next_step", render_mode: str | None = None,
-                 **kwargs: Any) -> None:
-        config = RetailConfig.validate(type(self).__name__, **kwargs)
-        super().__init__(config, num_envs, autoreset_mode, render_mode)
+    config_class = RetailConfig
