@@ -239,8 +239,8 @@ def evaluate_panel(policy: Any, env: Any, seed: int = 0, **env_kwargs: Any) -> d
         **env_kwargs: scenario parameters, with an id only.
 
     Returns:
-        The scenario's metrics (its ``metrics`` in :data:`invgym.scenarios.SCENARIOS`) plus ``average_cost``, pooled over
-        products and test days.
+        The scenario's metrics (its ``metrics`` in :data:`invgym.scenarios.SCENARIOS`) plus ``average_cost``,
+        pooled over products and test days.
     """
     from invgym.analysis.did import run_panel
     from invgym.metrics import metrics_for

@@ -24,7 +24,7 @@ __all__ = ["collect", "render"]
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7",
            "#dbdb8d", "#9edae5")
-# Column headers of the family metrics (each scenario's metrics table, invgym.metrics), in the order the tables show them:
+# Column headers of the scenario metrics (the tables in invgym.metrics), in the order the tables show them:
 # the service and stock figures practitioners read first (JD reports in-stock rate and turnover days), then
 # the rest; a metric missing here is shown after these under its own key.
 METRIC_NAMES = {

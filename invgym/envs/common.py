@@ -120,7 +120,7 @@ class _History:
         return render_frame(list(self.rows), title=self.config.owner)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ScenarioConfig:
     """Validated parameters of one scenario and what every generic piece needs to run it.
 
