@@ -223,10 +223,9 @@ def make_suite(path: str | Path = DEFAULT_SUITE, verbose: bool = True) -> Path:
 
     tracks = []
     for track in track_specs():
-        if any(inst["env"] not in ENV_IDS for inst in track["instances"]):
-            if verbose:
-                print(f"{track['id']}: its env is not registered in this invgym; track left out")
-            continue
+        unknown = sorted({inst["env"] for inst in track["instances"]} - set(ENV_IDS))
+        if unknown:  # the tracks are defined here: an id no scenario declares is a mistake, never left out
+            raise ValueError(f"track {track['id']!r} uses {unknown}, which no scenario in invgym.scenarios declares.")
         instances = []
         ref_protocol = track.get("reference_protocol", REFERENCE_PROTOCOL)
         for inst in track["instances"]:

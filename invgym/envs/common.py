@@ -1,8 +1,9 @@
 """Shared plumbing for every scenario: the config protocol, the single env and the native vector env.
 
-A scenario declares a frozen :class:`ScenarioConfig` (validated parameters, spaces, kernel factory) and two thin
-classes: ``<Name>Env(KernelEnv)`` and ``<Name>VectorEnv(KernelVectorEnv)``. The single env is a view on a batch
-kernel of one env, so the dynamics exist once, in the kernel.
+A scenario declares a :class:`ScenarioConfig` subclass (its parameter table, spaces, kernel factory) and two thin
+classes, ``<Name>Env(KernelEnv)`` and ``<Name>VectorEnv(KernelVectorEnv)``, that name it as ``config_class``;
+their ``__init__`` and Arguments table are derived from the table. The single env is a view on a batch kernel of
+one env, so the dynamics exist once, in the kernel. The scenario's parts are listed in :mod:`invgym.scenarios`.
 """
 
 from __future__ import annotations
