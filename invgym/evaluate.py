@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from invgym.metrics import metrics_for
-from invgym.typing import ScenarioPolicy
 from invgym.scenarios import scenario_of
+from invgym.typing import ScenarioPolicy
 from invgym.validation import check_int
 
 __all__ = ["EvaluationResult", "evaluate", "rollout_totals"]
