@@ -58,7 +58,7 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: C901 - one check per pa
     assert list(signature.parameters) == [p.name for p in public] + ["render_mode"]
     assert all(signature.parameters[p.name].default == p.default for p in public)
     vector_signature = inspect.signature(vector_cls)
-    assert list(vector_signature.parameters) == ["num_envs", "autoreset_mode"] + [p.name for p in public]
+    assert list(vector_signature.parameters) == ["num_envs", "autoreset_mode", "render_mode"] + [p.name for p in public]
     assert arguments_table(public) in inspect.cleandoc(env_cls.__doc__)
     assert gym.spec(scenario.env_id).entry_point == scenario.env
     assert gym.spec(scenario.env_id).vector_entry_point == scenario.vector_env
@@ -242,8 +242,11 @@ def toy():
     assert "+++ b/tests/toy_scenario.py" in new_file and _added(new_file) == TOY.read_text()
     assert "+++ b/invgym/scenarios.py" in entry
     source = (ROOT / "invgym" / "scenarios.py").read_text()
-    context = "".join(line[1:] + "\n" for line in entry if line.startswith(" "))
-    assert context.split('    ),\n )}')[0] in source  # the hunk applies where it says
+    body = [line for line in entry if line[:1] in (" ", "+", "-") and not line.startswith(("+++", "---"))]
+    first = next(i for i, line in enumerate(body) if line.startswith("+"))
+    last = max(i for i, line in enumerate(body) if line.startswith("+"))
+    before, after = ("".join(line[1:] + "\n" for line in part) for part in (body[:first], body[last + 1:]))
+    assert before + after in source  # the hunk applies: its context lines are adjacent in the registry
     scenario = eval(_added(entry).rstrip().rstrip(","), {"Scenario": Scenario})  # noqa: S307 - our own docs
     add_scenario(scenario)
     yield scenario
