@@ -145,7 +145,10 @@ class NegativeBinomial(DemandModel):
 
     def __init__(self, mean: float, variance: float) -> None:
         self._mean = check_real(mean, "mean", "NegativeBinomial", 0.0, 10_000.0, closed="right")
-        self._var = check_real(variance, "variance", "NegativeBinomial", self._mean, None, closed="neither")
+        # The pmf covers mean + 60 sd + 40 points: bound the variance so that stays within MAX_SUPPORT (an
+        # unbounded variance took minutes, then raised MemoryError, building the pmf).
+        top = ((MAX_SUPPORT - 40.0 - self._mean) / 60.0) ** 2
+        self._var = check_real(variance, "variance", "NegativeBinomial", self._mean, top, closed="right")
 
     def pmf(self) -> np.ndarray:
         """Return the truncated pmf with r = mean^2 / (variance - mean) and p = mean / variance."""

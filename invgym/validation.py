@@ -73,9 +73,14 @@ def check_bool(value: object, name: str, owner: str) -> bool:
 
 def check_choice(value: object, name: str, owner: str, choices: tuple) -> object:
     """Return ``value`` if it is one of ``choices``, else raise."""
-    if value not in choices:
+    if isinstance(value, np.ndarray) or value not in choices:  # an array's `in` would raise its truth-value error
         _fail(name, owner, f"one of {list(choices)}", value)
     return value
+
+
+# The largest magnitude of a stock level a config accepts: state costs (holding x stock) stay far from overflow and
+# exactly representable in the float32 observations' integer range.
+MAX_STATE = 1e7
 
 
 def check_vector(

@@ -341,6 +341,7 @@ class BoundKernel:
                 seed (uint64, shape ``(num_envs,)``); None continues each env's random stream.
         """
         if isinstance(seed, int | np.integer):
+            _check_seed(seed, "BoundKernel.reset", self.num_envs)
             seed = np.uint64(seed) + np.arange(self.num_envs, dtype=np.uint64)
         self.kernel.reset(seed)
         return self
@@ -370,6 +371,15 @@ def _demand_path_option(options: dict | None, kernel: Any, owner: str) -> None:
         path = np.asarray(path, dtype=np.float64)
         path = path.reshape(1, -1) if path.ndim == 1 and kernel.num_envs == 1 else path
     kernel.set_demand_path(path)
+
+
+def _check_seed(seed: Any, owner: str, num_envs: int) -> None:
+    """Seeds are uint64 and env i gets ``seed + i``: the last one must not wrap around 2^64."""
+    top = 2**64 - num_envs
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) <= top:
+        span = "" if num_envs == 1 else f" (env i is seeded seed + i, for {num_envs} envs)"
+        raise ValueError(f"The 'seed' parameter of {owner} must be an int in the range [0, 2**64 - {num_envs}]"
+                         f"{span}. Got {seed!r} instead.")
 
 
 def _action_error(owner: str, space: spaces.Space, action: Any, hint: str = "") -> ValueError:
@@ -460,6 +470,8 @@ class KernelEnv(_Rebinds, gym.Env):
 
         ``options={"demand_path": d}`` replays the demand sequence ``d`` (at least ``horizon`` periods) this episode.
         """
+        if seed is not None:
+            _check_seed(seed, f"{type(self).__name__}.reset", 1)
         super().reset(seed=seed)
         if seed is not None:
             kernel_seed = [seed]
@@ -496,6 +508,10 @@ class KernelEnv(_Rebinds, gym.Env):
             arr = action if type(action) is np.ndarray else np.asarray(action)
             if self._discrete and arr.dtype.kind not in "iu":
                 raise _action_error(self.config.owner, self.action_space, action)
+            if arr.dtype.kind not in "iuf" or arr.shape != self.action_space.shape:  # True, or shape (1, 1)
+                raise _action_error(self.config.owner, self.action_space, action,
+                                    f" Actions must be numbers of shape {self.action_space.shape}; got "
+                                    f"{arr.dtype} of shape {arr.shape}.")
             if self._offset is not None:
                 arr = arr.reshape(-1) + self._offset
             result = self.kernel.step_one_list((arr if arr.ndim == 1 else arr.reshape(-1)).tolist(), self._keys)
@@ -578,6 +594,7 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         if seed is None:
             seeds = None if self._seeded else np.random.SeedSequence().generate_state(self.num_envs, np.uint64)
         elif isinstance(seed, int | np.integer):
+            _check_seed(seed, f"{type(self).__name__}.reset", self.num_envs)
             super().reset(seed=int(seed))
             seeds = np.uint64(seed) + np.arange(self.num_envs, dtype=np.uint64)
         else:

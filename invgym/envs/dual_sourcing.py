@@ -11,7 +11,7 @@ from invgym.core._dual_sourcing import PARTS, DualSourcingKernel
 from invgym.demand import DemandModel, DiscreteUniform, kernel_tables
 from invgym.envs.common import ACTION_TYPES, KernelEnv, KernelVectorEnv, ScenarioConfig
 from invgym.parameters import Boolean, Custom, Demand, Interval, OneOf, Param
-from invgym.validation import check_vector
+from invgym.validation import MAX_STATE, check_vector
 
 __all__ = ["DualSourcingConfig", "DualSourcingEnv", "DualSourcingVectorEnv", "largest_demand"]
 
@@ -57,7 +57,7 @@ def _width(config: Any) -> int:
 def _initial_state(value: Any, name: str, owner: str, config: Any) -> tuple[float, ...]:
     # Net inventory may start negative (a backlog) unless sales are lost; outstanding orders are >= 0.
     width = _width(config)
-    state = check_vector(value, name, owner, width, None, None)
+    state = check_vector(value, name, owner, width, -MAX_STATE, MAX_STATE)
     if state[1:].min(initial=0.0) < 0 or (config.lost_sales and state[0] < 0):
         raise ValueError(
             f"The 'initial_state' parameter of {owner} must be a sequence of {width} finite numbers: net "

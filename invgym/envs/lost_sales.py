@@ -10,6 +10,7 @@ from invgym.core._lost_sales import PARTS, LostSalesKernel
 from invgym.demand import DemandModel, Poisson, kernel_tables
 from invgym.envs.common import ACTION_TYPES, KernelEnv, KernelVectorEnv, ScenarioConfig
 from invgym.parameters import Demand, Interval, OneOf, Param, Vector, WholeOrReal
+from invgym.validation import MAX_STATE
 
 __all__ = ["LostSalesConfig", "LostSalesEnv", "LostSalesVectorEnv", "morton_max_order"]
 
@@ -55,7 +56,7 @@ class LostSalesConfig(ScenarioConfig):
         Param("history", "int", 0, Interval(int, 0, MAX_HISTORY), "past sales appended to the observation", "H",
               "periods"),
         Param("initial_state", "tuple[float, ...]", None,
-              Vector(lambda c: max(c.lead_time, 1), 0.0, None, "max(L, 1) numbers, each >= 0"),
+              Vector(lambda c: max(c.lead_time, 1), 0.0, MAX_STATE, "max(L, 1) numbers in [0, 1e7]"),
               "on-hand stock, then outstanding orders oldest first", unit="units",
               derive=lambda c: (0.0,) * max(c.lead_time, 1), default_doc="zeros", needs=("lead_time",)),
     )

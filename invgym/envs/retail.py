@@ -71,7 +71,7 @@ def resolve_window(panel: Panel, split: str, test_start: Any, history: int, owne
     else:
         try:
             first_test = panel.day_of(test_start)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, OverflowError) as err:
             raise ValueError(f"The 'test_start' parameter of {owner} must be a date inside the panel "
                              f"({panel.dates[0]} to {panel.dates[-1]}). Got {test_start!r} instead.") from err
     if not history < first_test < t_total:
