@@ -15,7 +15,7 @@ from typing import Any
 
 from invgym.leaderboard._io import atomic_write_text
 from invgym.leaderboard.record import load_document
-from invgym.leaderboard.scoring import score_entry
+from invgym.leaderboard.scoring import SCORE_FLOOR, overall_groups, score_entry
 from invgym.leaderboard.suite import Suite, load_suite
 
 __all__ = ["collect", "render"]
@@ -91,14 +91,18 @@ def _markdown(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[
         "average cost per period on the public seeds ± the half-width of its 95 % confidence interval. Regenerate with "
         "`invgym leaderboard run`; see also `site/index.html`.", "",
         "## Overall", "",
+        "Per-track tables (below) are the primary ranking. Here an entry's mean score over its tracks (each "
+        "track weighing the same) is ranked only against entries evaluated on the same set of tracks; scores are "
+        f"clipped at {SCORE_FLOOR:g} and a failed instance scores {SCORE_FLOOR:g} (see `scoring.py`).", "",
         "| rank | entry | kind | mean score | mean gap | tracks | instances (failed) | protocol |",
         "|---:|---|---|---:|---:|---|---:|---|",
     ]
-    for rank, e in enumerate(entries, 1):
-        o = e["overall"]
-        lines.append(f"| {rank} | {e['name']} | {e['kind']} | {_num(o['mean_score'], 1)} | "
-                     f"{_num(o['mean_gap_pct'], 2, ' %')} | {', '.join(sorted(e['tracks']))} | "
-                     f"{o['instances']} ({o['failed']}) | {e['protocol']} |")
+    for _, group in overall_groups(entries):
+        for rank, e in enumerate(group, 1):
+            o = e["overall"]
+            lines.append(f"| {rank} | {e['name']} | {e['kind']} | {_num(o['mean_score'], 1)} | "
+                         f"{_num(o['mean_gap_pct'], 2, ' %')} | {', '.join(sorted(e['tracks']))} | "
+                         f"{o['instances']} ({o['failed']}) | {e['protocol']} |")
     for track in suite.tracks:
         here = [e for e in entries if track.id in e["tracks"]]
         if not here:
@@ -291,7 +295,8 @@ def _html(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[str,
              "the track's instances; hover a cell for one instance's.</p>",
              "<h2>Overall</h2><table id='overall'><tr><th>rank</th><th>entry</th><th>kind</th><th>mean score</th>"
              "<th>mean gap</th><th>tracks</th><th>instances (failed)</th></tr>"]
-    for rank, e in enumerate(entries, 1):
+    ranked = [(rank, e) for _, group in overall_groups(entries) for rank, e in enumerate(group, 1)]
+    for rank, e in ranked:  # ranked among entries on the same tracks (scoring.overall_groups)
         o = e["overall"]
         parts.append(f"<tr class='entry' data-entry='{e_(e['name'])}'><td class='n'>{rank}</td>"
                      f"<td>{e_(e['name'])}</td><td>{e_(e['kind'])}</td><td class='n'>{_num(o['mean_score'], 1)}</td>"

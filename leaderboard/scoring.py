@@ -5,10 +5,18 @@ standard policy of the family), a policy with average cost ``c`` has
 
     gap = 100 (c - r) / r  (%)        score = 100 (n - c) / (n - r)
 
-so the naive policy scores 0 and the reference 100 (simulation noise can carry a score slightly past 100, and a
-policy worse than naive scores below 0). A track aggregates the gaps of its instances by their mean and by the
-interquartile mean (the mean of the middle half, robust to one bad instance; Agarwal et al. 2021, "Deep RL at the
-edge of the statistical precipice"). A failed instance counts in neither but is reported.
+so the naive policy scores 0 and the reference 100 (simulation noise can carry a score slightly past 100, and an
+entry may beat a reference that is only the best OR baseline). A policy worse than naive scores below 0, and the
+score is **clipped at** :data:`SCORE_FLOOR` (-100: as far below naive as the reference is above it), because where
+the naive policy is close to the reference the denominator is small and one bad instance would otherwise print
+-2764 and swamp a track's mean; the gap, never clipped, still shows how bad it was. A track aggregates the gaps of
+its instances by their mean and by the interquartile mean (the mean of the middle half, robust to one bad
+instance; Agarwal et al. 2021, "Deep RL at the edge of the statistical precipice"). A **failed instance scores the
+floor** in its track's mean score (so failing is never better than running badly) and is left out of the gaps,
+which it has none of; its count is reported next to them.
+
+Entries are compared **per track** (the primary ranking). An overall mean score (each track weighing the same)
+is only comparable between entries evaluated on the same set of tracks: :func:`overall_groups` groups them so.
 """
 
 from __future__ import annotations
@@ -17,7 +25,10 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["aggregate", "gap", "interquartile_mean", "normalized_score", "score_instance", "score_entry"]
+__all__ = ["SCORE_FLOOR", "aggregate", "gap", "interquartile_mean", "normalized_score", "overall_groups",
+           "score_entry", "score_instance"]
+
+SCORE_FLOOR = -100.0
 
 
 def gap(cost: float, reference: float) -> float:
@@ -26,8 +37,10 @@ def gap(cost: float, reference: float) -> float:
 
 
 def normalized_score(cost: float, reference: float, naive: float) -> float:
-    """Score: 0 at the naive cost, 100 at the reference cost (NaN when the two coincide)."""
-    return 100.0 * (naive - cost) / (naive - reference) if naive != reference else math.nan
+    """Score: 0 at the naive cost, 100 at the reference cost, clipped below at SCORE_FLOOR (NaN when they coincide)."""
+    if naive == reference:
+        return math.nan
+    return max(SCORE_FLOOR, 100.0 * (naive - cost) / (naive - reference))
 
 
 def interquartile_mean(values: Iterable[float]) -> float:
@@ -64,6 +77,7 @@ def aggregate(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
     ok = [r for r in rows if r.get("status") == "ok"]
     gaps = [r["gap_pct"] for r in ok]
     scores = [r["score"] for r in ok if r["score"] is not None and math.isfinite(r["score"])]
+    scores += [SCORE_FLOOR] * (len(rows) - len(ok))  # a failure scores the floor
     return {
         "instances": len(rows),
         "ok": len(ok),
@@ -100,3 +114,18 @@ def score_entry(results: list[Mapping[str, Any]], suite: Any) -> dict[str, Any]:
         "failed": sum(t["failed"] for t in tracks.values()),
     }
     return {"rows": rows, "tracks": tracks, "overall": overall}
+
+
+def overall_groups(entries: list[Mapping[str, Any]]) -> list[tuple[tuple[str, ...], list[Mapping[str, Any]]]]:
+    """Group entries (``score_entry`` results with a ``tracks`` mapping) by their exact set of tracks.
+
+    Returns ``[(tracks, entries best mean score first), ...]``, the groups with the most entries first: an
+    overall mean score is only ranked against entries on the same tracks.
+    """
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for entry in entries:
+        groups.setdefault(tuple(sorted(entry["tracks"])), []).append(entry)
+    for members in groups.values():
+        members.sort(key=lambda e: (e["overall"]["mean_score"] is None, -(e["overall"]["mean_score"] or 0.0),
+                                    e["name"]))
+    return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))

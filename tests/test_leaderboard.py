@@ -24,7 +24,15 @@ from invgym.leaderboard import load_suite, render, run, submit, verify
 from invgym.leaderboard._io import atomic_write_text, read_json
 from invgym.leaderboard.engine import SECRET_ENV
 from invgym.leaderboard.record import check_document, content_hash
-from invgym.leaderboard.scoring import gap, interquartile_mean, normalized_score, score_instance
+from invgym.leaderboard.scoring import (
+    SCORE_FLOOR,
+    aggregate,
+    gap,
+    interquartile_mean,
+    normalized_score,
+    overall_groups,
+    score_instance,
+)
 from invgym.leaderboard.suite import DEFAULT_SUITE
 from invgym.leaderboard.verify import heldout_seed
 
@@ -180,6 +188,16 @@ def test_scores_gap_and_interquartile_mean():
     inst = load_suite().instance("lost-sales/L1-p9")
     row = score_instance({"instance": inst.id, "status": "failed", "reason": "x"}, inst)
     assert row["gap_pct"] is None and row["score"] is None
+    assert normalized_score(1000.0, 6.0, 10.0) == SCORE_FLOOR  # clipped: -24850 would swamp a track's mean
+    good = score_instance({"instance": inst.id, "status": "ok", "average_cost": inst.reference["cost"]}, inst)
+    track = aggregate([good, row])  # a failure scores the floor: failing is never better than running badly
+    assert track["mean_score"] == pytest.approx((100.0 + SCORE_FLOOR) / 2) and track["failed"] == 1
+    assert track["mean_gap_pct"] == pytest.approx(0.0)
+    entries = [{"name": n, "tracks": dict.fromkeys(t), "overall": {"mean_score": m}} for n, t, m in
+               [("a", ["x"], 50.0), ("b", ["x", "y"], 90.0), ("c", ["x"], 60.0)]]
+    groups = overall_groups(entries)  # only entries on the same tracks are ranked against each other
+    assert [(tracks, [e["name"] for e in members]) for tracks, members in groups] == [
+        (("x",), ["c", "a"]), (("x", "y"), ["b"])]
 
 
 # === run --quick: every built-in baseline, the published heuristic costs, the board ===
