@@ -5,8 +5,10 @@ the instance's protocol. Whatever the agent does — raise, return invalid actio
 as a ``{"status": "failed", "reason": ...}`` row for that task only. The parent process is the only writer: each
 finished row is stored at once, atomically, as a partial result, so an interrupted run resumes where it stopped.
 
-Workers are started with the ``spawn`` method after the maintainer secret (:data:`SECRET_ENV`) has been removed
-from the environment, so neither the agent's process nor its ``/proc/self/environ`` holds it.
+Workers are trusted: they are started with the ``spawn`` method after the maintainer secret (:data:`SECRET_ENV`)
+has been removed from the environment, with BLAS pinned to one thread (:data:`WORKER_THREADS`), and mark
+themselves non-dumpable. A submitted agent never runs in a worker: ``execute`` starts it in its own jailed
+process (:mod:`invgym.leaderboard.sandbox`) that only sees observations and answers actions.
 """
 
 from __future__ import annotations

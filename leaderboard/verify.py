@@ -9,10 +9,13 @@ the agent is re-evaluated on held-out seeds, derived per instance from a maintai
 claimed one is not trusted: inflating it would widen the test) and ``z`` is the two-sided normal quantile at a
 family-wise level of 1 % over all instances checked (Bonferroni).
 
-The secret is read once and removed from this process's environment before any agent code is located; the
-worker processes that run the agent are spawned without it and receive only the derived seeds. (A process of the
-same user can still read ``/proc/<pid>/environ`` of this one: verify a stranger's file as another user or in a
-container for full isolation.)
+Also rejected: a file that lacks an instance of a track it covers, a claimed failure that runs on the held-out
+seeds (a failure must reproduce), and a cost significantly below an exact optimum (impossible).
+
+The secret is read once and removed from this process's environment before any agent code is located, and this
+process marks itself non-dumpable (same-user processes cannot read its ``/proc/<pid>/environ``). The worker
+processes are spawned without it and receive only the derived seeds; the agent itself runs in its jail
+(:mod:`invgym.leaderboard.sandbox`) and receives neither. See docs/leaderboard.md, Threat model.
 """
 
 from __future__ import annotations
