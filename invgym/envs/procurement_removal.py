@@ -62,7 +62,7 @@ def _shortage(backlog: bool) -> Any:
     def check(value: Any, name: str, owner: str, config: Any) -> float:
         if config.backlog != backlog:
             # The cost that does not apply is stored as 0; any other value is an error, never silently ignored.
-            if value == 0 and not isinstance(value, bool):
+            if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool) and value == 0:
                 return 0.0
             used = "backorder_cost" if config.backlog else "lost_sales_cost"
             raise ValueError(
