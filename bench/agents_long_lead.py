@@ -16,6 +16,9 @@ Two DirectBackprop policies are trained per cell, on the torch twin, then evalua
 - ``db-mlp``: the default DirectBackprop policy (MLP with a base-stock head started at Morton's level);
 - ``db-capped``: the :class:`~invgym.agents.policies.CappedBaseStockPolicy` head started at the fitted capped
   base-stock levels (S, r), so DirectBackprop refines the best heuristic by making S and r depend on the pipeline;
+- ``db-default``: ``DirectBackprop`` exactly as a new user gets it (``DirectBackpropConfig()``: 300 epochs x 128
+  paths x 64 periods after 16 warm-up, lr 3e-3, the MLP with a base-stock head at Morton's level; no heuristic
+  start), only the agent's own token evaluation cut;
 - ``db-selected``: whichever of the two costs less on a validation run with other seeds (``--validation-seed``),
   reported on the evaluation seeds: model selection that never looks at the evaluation demand.
 
@@ -35,7 +38,7 @@ from bench.agents_common import (
     paired,
     training_config,
 )
-from invgym.agents import DirectBackprop
+from invgym.agents import DirectBackprop, DirectBackpropConfig
 from invgym.agents.policies import CappedBaseStockPolicy
 from invgym.baselines import BaseStock, CappedBaseStock, VectorBaseStock
 
@@ -59,7 +62,10 @@ def run_cell(p: int, lead_time: int, args: argparse.Namespace) -> list[dict]:
     for name in args.agents:
         lr = args.lr if name == "db-mlp" else args.lr_capped
         cfg = training_config(args, 8 + 4 * lead_time, learning_rate=lr)
-        if name == "db-capped":
+        if name == "db-default":
+            cfg = DirectBackpropConfig(eval_envs=8, eval_periods=10, eval_warmup=0, seed=args.train_seed)
+            agent = DirectBackprop(ENV_ID, config=cfg, **env)
+        elif name == "db-capped":
             module = CappedBaseStockPolicy(max(lead_time, 1), float(capped["level"]), float(capped["cap"]),
                                            hidden=(32, 32), scale=5.0, seed=args.train_seed)
             agent = DirectBackprop(ENV_ID, policy=module, config=cfg, **env)
@@ -93,7 +99,8 @@ def main() -> None:
     """Parse the cells and print one row per cell and agent."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", nargs="*", default=list(DEFAULT_CELLS), help="p:L pairs, e.g. 9:6 39:10")
-    parser.add_argument("--agents", nargs="*", default=["db-mlp", "db-capped"], choices=["db-mlp", "db-capped"])
+    parser.add_argument("--agents", nargs="*", default=["db-mlp", "db-capped"],
+                        choices=["db-mlp", "db-capped", "db-default"])
     add_training_arguments(parser, epochs=200)
     parser.add_argument("--lr-capped", type=float, default=1e-2, help="learning rate of the db-capped policy")
     add_evaluation_arguments(parser)
