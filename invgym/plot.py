@@ -389,13 +389,16 @@ def _nice_limit(value: float) -> float:
     return 10 * power  # pragma: no cover
 
 
-def gap_by_track(gaps: Mapping[str, Mapping[str, float]], learned: Sequence[str] = (), title: str = "") -> Any:
+def gap_by_track(gaps: Mapping[str, Mapping[str, float]], learned: Sequence[str] = (), title: str = "",
+                 cap: float = 25.0) -> Any:
     """Grouped bars: each entry's mean gap to the reference (%) on every track (a row of bars per track).
 
     Args:
         gaps: track -> entry -> mean gap in percent (entries missing on a track are left out there).
         learned: entry names that are learned agents (hatched bars, so they stand out from OR baselines).
         title: the figure's title.
+        cap: gaps beyond this (%) are drawn to the edge and marked with an arrow, so that one poor entry does
+            not squash every other bar.
     """
     tracks = list(gaps)
     if not tracks:
@@ -408,9 +411,13 @@ def gap_by_track(gaps: Mapping[str, Mapping[str, float]], learned: Sequence[str]
         entries = sorted(gaps[track].items(), key=lambda kv: kv[1])
         start = y
         for name, gap in entries:
-            ax.barh(y, max(gap, 0.0), color=colour_for(name), hatch="//" if name in learned else None,
+            shown = min(max(gap, 0.0), cap)
+            ax.barh(y, shown, color=colour_for(name), hatch="//" if name in learned else None,
                     edgecolor="black" if name in learned else colour_for(name), height=0.8)
-            ax.text(max(gap, 0.0), y, f" {name} {gap:+.1f} %", va="center", fontsize=7)
+            clipped = gap > cap
+            ax.text(shown if not clipped else cap * 0.98, y, f" {name} {gap:+.1f} %" + (" ▶" if clipped else ""),
+                    va="center", ha="right" if clipped else "left", fontsize=7,
+                    color="white" if clipped else "black")
             y += 1
         if not entries:
             ax.text(0, y, " no entry", va="center", fontsize=7)
@@ -419,8 +426,8 @@ def gap_by_track(gaps: Mapping[str, Mapping[str, float]], learned: Sequence[str]
         labels.append(track)
         y += 0.8
         ax.axhline(y - 0.9, color="#dddddd", lw=0.6)
-    top = max([g for t in gaps.values() for g in t.values()] + [0.0])
-    ax.set_xlim(0, _nice_limit(top * 1.35))
+    top = min(max([g for t in gaps.values() for g in t.values()] + [0.0]), cap)
+    ax.set_xlim(0, _nice_limit(top * 1.35) if top < cap else cap)
     ax.set_yticks(ticks, labels)
     ax.invert_yaxis()
     ax.set_xlabel("mean gap to the reference cost (%)  —  0 % is the exact optimum or best OR baseline")

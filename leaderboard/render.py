@@ -1,29 +1,31 @@
-"""``invgym leaderboard render``: ``LEADERBOARD.md`` and a static ``site/`` (index.html + SVG charts).
+"""``invgym leaderboard render``: ``LEADERBOARD.md`` and a static ``site/index.html``.
 
 Every result file in ``results/`` is checked (schema and integrity hash, the suite it was made on) and re-scored
 against the suite, so nothing shown is taken from a file's own summary. Files that fail a check are listed with
-the reason instead of being ranked. Charts are SVG written here by hand (no plotting dependency): the mean gap to
-the reference per track and entry, and each instance's cost against its reference cost.
+the reason instead of being ranked.
+
+The page is the jinja2 template ``leaderboard/templates/index.html.j2`` over a view model built here: a section
+per track (linked from the top), sortable tables, a bar panel of mean gaps and a cost-vs-reference scatter for
+every track (inline HTML and SVG, so their tooltips work and no plotting library is needed). An entry's colour
+comes from its name (:func:`invgym.plot.colour_for`), so new entries never recolour old ones; learned agents
+(``kind == "submission"``) are hatched and marked apart from the OR baselines. With matplotlib (the ``plot``
+extra) the same charts are also written as SVG and PNG files by :mod:`invgym.plot`.
 """
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 from typing import Any
 
-from invgym.leaderboard._io import atomic_write_text
+from invgym.atomic import atomic_write_text
 from invgym.leaderboard.record import load_document
 from invgym.leaderboard.scoring import SCORE_FLOOR, overall_groups, score_entry
 from invgym.leaderboard.suite import Suite, load_suite
+from invgym.plot import colour_for
 
 __all__ = ["collect", "render"]
 
-# Tableau 20 (strong and light shades alternating), so up to 20 entries get distinct colours.
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7",
-           "#dbdb8d", "#9edae5")
 # Column headers of the scenario metrics (the tables in invgym.metrics), in the order the tables show them:
 # the service and stock figures practitioners read first (JD reports in-stock rate and turnover days), then
 # the rest; a metric missing here is shown after these under its own key.
@@ -146,22 +148,10 @@ def _markdown(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[
     return "\n".join(lines) + "\n"
 
 
-# === SVG charts ===
+# === The site: a jinja2 template over a view model built here ===
 
-def _svg(width: int, height: int, body: list[str], title: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">'
-            f'<title>{html.escape(title)}</title><rect width="100%" height="100%" fill="white"/>'
-            + "".join(body) + "</svg>\n")
-
-
-def _legend(names: list[str], x: float, y: float) -> list[str]:
-    out = []
-    for i, name in enumerate(names):
-        color = PALETTE[i % len(PALETTE)]
-        out.append(f'<rect x="{x}" y="{y + 16 * i}" width="10" height="10" fill="{color}"/>'
-                   f'<text x="{x + 14}" y="{y + 16 * i + 9}">{html.escape(name)}</text>')
-    return out
+TEMPLATES = Path(__file__).with_name("templates")
+LEARNED = "submission"  # entries of this kind are learned agents, drawn apart from the OR baselines
 
 
 def _nice_step(span: float, ticks: int = 5) -> float:
@@ -171,193 +161,202 @@ def _nice_step(span: float, ticks: int = 5) -> float:
     return next(step * exp for step in (1, 2, 2.5, 5, 10) if step * exp >= raw)
 
 
+def _axis(low: float, high: float, ticks: int = 5) -> dict[str, Any]:
+    """Round axis ends and ticks covering [low, high] (0 always included).
+
+    A negative part smaller than one tick step gets its own small round end (e.g. -0.1 beside steps of 10)
+    instead of a whole empty step.
+    """
+    low, high = min(low, 0.0), max(high, 0.0)
+    if high - low <= 0:
+        high = 1.0
+    step = _nice_step(high - low, ticks)
+    high = math.ceil(high / step - 1e-9) * step
+    values = [round(k * step, 10) for k in range(round(high / step) + 1)]
+    if low < 0:
+        if -low < step:
+            low = -_nice_step(-low, 1)
+            values.insert(0, low)
+        else:
+            low = math.floor(low / step + 1e-9) * step
+            values = [round(low + k * step, 10) for k in range(round((high - low) / step) + 1)]
+    ticks = [{"value": v, "label": f"{v:g}", "pos": 100 * (v - low) / (high - low)} for v in values]
+    if len(ticks) > 1 and ticks[1]["pos"] - ticks[0]["pos"] < 8:  # a small negative end: unlabelled
+        ticks[0]["label"] = ""
+    return {"low": low, "high": high, "ticks": ticks}
+
+
 # Gaps beyond this are drawn to the edge and labelled: one poor baseline must not squash every other bar.
 GAP_AXIS_CAP = 25.0
 
 
-def gap_chart(suite: Suite, entries: list[dict[str, Any]]) -> str:
-    """Grouped bars: mean gap (%) to the reference per track (groups) and entry (bars), values labelled."""
-    tracks = [t.id for t in suite.tracks if any(t.id in e["tracks"] for e in entries)]
-    names = [e["name"] for e in entries]
-    # Each track's group holds only the entries evaluated on it, so groups differ in height.
-    members = {t: [i for i, e in enumerate(entries) if t in e["tracks"]] for t in tracks}
-    offsets, y = {}, 30
-    for t in tracks:
-        offsets[t] = y
-        y += 14 * len(members[t]) + 16
-    left, top, plot_w = 110, 30, 480
-    height = max(y, top + 16 * len(names)) + 40
-    width = left + plot_w + 260
-    gaps = [e["tracks"][t]["mean_gap_pct"] for e in entries for t in tracks
-            if t in e["tracks"] and e["tracks"][t]["mean_gap_pct"] is not None]
-    high = min(max(gaps + [1.0]), GAP_AXIS_CAP)
-    low = max(min(gaps + [0.0]), -GAP_AXIS_CAP)
-    step = _nice_step(high - low)
-    low, high = math.floor(low / step) * step, math.ceil(high / step) * step
-    scale = plot_w / (high - low)
-    x0 = left - low * scale
-    body = [f'<text x="{left}" y="18" font-size="14" font-weight="bold">Mean gap to the reference per track (%)'
-            "</text>"]
-    for k in range(round((high - low) / step) + 1):  # grid and ticks
-        v = low + k * step
-        x = left + (v - low) * scale
-        body.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - 35}" stroke="#ddd"/>'
-                    f'<text x="{x:.1f}" y="{height - 20}" text-anchor="middle">{v:g}</text>')
-    for track in tracks:
-        y = offsets[track]
-        middle = y + (14 * len(members[track]) + 10) / 2 + 4
-        body.append(f'<text x="{left - 6}" y="{middle:.1f}" text-anchor="end">{html.escape(track)}</text>')
-        for slot, i in enumerate(members[track]):
-            e = entries[i]
-            agg = e["tracks"][track]
-            if agg["mean_gap_pct"] is None:
+def _gap_panels(suite: Suite, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One bar panel per track (every track with an entry), bars sorted best first, on one round axis."""
+    panels = []
+    for track in suite.tracks:
+        rows = [(e, e["tracks"][track.id]) for e in entries if track.id in e["tracks"]]
+        if not rows:
+            continue
+        gaps = [t["mean_gap_pct"] for _, t in rows if t["mean_gap_pct"] is not None]
+        axis = _axis(max(min(gaps + [0.0]), -GAP_AXIS_CAP), min(max(gaps + [0.0]), GAP_AXIS_CAP))
+        span = axis["high"] - axis["low"]
+        zero = 100 * (0 - axis["low"]) / span
+        bars = []
+        for e, t in sorted(rows, key=lambda r: (r[1]["mean_gap_pct"] is None, r[1]["mean_gap_pct"] or 0.0)):
+            gap = t["mean_gap_pct"]
+            if gap is None:
+                bars.append({"name": e["name"], "learned": e["kind"] == LEARNED, "gap": None})
                 continue
-            gap = agg["mean_gap_pct"]
-            shown = min(max(gap, low), high)
-            x = min(x0, x0 + shown * scale)
-            w = max(abs(shown) * scale, 1.0)
-            label = f"{gap:.2f} %" + (" ▶" if gap > high else "")
-            body.append(f'<rect x="{x:.1f}" y="{y + 5 + 14 * slot}" width="{w:.1f}" height="11" '
-                        f'fill="{PALETTE[i % len(PALETTE)]}"><title>{html.escape(e["name"])} on '
-                        f'{html.escape(track)}: {gap:.2f} %</title></rect>'
-                        f'<text x="{max(x0, x + w) + 4:.1f}" y="{y + 14 + 14 * slot}" font-size="10">{label}</text>')
-    body.append(f'<line x1="{x0:.1f}" y1="{top}" x2="{x0:.1f}" y2="{height - 35}" stroke="black"/>')
-    body += _legend(names, left + plot_w + 70, top)
-    return _svg(width, height, body, "Mean gap to the reference per track")
+            shown = min(max(gap, axis["low"]), axis["high"])
+            pos = 100 * (shown - axis["low"]) / span
+            bars.append({"name": e["name"], "learned": e["kind"] == LEARNED, "gap": gap, "label": f"{gap:+.2f} %",
+                         "left": min(zero, pos), "width": abs(pos - zero), "clipped": gap > axis["high"],
+                         "inside": max(zero, pos) > 70.0,  # the label goes inside the bar's end
+                         "score": _num(t["mean_score"], 1), "colour": colour_for(e["name"])})
+        panels.append({"id": track.id, "title": track.title, "axis": axis, "zero": zero, "bars": bars})
+    return panels
 
 
-def cost_chart(suite: Suite, entries: list[dict[str, Any]]) -> str:
-    """Scatter: each instance's average cost (y) against its reference cost (x), with the line y = x.
+def _scatter_panels(suite: Suite, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One SVG scatter per track: each instance's cost (y) against its reference cost (x), and y = x."""
+    size, pad = 260, 44
+    panels = []
+    for track in suite.tracks:
+        points = []
+        for e in entries:
+            for row in e["rows"]:
+                if row["track"] == track.id and row["status"] == "ok":
+                    points.append((suite.instance(row["instance"]).reference["cost"], row["average_cost"], e,
+                                   row["instance"]))
+        if not points:
+            continue
+        values = [v for p in points for v in p[:2]]
+        log = min(values) > 0 and max(values) / min(values) > 20
+        f = math.log10 if log else (lambda v: v)
+        lo, hi = f(min(values)), f(max(values))
+        if log:
+            lo, hi = math.floor(lo), math.ceil(hi)
+            ticks = [10.0**k for k in range(int(lo), int(hi) + 1)]
+        else:
+            step = _nice_step(hi - lo or 1.0, 4)
+            lo, hi = math.floor(lo / step) * step, math.ceil(hi / step) * step
+            if hi == lo:
+                hi = lo + step
+            ticks = [round(lo + k * step, 10) for k in range(round((hi - lo) / step) + 1)]
 
-    Both axes are logarithmic when every cost is positive (costs span an order of magnitude across tracks).
-    Instances whose reference cost is not positive (retail: a profit) are left out, so the others keep the log
-    scales; the gap chart and the tables show them.
-    """
-    points = []
-    for i, e in enumerate(entries):
-        for row in e["rows"]:
-            reference = suite.instance(row["instance"]).reference["cost"]
-            if row["status"] == "ok" and reference > 0:
-                points.append((reference, row["average_cost"], i, row["instance"]))
-    size, left, top = 420, 60, 30
-    width, height = left + size + 200, top + size + 50
-    values = [v for p in points for v in p[:2]] or [1.0, 2.0]
-    log = min(values) > 0
-    f = math.log10 if log else (lambda v: v)
-    lo, hi = f(min(values)), f(max(values))
-    pad = 0.05 * (hi - lo or 1.0)
-    lo, hi = lo - pad, hi + pad
+        def at(v: float, lo: float = lo, hi: float = hi, f: Any = f) -> float:
+            return (f(v) - lo) / (hi - lo) * size
 
-    def sx(v: float) -> float:
-        return left + (f(v) - lo) / (hi - lo) * size
-
-    def sy(v: float) -> float:
-        return top + size - (f(v) - lo) / (hi - lo) * size
-
-    inv = (lambda u: 10**u) if log else (lambda u: u)
-    body = [f'<text x="{left}" y="18" font-size="14" font-weight="bold">Average cost vs reference cost'
-            f'{" (log scales)" if log else ""}</text>',
-            f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="#999"/>',
-            f'<line x1="{sx(inv(lo)):.1f}" y1="{sy(inv(lo)):.1f}" x2="{sx(inv(hi)):.1f}" y2="{sy(inv(hi)):.1f}" '
-            'stroke="#888" stroke-dasharray="4 3"/>']
-    for k in range(6):
-        v = inv(lo + (hi - lo) * k / 5)
-        body.append(f'<text x="{sx(v):.1f}" y="{top + size + 16}" text-anchor="middle">{v:.3g}</text>'
-                    f'<text x="{left - 6}" y="{sy(v) + 4:.1f}" text-anchor="end">{v:.3g}</text>')
-    body.append(f'<text x="{left + size / 2}" y="{top + size + 36}" text-anchor="middle">reference cost</text>')
-    for ref, cost, i, inst in points:
-        body.append(f'<circle cx="{sx(ref):.1f}" cy="{sy(cost):.1f}" r="4" fill="{PALETTE[i % len(PALETTE)]}" '
-                    f'fill-opacity="0.8"><title>{html.escape(entries[i]["name"])} on {html.escape(inst)}: '
-                    f'{cost:.3f} vs {ref:.3f}</title></circle>')
-    body += _legend([e["name"] for e in entries], left + size + 20, top)
-    return _svg(width, height, body, "Average cost vs reference cost")
+        panels.append({
+            "id": track.id, "title": track.title, "size": size, "pad": pad, "log": log,
+            "ticks": [{"label": f"{t:g}", "pos": at(t)} for t in ticks],
+            "points": [{"x": at(ref), "y": size - at(cost), "name": e["name"], "colour": colour_for(e["name"]),
+                        "learned": e["kind"] == LEARNED, "tip": f"{e['name']} on {inst}: {cost:.3f} vs reference "
+                                                              f"{ref:.3f}"} for ref, cost, e, inst in points],
+        })
+    return panels
 
 
-# === HTML ===
-
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:14px}th,td{border:1px solid #ccc;padding:3px 8px}
-td.n{text-align:right}th{background:#f3f3f3}.failed{color:#b00}img{max-width:100%;display:block;margin:1em 0}"""
-
-_SCRIPT = """window.addEventListener('load',function(){var im=document.images,ok=0;
-for(var i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0){ok++;}}
-document.body.setAttribute('data-images-loaded',ok+'/'+im.length);});"""
-
-
-def _html(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[str, str]], charts: list[str]) -> str:
-    e_ = html.escape
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>invgym leaderboard</title>"
-             f"<style>{_CSS}</style><script>{_SCRIPT}</script></head><body>",
-             "<h1>invgym leaderboard</h1>",
-             f"<p>Suite <b>{e_(suite.name)} {e_(suite.version)}</b> (sha256 <code>{suite.sha256[:12]}</code>). "
-             "Score: 0 = the family's naive policy, 100 = the reference (exact optimum, or best OR baseline). "
-             "Gap = (cost − reference) / |reference|. Track tables show each entry's family metrics averaged over "
-             "the track's instances; hover a cell for one instance's.</p>",
-             "<h2>Overall</h2><table id='overall'><tr><th>rank</th><th>entry</th><th>kind</th><th>mean score</th>"
-             "<th>mean gap</th><th>tracks</th><th>instances (failed)</th></tr>"]
-    ranked = [(rank, e) for _, group in overall_groups(entries) for rank, e in enumerate(group, 1)]
-    for rank, e in ranked:  # ranked among entries on the same tracks (scoring.overall_groups)
-        o = e["overall"]
-        parts.append(f"<tr class='entry' data-entry='{e_(e['name'])}'><td class='n'>{rank}</td>"
-                     f"<td>{e_(e['name'])}</td><td>{e_(e['kind'])}</td><td class='n'>{_num(o['mean_score'], 1)}</td>"
-                     f"<td class='n'>{_num(o['mean_gap_pct'], 2, ' %')}</td>"
-                     f"<td>{e_(', '.join(sorted(e['tracks'])))}</td><td class='n'>{o['instances']} ({o['failed']})"
-                     "</td></tr>")
-    parts.append("</table><h2>Charts</h2>")
-    parts += [f"<img src='{name}' alt='{e_(name)}'>" for name in charts]
+def _track_views(suite: Suite, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    views = []
     for track in suite.tracks:
         here = [e for e in entries if track.id in e["tracks"]]
         if not here:
             continue
         metrics = _metric_columns(here, track.id)
-        parts.append(f"<h2>{e_(track.title)} (<code>{e_(track.id)}</code>)</h2><p>{e_(track.description)}</p>"
-                     "<table class='track-metrics'><tr><th>entry</th><th>mean gap</th><th>IQM gap</th>"
-                     "<th>mean score</th><th>ok / failed</th>"
-                     + "".join(f"<th data-metric='{e_(m)}'>{e_(METRIC_NAMES.get(m, m))}</th>" for m in metrics)
-                     + "</tr>")
-        for e in here:
+        rows = []
+        for e in sorted(here, key=lambda e: (e["tracks"][track.id]["mean_gap_pct"] is None,
+                                             e["tracks"][track.id]["mean_gap_pct"] or 0.0)):
             t = e["tracks"][track.id]
             means = _metric_means(e, track.id)
-            parts.append(f"<tr><td>{e_(e['name'])}</td><td class='n'>{_num(t['mean_gap_pct'], 2, ' %')}</td>"
-                         f"<td class='n'>{_num(t['iqm_gap_pct'], 2, ' %')}</td>"
-                         f"<td class='n'>{_num(t['mean_score'], 1)}</td><td class='n'>{t['ok']} / {t['failed']}"
-                         "</td>" + "".join(f"<td class='n'>{_num(means.get(m), 3)}</td>" for m in metrics)
-                         + "</tr>")
-        parts.append("</table><table><tr><th>instance</th><th>reference</th>"
-                     + "".join(f"<th>{e_(e['name'])}</th>" for e in here) + "</tr>")
+            rows.append({"name": e["name"], "learned": e["kind"] == LEARNED, "colour": colour_for(e["name"]),
+                         "cells": [_cell(t["mean_gap_pct"], 2, " %"), _cell(t["iqm_gap_pct"], 2, " %"),
+                                   _cell(t["mean_score"], 1), {"text": f"{t['ok']} / {t['failed']}",
+                                                               "value": t["failed"]}]
+                         + [_cell(means.get(m), 3) for m in metrics]})
+        instances = []
         for inst in track.instances:
             cells = []
             for e in here:
                 row = next((r for r in e["rows"] if r["instance"] == inst.id), None)
                 if row is None:
-                    cells.append("<td></td>")
+                    cells.append({"text": "", "value": None, "tip": "not evaluated", "failed": False})
                 elif row["status"] != "ok":
-                    cells.append(f"<td class='failed' title='{e_(row['reason'])}'>failed</td>")
+                    cells.append({"text": "failed", "value": None, "tip": row["reason"], "failed": True})
                 else:
-                    tip = ", ".join(f"{k}={_num(v, 3)}" for k, v in row.get("metrics", {}).items())
                     half = (row["ci95"][1] - row["ci95"][0]) / 2
-                    cells.append(f"<td class='n' title='{e_(tip)}'>{row['average_cost']:.3f} ± {half:.3f} "
-                                 f"({row['gap_pct']:+.2f} %)</td>")
-            parts.append(f"<tr><td><code>{e_(inst.id)}</code></td><td class='n' title='{e_(inst.reference['method'])}'>"
-                         f"{inst.reference['cost']:.3f}</td>{''.join(cells)}</tr>")
-        parts.append("</table>")
-    if rejected:
-        parts.append("<h2>Rejected result files</h2><ul>"
-                     + "".join(f"<li><code>{e_(n)}</code>: {e_(w)}</li>" for n, w in rejected) + "</ul>")
-    parts.append("</body></html>\n")
-    return "".join(parts)
+                    tip = ", ".join(f"{k} = {_num(v, 3)}" for k, v in row.get("metrics", {}).items())
+                    cells.append({"text": f"{row['average_cost']:.3f} ± {half:.3f} ({row['gap_pct']:+.2f} %)",
+                                  "value": row["average_cost"], "tip": tip, "failed": False})
+            instances.append({"id": inst.id, "reference": inst.reference["cost"], "method": inst.reference["method"],
+                              "cells": cells})
+        views.append({"id": track.id, "title": track.title, "description": track.description,
+                      "metric_keys": metrics, "metrics": [METRIC_NAMES.get(m, m) for m in metrics], "rows": rows,
+                      "entries": [{"name": e["name"], "colour": colour_for(e["name"])} for e in here],
+                      "instances": instances})
+    return views
+
+
+def _cell(value: Any, digits: int, suffix: str = "") -> dict[str, Any]:
+    ok = value is not None and not (isinstance(value, float) and not math.isfinite(value))
+    return {"text": _num(value, digits, suffix), "value": value if ok else None}
+
+
+def _html(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[str, str]],
+          downloads: list[str]) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    ranked = [(rank, e) for _, group in overall_groups(entries) for rank, e in enumerate(group, 1)]
+    overall = [{"rank": rank, "name": e["name"], "kind": e["kind"], "learned": e["kind"] == LEARNED,
+                "colour": colour_for(e["name"]), "score": _cell(e["overall"]["mean_score"], 1),
+                "gap": _cell(e["overall"]["mean_gap_pct"], 2, " %"), "tracks": ", ".join(sorted(e["tracks"])),
+                "instances": e["overall"]["instances"], "failed": e["overall"]["failed"],
+                "protocol": e["protocol"]} for rank, e in ranked]  # ranked among entries on the same tracks
+    return env.get_template("index.html.j2").render(
+        suite=suite, overall=overall, gap_panels=_gap_panels(suite, entries),
+        scatter_panels=_scatter_panels(suite, entries), tracks=_track_views(suite, entries), rejected=rejected,
+        downloads=downloads, absent=suite.absent_tracks, score_floor=f"{SCORE_FLOOR:g}")
+
+
+def _picture_files(site: Path, suite: Suite, entries: list[dict[str, Any]]) -> list[Path]:
+    """The charts as SVG and PNG files by invgym.plot (matplotlib, the 'plot' extra); none without it."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return []
+    from invgym import plot
+
+    learned = [e["name"] for e in entries if e["kind"] == LEARNED]
+    gaps = {t["id"]: {b["name"]: b["gap"] for b in t["bars"] if b["gap"] is not None}
+            for t in _gap_panels(suite, entries)}
+    points = [{"track": r["track"], "name": e["name"], "reference": suite.instance(r["instance"]).reference["cost"],
+               "cost": r["average_cost"]} for e in entries for r in e["rows"] if r["status"] == "ok"]
+    written = []
+    if gaps:
+        fig = plot.gap_by_track(gaps, learned=learned, title="Mean gap to the reference per track")
+        written += [plot.save(fig, site / f"gap_by_track.{ext}") for ext in ("svg", "png")]
+    if points:
+        fig = plot.cost_vs_reference(points, learned=learned, title="Average cost vs reference cost")
+        written += [plot.save(fig, site / f"cost_vs_reference.{ext}") for ext in ("svg", "png")]
+    return written
 
 
 def render(*, root: str | Path | None = None, suite: str | Path | None = None) -> list[Path]:
-    """Write ``LEADERBOARD.md`` and ``site/`` (index.html and its SVG charts) under ``root``; return the paths."""
+    """Write ``LEADERBOARD.md`` and ``site/index.html`` (and, with matplotlib, its charts as SVG/PNG) under ``root``.
+
+    Returns:
+        The paths written.
+    """
     from invgym.leaderboard.submit import default_root
 
     root = Path(root) if root else default_root()
     loaded = load_suite(suite)
     entries, rejected = collect(root, loaded)
     site = root / "site"
-    charts = {"gap_by_track.svg": gap_chart(loaded, entries), "cost_vs_reference.svg": cost_chart(loaded, entries)}
-    written = [atomic_write_text(site / name, text) for name, text in charts.items()]
-    written.append(atomic_write_text(site / "index.html", _html(loaded, entries, rejected, list(charts))))
+    written = _picture_files(site, loaded, entries)
+    downloads = [p.name for p in written]
+    written.append(atomic_write_text(site / "index.html", _html(loaded, entries, rejected, downloads)))
     written.append(atomic_write_text(root / "LEADERBOARD.md", _markdown(loaded, entries, rejected)))
     return written

@@ -239,7 +239,8 @@ def test_run_quick_writes_every_baseline_and_reproduces_zipkin_heuristics(quick_
         assert m["fill_rate"] + m["lost_sales_rate"] == pytest.approx(1.0) and 0 <= m["outdating_rate"] < 1
     assert "| in-stock rate | turnover (days) |" in board
     site = (root / "site" / "index.html").read_text()
-    assert "<th data-metric='in_stock_rate'>in-stock rate</th><th data-metric='turnover_days'>" in site
+    assert ('data-metric="in_stock_rate">in-stock rate</th><th class="sortable" data-type="num" '
+            'data-metric="turnover_days">') in site
 
 
 def test_a_baseline_result_file_verifies(quick_board, monkeypatch):
@@ -720,7 +721,7 @@ def _png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
     return width, bpp, rows
 
 
-def test_the_page_loads_shows_every_entry_and_its_images_render(quick_board, tmp_path):
+def test_the_page_loads_without_console_errors_and_is_drawn_at_desktop_and_phone_width(quick_board, tmp_path):
     browser = _chromium()
     if browser is None:
         pytest.skip("chromium is not installed (Debian: apt-get install chromium); the browser test is skipped")
@@ -729,16 +730,25 @@ def test_the_page_loads_shows_every_entry_and_its_images_render(quick_board, tmp
     page = root / "site" / "index.html"
     flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", "--allow-file-access-from-files",
-             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
-    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=60,
-                         check=True).stdout
-    assert 'data-images-loaded="2/2"' in dom  # both chart images decoded with a non-zero width
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--enable-logging=stderr",
+             "--v=0"]
+    done = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=60,
+                          check=True)
+    dom = done.stdout
+    assert 'data-ready="1"' in dom and 'data-js-errors="0"' in dom  # the page's script ran, nothing threw
+    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert console == []  # chromium logs every console message and uncaught error to stderr
     for path in written["results"]:
         assert f"data-entry=\"{path.stem}\"" in dom
-    shot = tmp_path / "page.png"
-    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri()],
-                   capture_output=True, timeout=60, check=True)
-    _, bpp, rows = _png_pixels(shot)
-    colored = sum(1 for row in rows for i in range(0, len(row), bpp)
-                  if max(row[i:i + 3]) - min(row[i:i + 3]) > 60)  # saturated pixels: bars, points, legend
-    assert colored > 2000
+    tracks = {row["track"] for path in written["results"] for row in read_json(path)["results"]}
+    for track in tracks:  # every track has its section, its bar panel and its scatter panel
+        assert f'id="track-{track}"' in dom and f'id="gap-{track}"' in dom and f'id="scatter-{track}"' in dom
+    for width in (1280, 390):
+        shot = tmp_path / f"page{width}.png"
+        subprocess.run([*flags, f"--screenshot={shot}", f"--window-size={width},1400", page.as_uri()],
+                       capture_output=True, timeout=60, check=True)
+        png_width, bpp, rows = _png_pixels(shot)
+        assert png_width == width
+        colored = sum(1 for row in rows for i in range(0, len(row), bpp)
+                      if max(row[i:i + 3]) - min(row[i:i + 3]) > 60)  # saturated pixels: swatches, bars, points
+        assert colored > 2000, width
