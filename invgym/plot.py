@@ -80,8 +80,11 @@ def save(fig: Any, path: str | os.PathLike, dpi: int = 110) -> Path:
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in ("png", "svg", "pdf"):
         raise ValueError(f"The 'path' parameter of save must end in .png, .svg or .pdf. Got {str(path)!r} instead.")
+    import matplotlib
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, dpi=dpi, metadata={"Software": None} if fmt == "png" else {"Date": None})
+    with matplotlib.rc_context({"svg.hashsalt": "invgym"}):  # the same figure gives the same bytes
+        fig.savefig(buffer, format=fmt, dpi=dpi, metadata={"Software": None} if fmt == "png" else {"Date": None})
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_writer(path, "wb") as handle:
         handle.write(buffer.getvalue())
