@@ -1,7 +1,7 @@
-"""Checks every scenario's tests share: kernel vs reference vs twin, determinism, Markov-chain costs, pickling.
+"""Helpers the scenario tests share: recording runs of the kernel, the reference and the twin, Markov-chain costs.
 
-Each takes an env id (or config) and the scenario's reference module, so a new scenario's test file is a list of
-parametrized calls, not a copy of the lost-sales tests.
+tests/test_contract.py calls them once, parametrized over every registered id (kernel = reference = twin,
+seeding, pickling); a scenario's own file uses them only for what is specific to it.
 """
 
 from __future__ import annotations

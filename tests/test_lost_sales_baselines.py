@@ -14,7 +14,6 @@ import itertools
 import json
 import math
 import pathlib
-import time
 
 import numpy as np
 import pytest
@@ -65,15 +64,6 @@ def test_zipkin_2008_table_3(column, p, lead_time):
     published = TABLE_3[str(p)][str(lead_time)][column]
     assert result.stderr < 0.001 * published
     assert abs(result.average_cost / published - 1.0) < TOLERANCE, (policy, result.average_cost, published)
-
-
-def test_best_base_stock_fit_takes_under_a_second_on_every_zipkin_instance():
-    """BaseStock.fit's search (on the compiled rollout) costs under 1 s of CPU per Zipkin instance."""
-    for p, lead_time in itertools.product((4, 9, 19, 39), (1, 2, 3, 4)):
-        config = _zipkin(p, lead_time)
-        start = time.process_time()  # CPU time, so a busy shared machine does not fail the test
-        BaseStock.fit(config)
-        assert time.process_time() - start < 1.0
 
 
 # === Closed forms and independent checks ===

@@ -51,7 +51,7 @@ def test_bad_actions_raise():
 
 
 @pytest.mark.parametrize("action_type", ["discrete", "continuous"])
-def test_ppo_learns_steps_on_the_adapter(action_type):
+def test_ppo_trains_on_the_adapter_and_predicts_actions_in_the_space(action_type):
     from stable_baselines3 import PPO
 
     torch.set_num_threads(1)
