@@ -28,7 +28,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 from gymnasium import spaces
 
 try:

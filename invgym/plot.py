@@ -277,7 +277,7 @@ def _grid_orders(policy: Any, config: Any, dims: Sequence[int], ranges: Sequence
 
 
 def _setup(policy_or_env: Any, env: Any, dims: Sequence[int], env_kwargs: dict) -> tuple[Any, list[int], int]:
-    from invgym.baselines.common import config_of
+    from invgym.envs.common import config_of
 
     config = config_of(env, **env_kwargs)
     obs_dim = int(config.observation_space().shape[0])

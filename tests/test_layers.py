@@ -22,6 +22,8 @@ LAYERS = {
     "invgym.core": 0, "invgym.envs": 0, "invgym.demand": 0, "invgym.panels": 0, "invgym.loaders": 0,
     "invgym.validation": 0, "invgym.typing": 0, "invgym.metrics": 0, "invgym.registration": 0,
     "invgym.scenarios": 0, "invgym.parameters": 0,  # the registry loads its entry points lazily, by string
+    # Drawing (an env's rgb_array frame) and atomic file writes are utilities the bottom layer may use.
+    "invgym.plot": 0, "invgym.atomic": 0,
     # 1: generic machinery over any scenario. The package root imports invgym.evaluate, so it lives here.
     "invgym": 1, "invgym.evaluate": 1, "invgym.twins": 1, "invgym.sb3": 1, "invgym.analysis": 1,
     # 2: OR baselines.
