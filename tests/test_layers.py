@@ -30,10 +30,10 @@ LAYERS = {
     "invgym.baselines": 2,
     # 3: learning agents and the leaderboard (which runs agents' submissions).
     "invgym.agents": 3, "invgym.leaderboard": 3,
-    # 4: the command line dispatches to everything.
-    "invgym.__main__": 4, "invgym.cli": 4,
+    # 4: applications over everything: the command line and the course kit (grading against baselines).
+    "invgym.__main__": 4, "invgym.cli": 4, "invgym.course": 4,
 }
-NAMES = {0: "envs/core/demand", 1: "evaluate/twins/sb3", 2: "baselines", 3: "agents/leaderboard", 4: "cli"}
+NAMES = {0: "envs/core/demand", 1: "evaluate/twins/sb3", 2: "baselines", 3: "agents/leaderboard", 4: "cli/course"}
 
 
 def layer_of(module: str) -> int | None:
