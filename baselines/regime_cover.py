@@ -195,7 +195,7 @@ def _regime_edges(train: Any, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
     incumbent = DaysOfCover(train, protection_period(train))
     products = len(train.products)
-    buf = dataclasses.replace(train, draw_product=False).bind(products).reset(seed)
+    buf = dataclasses.replace(train, product=tuple(train.products)).bind(products).reset(seed)
     review = train.slices["review"].start
     rates, cvs = [], []
     for t in range(train.window[1]):
@@ -221,7 +221,7 @@ def regime_metrics(config: Any, days: np.ndarray, promo_days: np.ndarray, rate_e
     """
     days, promo_days = np.atleast_2d(days), np.atleast_2d(promo_days)
     k, products = len(days), len(config.products)
-    run = dataclasses.replace(config, draw_product=False, products=tuple(config.products) * k)
+    run = dataclasses.replace(config, product=tuple(config.products) * k)  # env j runs products[j], no draw
     buf = run.bind(k * products).reset(np.tile(seed + np.arange(products, dtype=np.uint64), k))
     row_days, row_promo = np.repeat(days, products, axis=0), np.repeat(promo_days, products, axis=0)
     parts = type(config).parts
