@@ -17,6 +17,8 @@ from invgym.leaderboard._io import read_json  # noqa: E402
 from invgym.leaderboard.record import check_document  # noqa: E402
 from invgym.leaderboard.suite import DEFAULT_SUITE  # noqa: E402
 
+pytestmark = pytest.mark.slow  # training or leaderboard runs: deselect with -m 'not slow'
+
 INSTANCE = "lost-sales/L1-p9"
 COMMITTED = Path(__file__).resolve().parents[1] / "leaderboard"
 

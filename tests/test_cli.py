@@ -102,6 +102,7 @@ def test_python_dash_m_is_the_same_command():
     assert out.stdout.strip() == f"invgym {invgym.__version__}"
 
 
+@pytest.mark.slow
 def test_train_direct_backprop_on_a_tiny_budget(capsys):
     pytest.importorskip("torch")
     code, out, _ = run(capsys, "train", "LostSales-v0", "--agent", "direct-backprop", "--budget", "3",

@@ -10,6 +10,8 @@ import pytest
 from invgym import course
 from invgym.cli import main
 
+pytestmark = pytest.mark.slow  # training or leaderboard runs: deselect with -m 'not slow'
+
 COURSE = Path(__file__).resolve().parents[1] / "examples" / "course"
 
 SOLUTION = '''

@@ -17,6 +17,8 @@ from invgym.baselines.common import config_of  # noqa: E402
 from invgym.demand import Poisson, ProductMixture  # noqa: E402
 from invgym.twins import twin_for  # noqa: E402
 
+pytestmark = pytest.mark.slow  # training or leaderboard runs: deselect with -m 'not slow'
+
 ENV_ID = "invgym/LostSales-v0"
 TABLE3 = json.loads((Path(__file__).parent / "data" / "zipkin_2008_table3.json").read_text())
 

@@ -48,6 +48,7 @@ def _gijsbrechts(regular_lead_time: int, expedited_cost: float, **kwargs) -> Dua
 # === Gijsbrechts et al. (2022), Sec. 6.2 ===
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("instance", ["2,105", "4,110"])
 def test_gijsbrechts_2022_heuristic_gaps(instance):
     lr, ce = (float(v) for v in instance.split(","))
@@ -100,6 +101,7 @@ def test_the_optimal_table_policy_simulates_to_its_cost():
 # === Independent checks of the solver ===
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kwargs", [
     dict(regular_lead_time=1, demand=DiscreteUniform(0, 4)),
     dict(regular_lead_time=3, expedited_lead_time=2, demand=DiscreteUniform(0, 3), expedited_cost=110.0),

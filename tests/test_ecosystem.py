@@ -27,6 +27,7 @@ def _make(env_id: str, **kwargs):
 # === render_mode ===
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_every_id_renders_ansi_and_rgb_array(env_id):
     pytest.importorskip("matplotlib")
@@ -154,6 +155,7 @@ def _thunk(env_id: str):
     return make
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("context", ["fork", "spawn"])
 def test_async_vector_env_with_the_module_prefix(context):
     if context not in multiprocessing.get_all_start_methods():
@@ -187,6 +189,7 @@ def test_sync_vector_env_matches_the_native_vector_env():
 # === Standard wrappers ===
 
 
+@pytest.mark.slow
 def test_standard_wrappers_work_unchanged(tmp_path):
     pytest.importorskip("moviepy", reason="RecordVideo needs moviepy (in the dev extra)")
     env = gym.make("invgym/LostSales-v0", action_type="continuous", horizon=8, render_mode="rgb_array")

@@ -87,6 +87,7 @@ def test_compiled_rollout_and_stepping_give_identical_results(lead_time):
         assert compiled.average_cost == stepped.average_cost
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("env_id", "kwargs"), [
     (ENV_ID, {"lead_time": 0, "lost_sales_cost": 9.0}),
     (ENV_ID, {"lead_time": 3, "lost_sales_cost": 19.0}),

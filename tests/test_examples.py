@@ -14,6 +14,8 @@ from invgym.baselines import solve_exact
 from invgym.leaderboard import submit
 from invgym.leaderboard._io import read_json
 
+pytestmark = pytest.mark.slow  # training or leaderboard runs: deselect with -m 'not slow'
+
 ENV_ID = "invgym/LostSales-v0"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TABLE_3 = json.loads((Path(__file__).parent / "data" / "zipkin_2008_table3.json").read_text())

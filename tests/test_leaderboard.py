@@ -36,6 +36,8 @@ from invgym.leaderboard.scoring import (
 from invgym.leaderboard.suite import DEFAULT_SUITE
 from invgym.leaderboard.verify import heldout_seed
 
+pytestmark = pytest.mark.slow  # training or leaderboard runs: deselect with -m 'not slow'
+
 DATA = Path(__file__).parent / "data"
 SECRET = "test-maintainer-secret"
 

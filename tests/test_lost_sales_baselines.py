@@ -55,6 +55,7 @@ CELLS = [(column, p, lead) for column in FITS for p in (4, 9, 19, 39) for lead i
 # === Zipkin (2008), Table 3 ===
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("column", "p", "lead_time"), CELLS)
 def test_zipkin_2008_table_3(column, p, lead_time):
     """Best base-stock, myopic and standard vector base-stock costs within 0.5 % of Zipkin's Table 3."""
@@ -140,6 +141,7 @@ def test_vector_base_stock_contains_base_stock_and_capped_base_stock():
     np.testing.assert_array_equal(capped.per_env_cost, vector.per_env_cost)
 
 
+@pytest.mark.slow
 def test_searched_policies_beat_their_starting_points():
     """Searched vector levels beat Morton's; the searched capped base-stock beats the best base-stock."""
     config = _zipkin(4, 3)

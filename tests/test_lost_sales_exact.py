@@ -43,6 +43,7 @@ def _poisson_pmf(mean: float, top: int) -> np.ndarray:
 # === Zipkin (2008), Table 3 ===
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("p", "lead_time"), CELLS)
 def test_zipkin_2008_table_3_optimal(p, lead_time):
     """Every optimum of Zipkin (2008) Table 3 is reproduced to its printed digits."""
@@ -55,6 +56,7 @@ def test_zipkin_2008_table_3_optimal(p, lead_time):
     assert solution.span < 1e-7
 
 
+@pytest.mark.slow
 def test_zipkin_2008_largest_cell_has_zipkins_table_1_state_count():
     """The largest cell (L = 4, p = 39) keeps Zipkin's reduced states (its solve time is in bench/exact.py)."""
     solution = solve_exact("invgym/LostSales-v0", lead_time=4, lost_sales_cost=39.0)
@@ -66,6 +68,7 @@ def test_zipkin_2008_largest_cell_has_zipkins_table_1_state_count():
 # === Morton's reduction is lossless ===
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("p", "lead_time"), [(39, 1), (9, 2), (4, 3), (19, 3)])
 def test_morton_bounds_do_not_bind(p, lead_time):
     """Relaxing Morton's bounds leaves the optimum unchanged, and its policy obeys them."""
@@ -138,6 +141,7 @@ def test_purchase_cost_above_lost_sales_cost_never_orders():
     assert solution.policy.table.max() == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("p", "lead_time", "seed"), [(39, 4, 10**6), (9, 2, 2 * 10**6)])
 def test_policy_simulated_in_the_env_matches_average_cost(p, lead_time, seed):
     """The policy's simulated cost in the env matches average_cost within 4 standard errors."""

@@ -18,6 +18,8 @@ from invgym.agents.pretrain import PretrainConfig, Pretrainer  # noqa: E402
 from invgym.agents.reinforce import KLRegularizedPPO  # noqa: E402
 from invgym.sb3 import make_sb3_vec_env  # noqa: E402
 
+pytestmark = pytest.mark.slow  # training or leaderboard runs: deselect with -m 'not slow'
+
 ENV_ID = "invgym/LostSales-v0"
 KW = dict(lead_time=2)
 PPO_SETTINGS = dict(n_steps=32, batch_size=64, n_epochs=2, seed=0)

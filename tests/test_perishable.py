@@ -95,6 +95,7 @@ def test_product_mixture_runs_and_each_env_keeps_its_product():
 # === The De Moor et al. (2022) demand discretisation ===
 
 
+@pytest.mark.slow
 def test_gamma_demand_is_de_moors_rounded_gamma():
     """Gamma(mean, cv) is the gamma rounded to the nearest integer, P(0) = F(0.5), capped."""
     from scipy.stats import gamma

@@ -88,6 +88,7 @@ def test_de_moor_2022_figure_3_policies(de_moor):
     np.testing.assert_array_equal(table[:9, :9].T[::-1], published)
 
 
+@pytest.mark.slow
 def test_de_moor_2022_best_base_stock(de_moor):
     """Best base-stock level and value: S = 7 (FIFO, -1474.5) and S = 5 (LIFO, -1565.3)."""
     issuing, config, model, solution = de_moor
@@ -106,6 +107,7 @@ def test_de_moor_2022_best_base_stock(de_moor):
     assert abs(rewards.mean() - values[best]) < 4 * stderr
 
 
+@pytest.mark.slow
 def test_heuristics_on_de_moor_instances_by_exact_chain_cost(de_moor):
     """Exact long-run costs: optimal < EWA (capped) <= capped base-stock < base-stock < naive base-stock."""
     issuing, config, model, _ = de_moor
@@ -152,6 +154,7 @@ def test_average_cost_solver_matches_the_newsvendor_when_nothing_carries_over():
     assert solution.average_cost == pytest.approx(cost(q_star), abs=1e-8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kwargs", [dict(shelf_life=2, lead_time=0), dict(shelf_life=1, lead_time=1, issuing="lifo")])
 def test_solvers_match_brute_force_over_every_policy(kwargs):
     """On a 4-state instance, enumerate all 256 deterministic policies with the reference dynamics."""

@@ -31,6 +31,7 @@ def test_import_invgym_does_not_import_matplotlib():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_trajectory_and_cost_breakdown_of_a_run(tmp_path):
     env = gym.make(ENV_ID, lead_time=2).unwrapped
     policy = BaseStock.fit(ENV_ID, lead_time=2)
@@ -52,6 +53,7 @@ def test_trajectory_and_cost_breakdown_of_a_run(tmp_path):
         plot.trajectory(np.array(observations[:3]), infos, config=env.config)
 
 
+@pytest.mark.slow
 def test_policy_contour_default_range_covers_an_exact_table(tmp_path):
     exact = solve_exact(ENV_ID, lead_time=2)
     fig = plot.policy_contour(exact.policy, ENV_ID, lead_time=2)  # the default range stays inside the table
@@ -72,6 +74,7 @@ def test_policy_maps_difference_is_zero_against_itself_and_not_against_base_stoc
     assert np.abs(base.collections[0].get_array()).max() > 0
 
 
+@pytest.mark.slow
 def test_leaderboard_charts_use_stable_colours_and_round_axes(tmp_path):
     gaps = {"lost-sales": {"BaseStock": 3.2, "Myopic": 0.4, "my-agent": 1.1}, "retail": {"DaysOfCover": 12.0}}
     fig = plot.gap_by_track(gaps, learned=["my-agent"])
@@ -87,6 +90,7 @@ def test_leaderboard_charts_use_stable_colours_and_round_axes(tmp_path):
         plot.save(fig, tmp_path / "scatter.gif")
 
 
+@pytest.mark.slow
 def test_cli_simulate_writes_the_trajectory_picture(tmp_path, capsys):
     from invgym.cli import main
 

@@ -45,6 +45,7 @@ def _naive(config, factor):
     return policy
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config_cls", [RetailConfig, ReplenishmentConfig])
 def test_beats_naive_order_up_to_policies_on_the_test_window(config_cls):
     config = config_cls.validate(config_cls.__name__.replace("Config", "Env"), panel=PANEL)
@@ -55,6 +56,7 @@ def test_beats_naive_order_up_to_policies_on_the_test_window(config_cls):
         assert ours < evaluate_panel(_naive(config, factor), config)["average_cost"]
 
 
+@pytest.mark.slow
 def test_forecast_quantile_is_calibrated_out_of_sample():
     config = RetailConfig.validate("RetailEnv", panel=PANEL)
     policy = PredictThenOptimize.fit(config, quantile=0.9)
@@ -68,6 +70,7 @@ def test_forecast_quantile_is_calibrated_out_of_sample():
     assert 0.85 < coverage < 0.95
 
 
+@pytest.mark.slow
 def test_fit_uses_only_the_train_window():
     config = RetailConfig.validate("RetailEnv", panel=PANEL)
     first_test = PANEL.day_of(config.test_start)
@@ -79,6 +82,7 @@ def test_fit_uses_only_the_train_window():
     np.testing.assert_array_equal(a.model.coef, b.model.coef)
 
 
+@pytest.mark.slow
 def test_actions_are_valid_for_both_action_types():
     for action_type in ("discrete", "continuous"):
         config = ReplenishmentConfig.validate("ReplenishmentEnv", panel=PANEL, action_type=action_type)
@@ -94,6 +98,7 @@ def test_refuses_what_it_cannot_do():
         PredictThenOptimize.fit("invgym/LostSales-v0")
 
 
+@pytest.mark.slow
 def test_quantile_regression_fit_is_bit_identical_whatever_blas_thread_count():
     """The leaderboard's PredictThenOptimize drifted with BLAS's thread count (issue 14); the fit no longer can."""
     import subprocess

@@ -247,6 +247,7 @@ def test_interval_stock_rollout_equals_stepping_with_the_same_policy(phased):
 # === Exact optimum ===
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("p,lead_time", [(4, 1), (4, 2), (9, 1), (9, 2)])
 def test_zipkin_2008_table_3_optimal_and_base_stock_without_removal(p, lead_time):
     # With no removal and no purchase cost this is Zipkin's lost-sales model: the exact optimum and the best
@@ -309,6 +310,7 @@ GAPS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kwargs,allowed", GAPS)
 def test_interval_stock_is_within_a_small_gap_of_the_optimum(kwargs, allowed):
     config = _config(**kwargs)

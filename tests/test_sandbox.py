@@ -23,6 +23,8 @@ from invgym.leaderboard.engine import SECRET_ENV
 from invgym.leaderboard.sandbox import sandbox_mode
 from invgym.leaderboard.suite import DEFAULT_SUITE
 
+pytestmark = pytest.mark.slow  # training or leaderboard runs: deselect with -m 'not slow'
+
 SECRET = "sandbox-test-secret-" + uuid.uuid4().hex
 MARKER = "invgym-orphan-" + uuid.uuid4().hex
 

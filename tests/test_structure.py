@@ -125,6 +125,7 @@ def test_zipkin_2008_structure_holds_for_the_exact_optimal_policy():
     assert np.mean(jac[:, 0] < jac[:, 1]) <= 0.01  # the reverse: only as lattice noise
 
 
+@pytest.mark.slow
 def test_direct_backprop_with_structure_weight_keeps_violations_low():
     from invgym.agents import DirectBackprop, DirectBackpropConfig
 
