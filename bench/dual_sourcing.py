@@ -15,7 +15,7 @@ import time
 import gymnasium as gym
 import numpy as np
 
-from bench.common import rate, report, single_env_rate, vector_env_rate
+from bench.common import interleaved, ns_text, ratio_text, report, single_env_run, vector_env_run
 from invgym.envs.dual_sourcing import DualSourcingConfig
 from tests.reference.dual_sourcing import ReferenceEnv
 
@@ -28,12 +28,12 @@ ACTION = np.array([2, 0])
 def throughput() -> None:
     """Measure and print every row, with ratios to the pure-Python reference env."""
     config = DualSourcingConfig.validate("DualSourcingEnv", **KWARGS)
-    python_env = single_env_rate(ReferenceEnv(config), ACTION)
+    python_env = single_env_run(ReferenceEnv(config), ACTION)
     rows = [("pure-Python reference env (tests/reference)", python_env)]
-    rows.append(("gym.make single env (with its default wrappers)", single_env_rate(gym.make(ENV_ID, **KWARGS),
+    rows.append(("gym.make single env (with its default wrappers)", single_env_run(gym.make(ENV_ID, **KWARGS),
                                                                                      ACTION)))
     for n in (1, 64, 1024):
-        rows.append((f"native VectorEnv, N={n}", vector_env_rate(ENV_ID, n, ACTION, **KWARGS)))
+        rows.append((f"native VectorEnv, N={n}", vector_env_run(ENV_ID, n, ACTION, **KWARGS)))
 
     # The same dual-index policy, stepped through the VectorEnv with numpy vs the compiled whole-rollout.
     n = 1024
@@ -55,12 +55,12 @@ def throughput() -> None:
         kernel.rollout("dual_index", [LEVELS], periods=rounds * 100)
         return rounds * 100 * n
 
-    step_rate, roll_rate = rate(stepped), rate(rolled)
-    rows.append((f"VectorEnv N={n} stepped by a numpy dual-index policy", step_rate))
-    rows.append((f"whole-rollout, dual index, N={n}", roll_rate))
-    report("invgym/DualSourcing-v0 (l_r=3, l_e=0, uniform{0..4}), one core", rows, python_env)
-    print(f"\nwhole-rollout / stepped VectorEnv with the same policy: {roll_rate / step_rate:.1f}x")
-    print(f"ns per env-step: VectorEnv N=1024 {1e9 / rows[4][1]:.1f}, whole-rollout {1e9 / roll_rate:.1f}")
+    rows.append((f"VectorEnv N={n} stepped by a numpy dual-index policy", stepped))
+    rows.append((f"whole-rollout, dual index, N={n}", rolled))
+    rows = interleaved(rows)
+    report("invgym/DualSourcing-v0 (l_r=3, l_e=0, uniform{0..4}), one core", rows, rows[0])
+    print(f"\nwhole-rollout / stepped VectorEnv with the same policy: {ratio_text(rows[6], rows[5])}")
+    print(f"ns per env-step (median): VectorEnv N=1024 {ns_text(rows[4])}, whole-rollout {ns_text(rows[6])}")
 
 
 def gaps() -> None:

@@ -15,7 +15,7 @@ import time
 import gymnasium as gym
 import numpy as np
 
-from bench.common import rate, report, single_env_rate, vector_env_rate
+from bench.common import interleaved, ns_text, ratio_text, report, single_env_run, vector_env_run
 from invgym.envs.perishable import PerishableConfig
 from tests.reference.perishable import ReferenceEnv
 
@@ -27,11 +27,11 @@ LEVEL = 11.0  # a base-stock level for m = 3, L = 2, Gamma(4, 0.5)
 def throughput() -> None:
     """Measure and print every row, with ratios to the pure-Python reference env."""
     config = PerishableConfig.validate("PerishableEnv", **KWARGS)
-    python_env = single_env_rate(ReferenceEnv(config), 4)
+    python_env = single_env_run(ReferenceEnv(config), 4)
     rows = [("pure-Python reference env (tests/reference)", python_env)]
-    rows.append(("gym.make single env (with its default wrappers)", single_env_rate(gym.make(ENV_ID, **KWARGS), 4)))
+    rows.append(("gym.make single env (with its default wrappers)", single_env_run(gym.make(ENV_ID, **KWARGS), 4)))
     for n in (1, 64, 1024):
-        rows.append((f"native VectorEnv, N={n}", vector_env_rate(ENV_ID, n, 4, **KWARGS)))
+        rows.append((f"native VectorEnv, N={n}", vector_env_run(ENV_ID, n, 4, **KWARGS)))
 
     # The same base-stock policy, stepped through the VectorEnv with numpy vs the compiled whole-rollout.
     n = 1024
@@ -54,13 +54,13 @@ def throughput() -> None:
         kernel.rollout("ewa", [LEVEL, 5.0, 4.0], periods=rounds * 100)
         return rounds * 100 * n
 
-    step_rate, roll_rate, ewa_rate = rate(stepped), rate(rolled), rate(rolled_ewa)
-    rows.append((f"VectorEnv N={n} stepped by a numpy base-stock policy", step_rate))
-    rows.append((f"whole-rollout, base-stock, N={n}", roll_rate))
-    rows.append((f"whole-rollout, capped EWA, N={n}", ewa_rate))
-    report("invgym/Perishable-v0 (m=3, L=2, FIFO, Gamma(4, 0.5)), one core", rows, python_env)
-    print(f"\nwhole-rollout / stepped VectorEnv with the same policy: {roll_rate / step_rate:.1f}x")
-    print(f"ns per env-step: VectorEnv N=1024 {1e9 / rows[4][1]:.1f}, whole-rollout {1e9 / roll_rate:.1f}")
+    rows.append((f"VectorEnv N={n} stepped by a numpy base-stock policy", stepped))
+    rows.append((f"whole-rollout, base-stock, N={n}", rolled))
+    rows.append((f"whole-rollout, capped EWA, N={n}", rolled_ewa))
+    rows = interleaved(rows)
+    report("invgym/Perishable-v0 (m=3, L=2, FIFO, Gamma(4, 0.5)), one core", rows, rows[0])
+    print(f"\nwhole-rollout / stepped VectorEnv with the same policy: {ratio_text(rows[6], rows[5])}")
+    print(f"ns per env-step (median): VectorEnv N=1024 {ns_text(rows[4])}, whole-rollout {ns_text(rows[6])}")
 
 
 def de_moor() -> None:

@@ -10,7 +10,7 @@ import time
 import gymnasium as gym
 import numpy as np
 
-from bench.common import rate, report, single_env_rate, vector_env_rate
+from bench.common import interleaved, ns_text, ratio_text, report, single_env_run, vector_env_run
 from invgym.envs.procurement_removal import ProcurementRemovalConfig
 from tests.reference import procurement_removal as reference
 from tests.reference.lost_sales import ReferenceEnv
@@ -23,11 +23,11 @@ LEVELS = (15.0, 18.0)  # an interval (order up to a, remove down to b) for L = 2
 def main() -> None:
     """Measure and print every row, with ratios to the pure-Python reference env, then the solver's time."""
     config = ProcurementRemovalConfig.validate("ProcurementRemovalEnv", **KWARGS)
-    python_env = single_env_rate(ReferenceEnv(config, reference), 5)
+    python_env = single_env_run(ReferenceEnv(config, reference), 5)
     rows = [("pure-Python reference env (tests/reference)", python_env)]
-    rows.append(("gym.make single env (with its default wrappers)", single_env_rate(gym.make(ENV_ID, **KWARGS), 5)))
+    rows.append(("gym.make single env (with its default wrappers)", single_env_run(gym.make(ENV_ID, **KWARGS), 5)))
     for n in (1, 64, 1024):
-        rows.append((f"native VectorEnv, N={n}", vector_env_rate(ENV_ID, n, 5, **KWARGS)))
+        rows.append((f"native VectorEnv, N={n}", vector_env_run(ENV_ID, n, 5, **KWARGS)))
 
     # The same interval policy, stepped through the VectorEnv with numpy vs the compiled whole-rollout.
     n = 1024
@@ -50,12 +50,12 @@ def main() -> None:
         kernel.rollout("interval", [a, b], periods=rounds * 100)
         return rounds * 100 * n
 
-    step_rate, roll_rate = rate(stepped), rate(rolled)
-    rows.append((f"VectorEnv N={n} stepped by a numpy interval policy", step_rate))
-    rows.append((f"whole-rollout, interval, N={n}", roll_rate))
-    report(f"{ENV_ID} (L=2, Poisson(5), lost sales), one core", rows, python_env)
-    print(f"\nwhole-rollout / stepped VectorEnv with the same policy: {roll_rate / step_rate:.1f}x")
-    print(f"ns per env-step: VectorEnv N=1024 {1e9 / rows[4][1]:.1f}, whole-rollout {1e9 / roll_rate:.1f}")
+    rows.append((f"VectorEnv N={n} stepped by a numpy interval policy", stepped))
+    rows.append((f"whole-rollout, interval, N={n}", rolled))
+    rows = interleaved(rows)
+    report(f"{ENV_ID} (L=2, Poisson(5), lost sales), one core", rows, rows[0])
+    print(f"\nwhole-rollout / stepped VectorEnv with the same policy: {ratio_text(rows[6], rows[5])}")
+    print(f"ns per env-step (median): VectorEnv N=1024 {ns_text(rows[4])}, whole-rollout {ns_text(rows[6])}")
 
     from invgym.baselines.exact_procurement_removal import solve_procurement_removal
     from invgym.baselines.interval_stock import IntervalStock

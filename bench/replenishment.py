@@ -10,7 +10,7 @@ import time
 import gymnasium as gym
 import numpy as np
 
-from bench.common import rate, report
+from bench.common import interleaved, report
 from invgym.envs.replenishment import ReplenishmentConfig
 from invgym.panels import synthetic_panel
 from tests.reference.replenishment import ReferenceEnv
@@ -38,8 +38,7 @@ def main() -> None:
                 reference.step(6)
         return rounds * DAYS
 
-    python_rate = rate(python_run)
-    rows = [("pure-Python reference env (tests/reference), one SKU", python_rate)]
+    rows = [("pure-Python reference env (tests/reference), one SKU", python_run)]
 
     venv = gym.make_vec("invgym/Replenishment-v0", num_envs=SKUS, vectorization_mode="vector_entry_point", **kwargs)
     constant = np.full(SKUS, 6, dtype=np.int64)
@@ -51,7 +50,7 @@ def main() -> None:
                 venv.step(constant)
         return rounds * SKUS * DAYS
 
-    rows.append((f"native VectorEnv, {SKUS} SKUs x {DAYS} days, constant order", rate(whole_panel)))
+    rows.append((f"native VectorEnv, {SKUS} SKUs x {DAYS} days, constant order", whole_panel))
     sl = config.slices
 
     def base_stock(rounds: int) -> int:
@@ -63,8 +62,10 @@ def main() -> None:
                 obs, *_ = venv.step(np.ceil(np.maximum(level - obs[:, :2].sum(axis=1), 0)).astype(np.int64))
         return rounds * SKUS * DAYS
 
-    rows.append(("  the same, stepped by a numpy base-stock policy", rate(base_stock)))
-    report(f"invgym/Replenishment-v0, {SKUS} SKUs x {DAYS} days (SKU-days/s), one core", rows, python_rate)
+    rows.append(("  the same, stepped by a numpy base-stock policy", base_stock))
+    rows = interleaved(rows, rounds=5)
+    report(f"invgym/Replenishment-v0, {SKUS} SKUs x {DAYS} days (SKU-days/s), one core", rows, rows[0],
+           unit="units/s")
 
 
 if __name__ == "__main__":

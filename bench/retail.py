@@ -10,7 +10,7 @@ import time
 import gymnasium as gym
 import numpy as np
 
-from bench.common import rate, report
+from bench.common import interleaved, report
 from invgym.envs.retail import RetailConfig
 from invgym.panels import synthetic_panel
 from tests.reference.retail import ReferenceEnv
@@ -37,8 +37,7 @@ def main() -> None:
                 reference.step(3)
         return rounds * DAYS
 
-    python_rate = rate(python_run)
-    rows = [("pure-Python reference env (tests/reference), one product", python_rate)]
+    rows = [("pure-Python reference env (tests/reference), one product", python_run)]
 
     venv = gym.make_vec("invgym/Retail-v0", num_envs=PRODUCTS, vectorization_mode="vector_entry_point", **kwargs)
     constant = np.full(PRODUCTS, 3, dtype=np.int64)
@@ -50,7 +49,7 @@ def main() -> None:
                 venv.step(constant)
         return rounds * PRODUCTS * DAYS
 
-    rows.append((f"native VectorEnv, {PRODUCTS} products x {DAYS} days, constant order", rate(whole_panel)))
+    rows.append((f"native VectorEnv, {PRODUCTS} products x {DAYS} days, constant order", whole_panel))
     sales = config.slices["sales"]
 
     def base_stock(rounds: int) -> int:
@@ -61,8 +60,10 @@ def main() -> None:
                 obs, *_ = venv.step(np.ceil(np.maximum(level - obs[:, 0], 0)).astype(np.int64))
         return rounds * PRODUCTS * DAYS
 
-    rows.append(("  the same, stepped by a numpy base-stock policy", rate(base_stock)))
-    report(f"invgym/Retail-v0, {PRODUCTS} products x {DAYS} days (product-days/s), one core", rows, python_rate)
+    rows.append(("  the same, stepped by a numpy base-stock policy", base_stock))
+    rows = interleaved(rows, rounds=5)
+    report(f"invgym/Retail-v0, {PRODUCTS} products x {DAYS} days (product-days/s), one core", rows, rows[0],
+           unit="units/s")
 
 
 if __name__ == "__main__":

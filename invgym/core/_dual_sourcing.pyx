@@ -7,7 +7,7 @@ cimport cython
 from libc.math cimport fmax, fmin
 from libc.stdint cimport int64_t
 
-from invgym.core._kernel cimport BatchKernel
+from invgym.core._kernel cimport BatchKernel, draw_demand
 from invgym.core._pipeline cimport shift_pipeline
 
 import numpy as np
@@ -129,7 +129,7 @@ cdef class DualSourcingKernel(BatchKernel):
         if le == 0:
             x[0] += q_e
         # 4. DEMAND: sampled from env i's product, or replayed from the demand path.
-        d = self.draw_demand(i, t)
+        d = draw_demand(self, i, t, &self.rng[i, 0])
         # 5. FULFILMENT: demand is backlogged (net inventory may fall below zero), or with lost sales met
         #    from stock on hand only and the excess lost.
         if self.lost_sales:

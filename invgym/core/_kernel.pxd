@@ -4,6 +4,8 @@
 cimport cython
 from libc.stdint cimport int32_t, int64_t, uint64_t
 
+from invgym.core._demand cimport sample_alias
+
 
 cdef class BatchKernel:
     # === Shape ===
@@ -42,6 +44,9 @@ cdef class BatchKernel:
     cdef unsigned char[::1] truncated
     cdef unsigned char[::1] finished
     cdef double[:, ::1] parts
+    cdef bint has_parts_t
+    cdef double[:, ::1] parts_t
+    cdef readonly Py_ssize_t num_finished
     cdef double[:, ::1] actions
 
     # === Scenario hooks (overridden by each scenario kernel) ===
@@ -51,6 +56,18 @@ cdef class BatchKernel:
 
     # === Shared helpers ===
     @cython.final
-    cdef double draw_demand(self, Py_ssize_t i, int64_t period) noexcept nogil
-    @cython.final
     cdef void start_episode(self, Py_ssize_t i) noexcept nogil
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.initializedcheck(False)
+cdef inline double draw_demand(BatchKernel k, Py_ssize_t i, int64_t period, uint64_t* rng) noexcept nogil:
+    # Env i's demand in ``period``: replayed when a path is set (the caller has checked its length), else one
+    # alias draw from env i's product with the stream ``rng`` (env i's own, or a local copy of it in a rollout).
+    # Inline here, so every scenario's loop compiles the draw into itself instead of calling across modules.
+    cdef int64_t p
+    if k.replay:
+        return k.demand_path[i, period]
+    p = k.product[i]
+    return sample_alias(rng, &k.alias_prob[p, 0], &k.alias_idx[p, 0], k.support[p])

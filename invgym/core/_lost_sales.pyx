@@ -3,9 +3,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 
 cimport cython
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 
-from invgym.core._kernel cimport BatchKernel
+from invgym.core._kernel cimport BatchKernel, draw_demand
 from invgym.core._pipeline cimport push_window, shift_pipeline
 
 import numpy as np
@@ -24,6 +24,7 @@ cdef enum:
     P_DEMAND = 4
     P_ORDER = 5
     NUM_PARTS = 6
+    MAX_WIDTH = 64  # the longest state row the rollout keeps in locals (lead times up to 64)
 
 # Fixed policies that rollout() runs without leaving compiled code, with their parameter columns.
 # "vector_base_stock" takes lead_time + 1 columns, the levels s_0, ..., s_L (Zipkin 2008, Sec. 3).
@@ -97,9 +98,9 @@ cdef class LostSalesKernel(BatchKernel):
 
     # === Step ===
 
-    cdef inline void period(self, Py_ssize_t i, double q, int64_t t, double* out) noexcept nogil:
-        """One period of env i with order q in its period t; writes the parts row to ``out``."""
-        cdef double* x = &self.state[i, 0]
+    cdef inline void period(self, Py_ssize_t i, double q, int64_t t, double* out, double* x,
+                            uint64_t* rng) noexcept nogil:
+        """One period of env i with order q in its period t, state row ``x`` and stream ``rng``; parts to ``out``."""
         cdef Py_ssize_t k
         cdef int64_t L = self.lead_time
         cdef double d, sales, lost, arriving
@@ -107,7 +108,7 @@ cdef class LostSalesKernel(BatchKernel):
         if L == 0:
             x[0] += q
         # 4. DEMAND: sampled from env i's product, or replayed from the demand path.
-        d = self.draw_demand(i, t)
+        d = draw_demand(self, i, t, rng)
         # 5. SALES AND LOST SALES: demand is met from on-hand stock only; the excess is lost.
         sales = d if d < x[0] else x[0]
         lost = d - sales
@@ -125,7 +126,7 @@ cdef class LostSalesKernel(BatchKernel):
             x[0] += shift_pipeline(&x[1], L - 1, q)
 
     cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil:
-        self.period(i, action[0], self.t[i], &self.parts[i, 0])
+        self.period(i, action[0], self.t[i], &self.parts[i, 0], &self.state[i, 0], &self.rng[i, 0])
         self.rewards[i] = -self.parts[i, P_COST]
 
     # === Rollout ===
@@ -162,12 +163,23 @@ cdef class LostSalesKernel(BatchKernel):
         totals_arr = np.zeros((self.num_envs, NUM_PARTS), dtype=np.float64)
         cdef double[:, ::1] totals = totals_arr
         cdef double row[NUM_PARTS]
-        cdef double q, position, recent
-        cdef Py_ssize_t i, k, l
+        cdef double acc[NUM_PARTS]
+        cdef uint64_t rng[4]  # env i's stream and state row are copied to locals for its run, then written back,
+        cdef double x[MAX_WIDTH]  # so that the compiler keeps them in registers across periods
+        cdef double q, position, recent, high = self.max_order
+        cdef Py_ssize_t i, k, l, width = self.width
         cdef int64_t L = self.lead_time
         cdef int64_t s
+        if width > MAX_WIDTH:
+            raise ValueError(f"rollout supports lead times up to {MAX_WIDTH}. Got {L} instead.")
         with nogil:
             for i in range(self.num_envs):
+                for k in range(4):
+                    rng[k] = self.rng[i, k]
+                for k in range(width):
+                    x[k] = self.state[i, k]
+                for k in range(NUM_PARTS):
+                    acc[k] = 0.0
                 for s in range(warmup + periods):
                     # 3. ORDER by the fixed policy, from the inventory position (on-hand plus pipeline).
                     if kind == CONSTANT:
@@ -175,29 +187,35 @@ cdef class LostSalesKernel(BatchKernel):
                     elif kind == VECTOR_BASE_STOCK:
                         # q = min(s_0, s_l - (l most recent orders) for 0 < l < L, s_L - inventory position).
                         if L == 0:
-                            q = theta[i, 0] - self.state[i, 0]
+                            q = theta[i, 0] - x[0]
                         else:
                             q = theta[i, 0]
                             recent = 0.0
                             for l in range(1, L):
-                                recent += self.state[i, L - l]
+                                recent += x[L - l]
                                 if theta[i, l] - recent < q:
                                     q = theta[i, l] - recent
-                            if theta[i, L] - (recent + self.state[i, 0]) < q:
-                                q = theta[i, L] - (recent + self.state[i, 0])
+                            if theta[i, L] - (recent + x[0]) < q:
+                                q = theta[i, L] - (recent + x[0])
                     else:
                         position = 0.0
-                        for k in range(self.width):
-                            position += self.state[i, k]
+                        for k in range(width):
+                            position += x[k]
                         q = theta[i, 0] - position
                         if kind == CAPPED_BASE_STOCK and q > theta[i, 1]:
                             q = theta[i, 1]
                     if q < 0.0:
                         q = 0.0
-                    elif q > self.max_order:
-                        q = self.max_order
-                    self.period(i, q, s, row)
+                    elif q > high:
+                        q = high
+                    self.period(i, q, s, row, x, rng)
                     if s >= warmup:
                         for k in range(NUM_PARTS):
-                            totals[i, k] += row[k]
+                            acc[k] += row[k]
+                for k in range(4):
+                    self.rng[i, k] = rng[k]
+                for k in range(width):
+                    self.state[i, k] = x[k]
+                for k in range(NUM_PARTS):
+                    totals[i, k] = acc[k]
         return {name: totals_arr[:, k] for k, name in enumerate(PARTS)}

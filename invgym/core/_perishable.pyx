@@ -6,7 +6,7 @@ cimport cython
 from libc.math cimport floor
 from libc.stdint cimport int64_t
 
-from invgym.core._kernel cimport BatchKernel
+from invgym.core._kernel cimport BatchKernel, draw_demand
 
 import numpy as np
 
@@ -130,7 +130,7 @@ cdef class PerishableKernel(BatchKernel):
         # which is on hand (freshest, m periods of life) when L = 0 and in the pipeline otherwise.
         y[w] = q
         # 4. DEMAND: sampled from env i's product, or replayed from the demand path.
-        d = self.draw_demand(i, t)
+        d = draw_demand(self, i, t, &self.rng[i, 0])
         # 5. ISSUING: demand is met from the m on-hand buckets y[0..m-1] only, FIFO oldest first or LIFO
         # freshest first; what cannot be met is lost.
         need = d

@@ -6,7 +6,7 @@ cimport cython
 from libc.stdint cimport int32_t, int64_t
 
 from invgym.core._demand cimport sample_alias
-from invgym.core._kernel cimport BatchKernel
+from invgym.core._kernel cimport BatchKernel, draw_demand
 from invgym.core._pipeline cimport shift_pipeline
 
 import numpy as np
@@ -133,7 +133,7 @@ cdef class ProcurementRemovalKernel(BatchKernel):
         # 4. DEMAND: replayed (path[i, index]) or drawn from the product (stationary) or from phase period mod S.
         cdef int64_t ph
         if self.replay or self.num_phases == 0:
-            return self.draw_demand(i, index)
+            return draw_demand(self, i, index, &self.rng[i, 0])
         ph = period % self.num_phases
         return sample_alias(&self.rng[i, 0], &self.phase_prob[ph, 0], &self.phase_idx[ph, 0],
                             self.phase_support[ph])

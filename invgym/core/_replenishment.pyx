@@ -7,7 +7,7 @@ cimport cython
 from libc.math cimport ceil, floor
 from libc.stdint cimport int64_t
 
-from invgym.core._kernel cimport BatchKernel
+from invgym.core._kernel cimport BatchKernel, draw_demand
 from invgym.core._pipeline cimport push_window
 from invgym.core._rng cimport rng_below, rng_uniform
 
@@ -242,7 +242,7 @@ cdef class ReplenishmentKernel(BatchKernel):
                 self.arrivals[i, (t + lead) % self.ring] += q
                 self.on_order[i] += q
         # 4. DEMAND: the panel's value for (SKU, day), or the replayed demand path.
-        d = self.draw_demand(i, t) if self.replay else self.panel_demand[p, day]
+        d = draw_demand(self, i, t, &self.rng[i, 0]) if self.replay else self.panel_demand[p, day]
         # 5. SALES AND LOST SALES from the shelf; the excess is lost (e-commerce customers buy elsewhere).
         available = self.on_hand[i]
         sales = d if d < available else available

@@ -5,7 +5,7 @@
 cimport cython
 from libc.stdint cimport int64_t
 
-from invgym.core._kernel cimport BatchKernel
+from invgym.core._kernel cimport BatchKernel, draw_demand
 from invgym.core._pipeline cimport push_window, shift_pipeline
 from invgym.core._rng cimport rng_below
 
@@ -164,7 +164,7 @@ cdef class RetailKernel(BatchKernel):
         if L == 0:
             x[0] += q
         # 4. DEMAND: the panel's value for (product, day), or the replayed demand path.
-        d = self.draw_demand(i, t) if self.replay else self.panel_demand[p, day]
+        d = draw_demand(self, i, t, &self.rng[i, 0]) if self.replay else self.panel_demand[p, day]
         # 5. SALES AND LOST SALES: demand is met from the shelf only; the excess is lost and never observed.
         sales = d if d < x[0] else x[0]
         lost = d - sales

@@ -309,6 +309,8 @@ class BoundKernel:
         final_obs: float32 like ``obs`` with same-step autoreset (the last observation of an ended episode), else
             None.
         finished: bool (num_envs,) flagging envs whose episode ended this step with same-step autoreset, else None.
+        parts_t: float64 (len(config.parts), num_envs), ``parts`` by key (one contiguous row per part), written
+            by ``step`` as a vector env's ``info`` hands them out.
     """
 
     def __init__(self, config: ScenarioConfig, num_envs: int, *, same_step: bool = False) -> None:
@@ -323,11 +325,12 @@ class BoundKernel:
         self.actions = np.zeros((n, kernel.act_dim), dtype=np.float64)
         self.final_obs = np.zeros_like(self.obs) if same_step else None
         self.finished = np.zeros(n, dtype=np.bool_) if same_step else None
+        self.parts_t = np.zeros((kernel.num_parts, n), dtype=np.float64)  # parts by key, as info hands them out
         self._bind()
 
     def _bind(self) -> None:
         self.kernel.bind(self.obs, self.rewards, self.terminated, self.truncated, self.parts, self.actions,
-                         self.final_obs, self.finished)
+                         self.final_obs, self.finished, self.parts_t)
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -358,6 +361,8 @@ class _Rebinds:
         self.__dict__.update(state)
         if "_obs_row" in state:  # a view does not survive pickling as a view
             self._obs_row = self._buf.obs[0]
+        if "_info_views" in state:
+            self._bind_views()
 
 
 def _demand_path_option(options: dict | None, kernel: Any, owner: str) -> None:
@@ -545,7 +550,10 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
     ``info`` holds each per-period part (e.g. ``cost``) as an array with its ``_``-prefixed mask.
     Env i of a vector env reset with ``seed=s`` replays exactly the single env reset with ``seed=s + i``.
     A subclass names its ``config_class``; its ``__init__`` (``num_envs``, ``autoreset_mode``, ``render_mode``,
-    then the config's public parameters as keywords) is derived from the config's parameter table.
+    then the config's public parameters as keywords, then ``copy``) is derived from the config's parameter table.
+    ``copy=True`` (the default, as Gymnasium's ``SyncVectorEnv``) returns fresh arrays from every step;
+    ``copy=False`` returns the env's own buffers and one ``info`` dict refreshed in place, allocating nothing per
+    step (what a step returned is overwritten by the next).
     """
 
     metadata: ClassVar[dict] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
@@ -559,16 +567,20 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
             leading = [inspect.Parameter("num_envs", positional, default=1, annotation="int"),
                        inspect.Parameter("autoreset_mode", positional, default="next_step", annotation="str"),
                        inspect.Parameter("render_mode", positional, default=None, annotation="str | None")]
-            _declared_init(cls, KernelVectorEnv, cls.config_class, leading, [], keyword_only=True)
+            copy = [inspect.Parameter("copy", inspect.Parameter.KEYWORD_ONLY, default=True, annotation="bool")]
+            _declared_init(cls, KernelVectorEnv, cls.config_class, leading, copy, keyword_only=True)
 
     def __init__(self, config: ScenarioConfig, num_envs: int = 1, autoreset_mode: Any = "next_step",
-                 render_mode: str | None = None) -> None:
+                 render_mode: str | None = None, copy: bool = True) -> None:
         name = type(self).__name__
         self.render_mode = _check_render_mode(render_mode, name)
         self.num_envs = check_int(num_envs, "num_envs", name, 1, 10_000_000)
         mode = getattr(autoreset_mode, "value", autoreset_mode)
         mode = {"NextStep": "next_step", "SameStep": "same_step"}.get(mode, mode)
         self.autoreset_mode = check_choice(mode, "autoreset_mode", name, ("next_step", "same_step"))
+        if not isinstance(copy, bool | np.bool_):
+            raise TypeError(f"The 'copy' parameter of {name} must be a bool. Got {copy!r} instead.")
+        self.copy = bool(copy)
         self.metadata = dict(self.metadata)
         if AutoresetMode is not None:
             self.metadata["autoreset_mode"] = (
@@ -582,12 +594,24 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         self._buf = config.bind(self.num_envs, same_step=self.autoreset_mode == "same_step")
         self.kernel = self._buf.kernel
         self._discrete = config.action_type == "discrete"
+        self._kinds = "iu" if self._discrete else "iuf"
         self._keys = type(config).parts
         self._all = np.ones(self.num_envs, dtype=np.bool_)
         self._all.flags.writeable = False
+        self._masks = {"_" + key: self._all for key in self._keys}
+        self._bind_views()
         self._seeded = False
         self._histories = None if render_mode is None else [
             _History(config) for _ in range(min(self.num_envs, self.render_envs))]
+
+    def _bind_views(self) -> None:
+        # Views on the bound buffers, made once: the action buffer in the shape actions arrive in, and the info
+        # dict of copy=False, whose arrays are the kernel's parts rows (refreshed in place by every step).
+        buf = self._buf
+        self._act_shape = self.action_space.shape
+        self._act_view = buf.actions.reshape(self._act_shape)
+        self._info_views = dict(zip(self._keys, buf.parts_t, strict=True))
+        self._info_views.update(self._masks)
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         """Reset every env; an int ``seed`` gives env i the seed ``seed + i``, a list gives each its own."""
@@ -612,18 +636,17 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         return self._buf.obs.copy(), {}
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        """Step every env with its action (shape ``(num_envs,)`` or ``(num_envs, action_dim)``)."""
-        arr = np.asarray(actions)
-        act = self._buf.actions
-        if arr.size != act.size or (self._discrete and arr.dtype.kind not in "iu"):
-            raise ValueError(
-                f"actions of {type(self).__name__} must be {'int' if self._discrete else 'float'}s of shape "
-                f"{self.action_space.shape}; got {arr.dtype} {arr.shape}"
-                + (": did you pass the policy's logits?" if self._discrete and arr.dtype.kind == "f" else ".")
-            )
-        np.copyto(act, arr.reshape(act.shape), casting="unsafe")
+        """Step every env with its action (shape ``(num_envs,)`` or ``(num_envs, action_dim)``).
+
+        With ``copy=False`` the arrays returned (and ``info``'s) are the env's own buffers, overwritten by the
+        next step: nothing is allocated per step. With ``copy=True`` (the default) they are fresh copies.
+        """
+        arr = actions if type(actions) is np.ndarray else np.asarray(actions)
+        if arr.shape != self._act_shape or arr.dtype.kind not in self._kinds:
+            arr = self._checked_actions(arr)
+        np.copyto(self._act_view, arr, casting="unsafe")
         if self._offset is not None:  # indices from 0 -> the scenario's signed orders
-            act += self._offset
+            self._buf.actions += self._offset
         bad = self.kernel.step()
         if bad >= 0:
             raise ValueError(
@@ -633,7 +656,25 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         buf = self._buf
         if self._histories is not None:
             self._record()
-        return buf.obs.copy(), buf.rewards.copy(), buf.terminated.copy(), buf.truncated.copy(), self._info()
+        if not self.copy:
+            if self.kernel.num_finished:
+                return buf.obs, buf.rewards, buf.terminated, buf.truncated, self._final_info(dict(self._info_views))
+            return buf.obs, buf.rewards, buf.terminated, buf.truncated, self._info_views
+        info = dict(zip(self._keys, buf.parts_t.copy(), strict=True))  # one copy; each key is a row of it
+        info.update(self._masks)
+        if self.kernel.num_finished:
+            self._final_info(info)
+        return buf.obs.copy(), buf.rewards.copy(), buf.terminated.copy(), buf.truncated.copy(), info
+
+    def _checked_actions(self, arr: np.ndarray) -> np.ndarray:
+        """The actions in the action buffer's shape, or a ValueError naming what is wrong with them."""
+        if arr.size != self._act_view.size or (self._discrete and arr.dtype.kind not in "iu"):
+            raise ValueError(
+                f"actions of {type(self).__name__} must be {'int' if self._discrete else 'float'}s of shape "
+                f"{self.action_space.shape}; got {arr.dtype} {arr.shape}"
+                + (": did you pass the policy's logits?" if self._discrete and arr.dtype.kind == "f" else ".")
+            )
+        return arr.reshape(self._act_shape)
 
     def _record(self) -> None:
         for i, history in enumerate(self._histories):
@@ -650,17 +691,12 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
             raise ResetNeeded(f"{type(self).__name__}: call reset() before render().")
         return tuple(h.ansi() if self.render_mode == "ansi" else h.frame() for h in self._histories)
 
-    def _info(self) -> dict:
+    def _final_info(self, info: dict) -> dict:
+        """Add same-step autoreset's ``final_obs`` (object array, set where ``_final_obs``) to ``info``."""
         buf = self._buf
-        parts = buf.parts.T.copy()  # one copy; each key is a contiguous row of it
-        info: dict[str, Any] = {}
-        for k, key in enumerate(self._keys):
-            info[key] = parts[k]
-            info["_" + key] = self._all
-        if buf.finished is not None and buf.finished.any():
-            mask = buf.finished.copy()
-            final = np.empty(self.num_envs, dtype=object)
-            for i in np.flatnonzero(mask):
-                final[i] = buf.final_obs[i].copy()
-            info["final_obs"], info["_final_obs"] = final, mask
+        mask = buf.finished.copy()
+        final = np.empty(self.num_envs, dtype=object)
+        for i in np.flatnonzero(mask):
+            final[i] = buf.final_obs[i].copy()
+        info["final_obs"], info["_final_obs"] = final, mask
         return info

@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: MIT
+# The compiled limit: minimal Cython loops over the kernels' own demand tables, for bench/ only (never imported
+# by the package). Built on first use by pyximport (bench/probe.py), with the kernels' flags (bench/_probe.pyxbld).
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+
+from libc.stdint cimport int32_t, int64_t, uint64_t
+
+from invgym.core._demand cimport sample_alias
+from invgym.core._rng cimport rng_seed
+
+import numpy as np
+
+
+# === Rollout ===
+
+def lost_sales_rollout(alias_prob, alias_idx, int64_t support, int64_t lead_time, double h, double p,
+                       double max_order, double level, int64_t num_envs, int64_t periods):
+    """Base-stock on lost sales: env i seeded with i, state in locals; returns each env's total cost."""
+    cdef const double[::1] prob = np.ascontiguousarray(alias_prob[0], dtype=np.float64)
+    cdef const int32_t[::1] alias = np.ascontiguousarray(alias_idx[0], dtype=np.int32)
+    totals_arr = np.zeros(num_envs)
+    cdef double[::1] totals = totals_arr
+    cdef uint64_t rng[4]
+    cdef double x[64]
+    cdef double q, d, sold, position, total
+    cdef int64_t i, s, k, width = lead_time if lead_time > 1 else 1
+    with nogil:
+        for i in range(num_envs):
+            rng_seed(rng, <uint64_t>i)
+            for k in range(width):
+                x[k] = 0.0
+            total = 0.0
+            for s in range(periods):
+                position = 0.0
+                for k in range(width):
+                    position += x[k]
+                q = level - position
+                q = 0.0 if q < 0.0 else (max_order if q > max_order else q)
+                if lead_time == 0:
+                    x[0] += q
+                d = sample_alias(rng, &prob[0], &alias[0], support)
+                sold = d if d < x[0] else x[0]
+                x[0] -= sold
+                total += h * x[0] + p * (d - sold)
+                if lead_time >= 1:
+                    x[0] += x[1] if lead_time > 1 else q
+                    for k in range(1, lead_time - 1):
+                        x[k] = x[k + 1]
+                    if lead_time > 1:
+                        x[lead_time - 1] = q
+            totals[i] = total
+    return totals_arr
+
+
+# === Step ===
+
+cdef class LostSalesStepper:
+    """Lost sales stepped one period at a time over bound buffers (no autoreset logic beyond the horizon)."""
+
+    cdef double[:, ::1] state
+    cdef uint64_t[:, ::1] rng
+    cdef const double[::1] prob
+    cdef const int32_t[::1] alias
+    cdef int64_t support, lead_time, width, horizon
+    cdef int64_t[::1] t
+    cdef double h, p
+    cdef float[:, ::1] obs
+    cdef double[::1] rewards
+    cdef unsigned char[::1] truncated
+    cdef const double[::1] actions
+
+    def __init__(self, alias_prob, alias_idx, int64_t support, int64_t lead_time, double h, double p,
+                 int64_t horizon, obs, rewards, truncated, actions):
+        n = obs.shape[0]
+        self.prob = np.ascontiguousarray(alias_prob[0], dtype=np.float64)
+        self.alias = np.ascontiguousarray(alias_idx[0], dtype=np.int32)
+        self.support, self.lead_time, self.h, self.p, self.horizon = support, lead_time, h, p, horizon
+        self.width = lead_time if lead_time > 1 else 1
+        self.state = np.zeros((n, self.width))
+        self.rng = np.zeros((n, 4), dtype=np.uint64)
+        self.t = np.zeros(n, dtype=np.int64)
+        for i in range(n):
+            rng_seed(&self.rng[i, 0], <uint64_t>i)
+        self.obs, self.rewards, self.truncated, self.actions = obs, rewards, truncated.view(np.uint8), actions
+
+    def step(self):
+        """One period of every env with the bound actions; writes obs, rewards and truncated."""
+        cdef Py_ssize_t i, k, n = self.state.shape[0]
+        cdef int64_t L = self.lead_time
+        cdef double q, d, sold
+        cdef double* x
+        with nogil:
+            for i in range(n):
+                x = &self.state[i, 0]
+                q = self.actions[i]
+                if L == 0:
+                    x[0] += q
+                d = sample_alias(&self.rng[i, 0], &self.prob[0], &self.alias[0], self.support)
+                sold = d if d < x[0] else x[0]
+                x[0] -= sold
+                self.rewards[i] = -(self.h * x[0] + self.p * (d - sold))
+                if L >= 1:
+                    x[0] += x[1] if L > 1 else q
+                    for k in range(1, L - 1):
+                        x[k] = x[k + 1]
+                    if L > 1:
+                        x[L - 1] = q
+                self.t[i] += 1
+                self.truncated[i] = self.t[i] >= self.horizon
+                if self.truncated[i]:
+                    self.t[i] = 0
+                    for k in range(self.width):
+                        x[k] = 0.0
+                for k in range(self.width):
+                    self.obs[i, k] = <float>x[k]
+

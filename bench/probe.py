@@ -1,0 +1,17 @@
+"""The compiled-limit probes of bench/_probe.pyx, built on first use with pyximport.
+
+Bench-only: the package never imports them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pyximport
+
+_ROOT = os.path.join(os.path.dirname(__file__), "..")
+pyximport.install(language_level=3, setup_args={"include_dirs": [_ROOT]}, inplace=False)
+
+from bench._probe import LostSalesStepper, lost_sales_rollout  # noqa: E402
+
+__all__ = ["LostSalesStepper", "lost_sales_rollout"]
