@@ -84,7 +84,7 @@ def main() -> None:
     ]
     rows = interleaved(cases)
     by = {name.split(" (")[0]: row for (name, _), row in zip(cases, rows, strict=True)}
-    lean, single = by["lean pure-Python env"], by["gym.make single env"]
+    lean, single, ref = by["lean pure-Python env"], by["gym.make single env"], by["pure-Python reference env"]
     roll, p_roll = by[f"whole-rollout, base-stock, N={N}"], by["whole-rollout probe"]
     p_step = by["stepped probe"]
     report(f"{ENV_ID} (L=2, Poisson(5)), one core", rows, lean)
@@ -93,7 +93,7 @@ def main() -> None:
         one, n64, n1024 = (by[f"native VectorEnv, N={n}{tail}"] for n in (1, 64, N))
         print(f"  VectorEnv{tail}:")
         print(f"    N={N} / lean pure-Python env (>= 100x):                 {ratio_text(n1024, lean)}")
-        print(f"    N={N} / reference env (tests/reference):                {ratio_text(n1024, by['pure-Python reference env'])}")
+        print(f"    N={N} / reference env (tests/reference):                {ratio_text(n1024, ref)}")
         print(f"    stepped probe / N={N}, per env-step (<= 1.5x):          {ratio_text(p_step, n1024)}")
         print(f"    gym.make single env / N=1, per step (<= 1.5x):          {ratio_text(single, one)}")
         print(f"    N={N} / N=64, per env-step (<= 1.5x):                   {ratio_text(n1024, n64)}")
