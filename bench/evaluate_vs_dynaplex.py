@@ -18,8 +18,9 @@ warmup periods and counted periods:
   (``BatchKernel.rollout_table``); DynaPlex compiles the table policy into its engine.
 
 Throughput is periods simulated per second, warmup included (``trajectories * (warmup + periods) / seconds``),
-for the whole ``evaluate`` / ``assess`` call. Wall and CPU seconds are each the least of three calls; the CPU
-time (all threads of the process) is the steadier figure on a shared machine. One core: DynaPlex
+for the whole ``evaluate`` / ``assess`` call, on CPU time (all threads of the process). The two tools' calls
+are interleaved (invgym, DynaPlex, invgym, DynaPlex, ...) as every bench here is (bench/common.py); each
+ratio is taken round by round and reported as its median with the least and greatest round. One core: DynaPlex
 ``workers=1``, BLAS limited to one thread. DynaPlex's first ``assess`` of a policy type also builds its engine
 and runs a checked 32-trajectory rehearsal; that call is reported separately. The tools draw different random
 numbers, so their costs differ by sampling error only: ``diff/se`` is the difference over its standard error.
@@ -32,11 +33,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import math  # noqa: E402
+import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 import invgym  # noqa: E402
+from bench.common import load_text  # noqa: E402
 from invgym.baselines import BaseStock, solve_exact  # noqa: E402
 
 ENV_ID = "invgym/LostSales-v0"
@@ -45,36 +48,29 @@ LEVEL = 33
 TRAJECTORIES, WARMUP, PERIODS = 4096, 128, 1024  # DynaPlex's defaults for an infinite-horizon comparer
 SEED = 0
 TOL = 1e-6
-REPEATS = 3
+REPEATS = 5
 KWARGS = dict(lead_time=LEAD_TIME, lost_sales_cost=P, holding_cost=H)
 
 
-def timed(call: Callable[[], Any], repeats: int = REPEATS) -> tuple[float, float, Any]:
-    """Least wall and least CPU seconds over ``repeats`` calls of ``call``, and the last call's result."""
-    walls, cpus, result = [], [], None
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = call()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return min(walls), min(cpus), result
+def timed(call: Callable[[], Any]) -> tuple[float, Any]:
+    """CPU seconds of one call of ``call``, and its result."""
+    cpu = time.process_time()
+    result = call()
+    return time.process_time() - cpu, result
 
 
-def invgym_side() -> dict[str, tuple[float, float, float, float, str]]:
-    """Evaluate both policies with ``invgym.evaluate``: name -> (cost, stderr, wall s, CPU s, path)."""
+def invgym_side() -> tuple[dict[str, Callable[[], Any]], float]:
+    """Both policies as ``invgym.evaluate`` calls (name -> call), and the exact optimum's cost."""
     solution = solve_exact(ENV_ID, tol=TOL, **KWARGS)
     policies = {"base-stock S=33": BaseStock.fit(ENV_ID, level=LEVEL, **KWARGS), "optimal": solution.policy}
-    rows = {}
-    for name, policy in policies.items():
-        wall, cpu, result = timed(lambda policy=policy: invgym.evaluate(
-            policy, ENV_ID, num_envs=TRAJECTORIES, periods=PERIODS, warmup=WARMUP, seed=SEED, **KWARGS))
-        rows[name] = (result.average_cost, result.stderr, wall, cpu, result.path)
-    rows["exact optimum"] = (solution.average_cost, 0.0, math.nan, math.nan, "solve_exact")
-    return rows
+    calls = {name: (lambda policy=policy: invgym.evaluate(
+        policy, ENV_ID, num_envs=TRAJECTORIES, periods=PERIODS, warmup=WARMUP, seed=SEED, **KWARGS))
+        for name, policy in policies.items()}
+    return calls, solution.average_cost
 
 
-def dynaplex_side() -> dict[str, tuple[float, float, float, float, str, float]]:
-    """Assess both policies with DynaPlex: name -> (cost, stderr, wall s, CPU s, backend, first call s)."""
+def dynaplex_side() -> tuple[dict[str, tuple[Callable[[], Any], float]], float]:
+    """Both policies as DynaPlex ``assess`` calls (engine built by a first call): name -> (call, first s)."""
     import dynaplex
     from dynaplex.modelling import DiscreteDist
     from dynaplex.models.lost_sales import BaseStockPolicy, LostSalesMDP
@@ -87,22 +83,14 @@ def dynaplex_side() -> dict[str, tuple[float, float, float, float, str, float]]:
     result = dynaplex.ExactSolver(plain, epsilon=TOL).solve()
     cases = {"base-stock S=33": (capped, BaseStockPolicy(capped, base_stock_level=LEVEL)),
              "optimal": (plain, result.get_policy())}
-    rows = {}
+    calls = {}
     for name, (mdp, policy) in cases.items():
         comparer = dynaplex.PolicyComparer(mdp, number_of_trajectories=TRAJECTORIES, warmup_time=WARMUP,
                                            horizon=PERIODS, seed=SEED, workers=1)
         start = time.perf_counter()
         comparer.assess(policy)  # builds the engine for this policy type and rehearses it
-        first = time.perf_counter() - start
-        wall, cpu, assessed = timed(lambda comparer=comparer, policy=policy: comparer.assess(policy))
-        rows[name] = (assessed.mean, assessed.error, wall, cpu, assessed.backend, first)
-    rows["exact optimum"] = (result.cost, 0.0, math.nan, math.nan, "ExactSolver", math.nan)
-    return rows
-
-
-def _cell(value: float, width: int, fmt: str) -> str:
-    """``value`` formatted, or blanks when it is NaN (a figure that does not apply)."""
-    return " " * width if math.isnan(value) else format(value, f"{width}{fmt}")
+        calls[name] = (lambda comparer=comparer, policy=policy: comparer.assess(policy), time.perf_counter() - start)
+    return calls, result.cost
 
 
 def main() -> None:
@@ -111,37 +99,47 @@ def main() -> None:
     print(f"Lost sales, Poisson({MEAN:g}), h = {H:g}, p = {P:g}, L = {LEAD_TIME} "
           f"(Zipkin 2008: optimal 10.79, best base-stock 11.06)")
     print(f"{TRAJECTORIES} trajectories x ({WARMUP} warmup + {PERIODS} counted) periods = {simulated:,} "
-          f"periods per evaluation, seed {SEED}, one core, least of {REPEATS} calls")
-    ours = invgym_side()
+          f"periods per evaluation, seed {SEED}, one core, {REPEATS} interleaved rounds, CPU time; {load_text()}")
+    ours, our_exact = invgym_side()
     try:
         import dynaplex
     except ImportError as error:
         print(f"\nDynaPlex not compared: {error} (pip install dynaplex). invgym alone:")
-        for name, (cost, stderr, wall, cpu, path) in ours.items():
-            rates = "" if math.isnan(wall) else (f"{simulated / wall:14,.0f} periods/s (wall) "
-                                                 f"{simulated / cpu:14,.0f} periods/s (CPU)")
-            print(f"  {name:<16} {path:<11} {cost:9.4f} +- {stderr:.4f} {rates}".rstrip())
+        for name, call in ours.items():
+            cpus = [timed(call)[0] for _ in range(REPEATS)]
+            result = call()
+            print(f"  {name:<16} {result.path:<11} {result.average_cost:9.4f} +- {result.stderr:.4f} "
+                  f"{simulated / statistics.median(cpus):14,.0f} periods/s (CPU, median)")
+        print(f"  exact optimum    solve_exact {our_exact:9.4f}")
         return
-    theirs = dynaplex_side()
+    theirs, their_exact = dynaplex_side()
     print(f"DynaPlex {dynaplex.__version__}: PolicyComparer(workers=1), engine backend\n")
     print(f"{'policy':<16} {'tool':<9} {'path':<11} {'avg cost':>9} {'stderr':>7} {'diff/se':>8} "
-          f"{'wall s':>7} {'CPU s':>7} {'periods/s CPU':>14} {'1st call s':>11}")
+          f"{'CPU s (median)':>15} {'periods/s CPU':>14} {'1st call s':>11}")
     for name in ours:
-        cost, stderr, wall, cpu, path = ours[name]
-        dcost, derror, dwall, dcpu, backend, first = theirs[name]
-        se = math.hypot(stderr, derror)
-        diff = f"{(cost - dcost) / se:+8.2f}" if se > 0 else f"{cost - dcost:+8.0e}"
-        for tool, c, e, w, u, how, extra in (("invgym", cost, stderr, wall, cpu, path, math.nan),
-                                             ("DynaPlex", dcost, derror, dwall, dcpu, backend, first)):
-            print(f"{name:<16} {tool:<9} {how:<11} {c:9.4f} {e:7.4f} {diff if tool == 'invgym' else '':>8} "
-                  f"{_cell(w, 7, '.3f')} {_cell(u, 7, '.3f')} {_cell(simulated / u, 14, ',.0f')} "
-                  f"{_cell(extra, 11, '.2f')}".rstrip())
-        if not math.isnan(wall):
-            print(f"{'':<16} throughput invgym / DynaPlex: {dcpu / cpu:.2f}x on CPU time, "
-                  f"{dwall / wall:.2f}x on wall time")
-    print("\ndiff/se: (invgym - DynaPlex) / sqrt(se_invgym^2 + se_DynaPlex^2); for the exact optima, the raw "
-          "difference.\n1st call: DynaPlex's first assess of the policy type (engine build and checked "
-          "rehearsal).")
+        mine, (other, first) = ours[name], theirs[name]
+        cpu_ours, cpu_theirs = [], []
+        for _ in range(REPEATS):
+            cpu, result = timed(mine)
+            cpu_ours.append(cpu)
+            cpu, assessed = timed(other)
+            cpu_theirs.append(cpu)
+        se = math.hypot(result.stderr, assessed.error)
+        diff = (result.average_cost - assessed.mean) / se
+        for tool, cost, err, cpus, how, extra in (
+                ("invgym", result.average_cost, result.stderr, cpu_ours, result.path, ""),
+                ("DynaPlex", assessed.mean, assessed.error, cpu_theirs, assessed.backend, f"{first:11.2f}")):
+            cpu = statistics.median(cpus)
+            print(f"{name:<16} {tool:<9} {how:<11} {cost:9.4f} {err:7.4f} "
+                  f"{f'{diff:+8.2f}' if tool == 'invgym' else '':>8} {cpu:15.3f} {simulated / cpu:14,.0f} "
+                  f"{extra}".rstrip())
+        ratios = [b / a for a, b in zip(cpu_ours, cpu_theirs, strict=True)]
+        print(f"{'':<16} throughput invgym / DynaPlex on CPU time: {statistics.median(ratios):.2f}x "
+              f"[{min(ratios):.2f}, {max(ratios):.2f}] (target >= 3x)")
+    print(f"exact optimum    invgym    solve_exact {our_exact:9.4f}   diff {our_exact - their_exact:+.0e}")
+    print(f"exact optimum    DynaPlex  ExactSolver {their_exact:9.4f}")
+    print("\ndiff/se: (invgym - DynaPlex) / sqrt(se_invgym^2 + se_DynaPlex^2) of the last round.\n1st call: "
+          "DynaPlex's first assess of the policy type (engine build and checked rehearsal), not in the ratios.")
 
 
 if __name__ == "__main__":
