@@ -274,13 +274,13 @@ def replenishment_report(policy: Any, env: Any, num_envs: int = 400, seed: int =
     whole window once. Returns :data:`invgym.metrics.REPLENISHMENT_METRICS` plus ``cost`` (per
     SKU-day) and ``promo_in_stock_rate`` (in-stock rate over the SKU-days on promotion).
     """
-    from invgym.evaluate import _action_fn
+    from invgym.evaluate import policy_actions
     from invgym.metrics import metrics_for
 
     config = config_of(env, **env_kwargs)
     buf = config.bind(num_envs).reset(seed)
     kernel = buf.kernel
-    act = _action_fn(policy)
+    act = policy_actions(policy)
     parts = type(config).parts
     stock = parts.index("in_stock")
     promo = config.slices["promo"].start  # today's promotion flag

@@ -487,9 +487,9 @@ def main(argv: list[str] | None = None) -> int:
 
     Usage errors print one line naming the option (``invgym train: Invalid value for '--agent': ...``), exit 2.
     """
-    from invgym.leaderboard.cli import _bare_ray
+    from invgym.leaderboard.cli import bare_ray
 
-    argv = _bare_ray(list(sys.argv[1:] if argv is None else argv))
+    argv = bare_ray(list(sys.argv[1:] if argv is None else argv))
     try:
         code = app(args=argv, prog_name="invgym", standalone_mode=False)
     except typer.Exit as exc:

@@ -22,7 +22,7 @@ from invgym.scenarios import scenario_of
 from invgym.typing import ScenarioPolicy
 from invgym.validation import check_int
 
-__all__ = ["EvaluationResult", "evaluate", "rollout_totals"]
+__all__ = ["EvaluationResult", "evaluate", "policy_actions", "rollout_totals"]
 
 MAX_PERIODS = 10**12
 
@@ -125,7 +125,7 @@ def evaluate(
         counts = np.full(num_envs, periods, dtype=np.int64)
         path = "rollout"
     else:
-        totals, counts = _step(_action_fn(policy, config), config, kernel, buf, periods, warmup)
+        totals, counts = _step(policy_actions(policy, config), config, kernel, buf, periods, warmup)
         path = "step"
 
     per_env = totals[:, type(config).parts.index("cost")] / counts  # every scenario's PARTS has "cost"
@@ -173,7 +173,7 @@ def rollout_totals(policy: Any, config: Any, kernel: Any, periods: int, warmup: 
     return np.stack([parts[key] for key in type(config).parts], axis=1)
 
 
-def _action_fn(policy: Any, config: Any = None) -> Any:
+def policy_actions(policy: Any, config: Any = None) -> Any:
     """Return ``obs -> actions`` (in scenario units) for a callable or an object with SB3's ``predict``.
 
     An SB3 model trained on the env sees discrete actions as indices from 0 (see ``env_action_space``); its

@@ -10,7 +10,7 @@ import typer
 
 from invgym.leaderboard.engine import DEFAULT_TIMEOUT
 
-__all__ = ["app", "main"]
+__all__ = ["app", "bare_ray", "main"]
 
 app = typer.Typer(name="invgym leaderboard", add_completion=False, no_args_is_help=True,
                   help="The invgym leaderboard: evaluate baselines and agents on the suite, verify, render.")
@@ -125,7 +125,7 @@ def render(root: Root = None, suite: SuiteFile = None) -> None:
         typer.echo(f"wrote {path}")
 
 
-def _bare_ray(argv: list[str]) -> list[str]:
+def bare_ray(argv: list[str]) -> list[str]:
     """Let ``--ray`` stand alone (start a local Ray): typer options always take a value."""
     out = list(argv)
     for i, arg in enumerate(out):
@@ -137,7 +137,7 @@ def _bare_ray(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the app on ``argv`` (``sys.argv[1:]`` by default) and return its exit code."""
-    argv = _bare_ray(sys.argv[1:] if argv is None else argv)
+    argv = bare_ray(sys.argv[1:] if argv is None else argv)
     try:
         app(args=argv, prog_name="invgym leaderboard", standalone_mode=True)
     except SystemExit as exc:

@@ -434,9 +434,9 @@ def _child_main() -> None:  # noqa: C901 - one straight sequence: read, jail, li
 
         policy = build_policy(init["agent"], init["env"], decode_kwargs(init["kwargs"]), quick=init["quick"],
                               instance=init["instance"])
-        from invgym.evaluate import _action_fn
+        from invgym.evaluate import policy_actions
 
-        act = _action_fn(policy)
+        act = policy_actions(policy)
     except BaseException as exc:
         _reply_error(rep, _describe(exc))
         return

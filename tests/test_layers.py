@@ -1,7 +1,8 @@
 """The import graph runs one way: envs/core/demand, then evaluate/twins/sb3, then baselines, then agents/leaderboard.
 
 Every ``import``/``from ... import`` in the installed source tree (module level and inside functions alike) is
-read with ``ast``; an import of a module on a higher layer than the importer fails, naming both.
+read with ``ast``; an import of a module on a higher layer than the importer fails, naming both, and so does an
+import of another module's private (underscored) name.
 """
 
 from __future__ import annotations
@@ -99,9 +100,24 @@ def test_no_import_runs_up_a_layer(name):
     assert upward == [], f"{name} ({NAMES[mine]}) imports from a higher layer: {upward}"
 
 
+def private_imports(path: Path) -> list[str]:
+    """Every ``from invgym... import _name`` in ``path``: a private name taken from another module."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [f"line {node.lineno}: {node.module}.{alias.name}" for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith("invgym")
+            for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_module_imports_another_modules_private_names(name):
+    assert private_imports(MODULES[name]) == [], f"{name} imports private names; make them public or move them"
+
+
 def test_the_checker_sees_function_level_and_relative_imports(tmp_path):
     path = tmp_path / "mod.py"
     path.write_text("def f():\n    from invgym.baselines import BaseStock\n\n\nfrom .. import agents\n")
     found = sorted(module for _, module in imports_of("invgym.envs.mod", path))
     assert found == ["invgym", "invgym.agents", "invgym.baselines"]
     assert layer_of("invgym.baselines.base_stock") == 2 and layer_of("invgym.envs.lost_sales") == 0
+    path.write_text("def f():\n    from invgym.baselines.base_stock import _steepest_descent\n")
+    assert private_imports(path) == ["line 2: invgym.baselines.base_stock._steepest_descent"]
