@@ -419,6 +419,7 @@ def _declared_init(cls: type, base: type, config_class: type, leading: list[insp
 
     __init__.__signature__ = signature
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__module__ = cls.__module__
     __init__.__doc__ = f"Build the env from {config_class.__name__}'s parameters (see the class docstring)."
     cls.__init__ = __init__
     if cls.__doc__ and "{arguments}" in cls.__doc__:
