@@ -86,7 +86,8 @@ REFERENCES = {
 # Extra instances the checkers run, beyond each id's defaults (both action types): the edge cases of a scenario.
 CHECKER_INSTANCES = {
     "invgym/Perishable-v0": [dict(shelf_life=1, lead_time=0), dict(shelf_life=3, lead_time=2, issuing="lifo")],
-    "invgym/DualSourcing-v0": [dict(expedited_lead_time=1, regular_lead_time=3), dict(lost_sales=True)],
+    "invgym/DualSourcing-v0": [dict(action_type="continuous", expedited_lead_time=1, regular_lead_time=3),
+                               dict(lost_sales=True)],
     "invgym/ProcurementRemoval-v0": [dict(backlog=True, demand_schedule=SEASONS, lead_time=2)],
 }
 
@@ -188,6 +189,9 @@ def test_vector_env_i_replays_single_env_with_seed_plus_i(env_id):
     n, seed, periods = 4, 100, 30
     kwargs = {**SCENARIOS[env_id]["kwargs"], "horizon": periods}
     venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **kwargs)
+    from gymnasium.envs.registration import load_env_creator
+
+    assert type(venv) is load_env_creator(gym.spec(env_id).vector_entry_point)  # e.g. LostSalesVectorEnv
     assert isinstance(venv, KernelVectorEnv)
     width = len(venv.config.action_low)
     actions = _actions(env_id, venv.config, periods * n, seed=1).reshape(periods, n, width)
