@@ -58,7 +58,8 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: C901 - one check per pa
     assert list(signature.parameters) == [p.name for p in public] + ["render_mode"]
     assert all(signature.parameters[p.name].default == p.default for p in public)
     vector_signature = inspect.signature(vector_cls)
-    assert list(vector_signature.parameters) == ["num_envs", "autoreset_mode", "render_mode"] + [p.name for p in public]
+    own = ["num_envs", "autoreset_mode", "render_mode"]
+    assert list(vector_signature.parameters) == [*own, *(p.name for p in public), "copy"]
     assert arguments_table(public) in inspect.cleandoc(env_cls.__doc__)
     assert gym.spec(scenario.env_id).entry_point == scenario.env
     assert gym.spec(scenario.env_id).vector_entry_point == scenario.vector_env
@@ -149,15 +150,16 @@ def test_the_registry_is_the_one_list_of_scenarios():
 
 
 def test_setup_builds_the_kernel_of_every_registered_scenario(monkeypatch):
-    """setup.py's compiled-module list is derived from the registry (plus the shared kernel base)."""
+    """setup.py's compiled-module list is derived from the registry (plus the shared kernel modules)."""
     import Cython.Build
     import setuptools
 
     monkeypatch.setattr(setuptools, "setup", lambda **kwargs: None)
     monkeypatch.setattr(Cython.Build, "cythonize", lambda extensions, **kwargs: extensions)
     monkeypatch.chdir(ROOT)
-    kernels = runpy.run_path(str(ROOT / "setup.py"))["KERNELS"]
-    assert kernels == ["invgym.core._kernel", *dict.fromkeys(s.kernel_module for s in SCENARIOS.values())]
+    setup = runpy.run_path(str(ROOT / "setup.py"))
+    assert "invgym.core._kernel" in setup["SHARED"]
+    assert setup["KERNELS"] == [*setup["SHARED"], *dict.fromkeys(s.kernel_module for s in SCENARIOS.values())]
 
 
 def test_unknown_or_missing_parts_are_clear_errors():
