@@ -1,6 +1,7 @@
 """Build script: the compiled modules are the shared kernel base plus each registered scenario's kernel."""
 
 import runpy
+import sys
 
 import numpy as np
 from Cython.Build import cythonize
@@ -20,6 +21,11 @@ COMPILER_DIRECTIVES = {
     "cdivision": True,
     "initializedcheck": False,
 }
+
+# pip shows this only with -v (pip install -v ...): the build compiles every kernel with a C compiler and takes
+# minutes on a small machine, the longest silent step of an install.
+print(f"invgym: compiling {len(KERNELS)} Cython kernels with -O3 ({', '.join(k.rsplit('.', 1)[1] for k in KERNELS)}); "
+      "this takes a few minutes", file=sys.stderr)
 
 extensions = [
     Extension(
@@ -51,7 +57,8 @@ def _packages():
 setup(
     packages=_packages(),
     package_dir=PACKAGE_DIRS,
-    package_data={"invgym.core": ["*.pxd", "*.pyx"], "invgym.leaderboard": ["*.json", "results/*.json", "site/*"]},
+    package_data={"invgym.core": ["*.pxd", "*.pyx"], "invgym.leaderboard": ["*.json", "results/*.json", "site/*",
+                                                                        "templates/*.j2"]},
     ext_modules=cythonize(extensions, compiler_directives=COMPILER_DIRECTIVES),
     zip_safe=False,
 )
