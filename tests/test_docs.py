@@ -35,6 +35,7 @@ def test_glossary_explains_every_term_the_issue_lists():
         assert f"**{term}" in glossary or f"`{term}" in glossary, term
 
 
+@pytest.mark.slow
 def test_mkdocs_site_builds_from_the_docstrings(tmp_path):
     pytest.importorskip("mkdocstrings", reason="the docs extra (mkdocs, mkdocs-material, mkdocstrings) is absent")
     out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "-d", str(tmp_path / "site")],

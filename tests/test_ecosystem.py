@@ -112,6 +112,7 @@ def test_sb3_check_env_passes_on_every_id(env_id):
     assert [str(w.message) for w in caught if "infinity" not in str(w.message)] == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_id", ["invgym/LostSales-v0", "invgym/ProcurementRemoval-v0"])
 def test_sb3_make_vec_env_trains_ppo(env_id):
     pytest.importorskip("stable_baselines3")
