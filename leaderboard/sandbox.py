@@ -162,7 +162,11 @@ class SandboxedPolicy:
         self.mode = sandbox_mode()
         obs_bytes = num_envs * obs_dim * 4
         self._act_capacity = max(num_envs * act_dim * 8, 64)
-        self._fd = os.memfd_create("invgym-agent") if hasattr(os, "memfd_create") else tempfile.TemporaryFile().fileno()
+        if hasattr(os, "memfd_create"):
+            self._fd = os.memfd_create("invgym-agent")
+        else:  # no memfd (not Linux): an unlinked temporary file, kept open by its own descriptor
+            self._spare = tempfile.TemporaryFile()
+            self._fd = os.dup(self._spare.fileno())
         os.ftruncate(self._fd, obs_bytes + self._act_capacity)
         self._map = mmap.mmap(self._fd, obs_bytes + self._act_capacity)
         self._obs = np.ndarray((num_envs, obs_dim), dtype=np.float32, buffer=self._map, offset=0)
@@ -175,9 +179,12 @@ class SandboxedPolicy:
                 "cpu_seconds": float(cpu_seconds), "workdir": self._workdir, "mode": self.mode,
                 "fds": [req_r, rep_w, self._fd], "sizes": [obs_bytes, self._act_capacity]}
         command = [*_launcher(self.mode), sys.executable, "-I", "-m", "invgym.leaderboard.sandbox"]
+        # The agent's stderr goes to a file (a pipe would block an agent that prints a lot); its tail is quoted
+        # when it dies. RLIMIT_FSIZE bounds it.
+        self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(command, env=_scrubbed_env(self._workdir), cwd=self._workdir,
                                       pass_fds=(req_r, rep_w, self._fd), stdin=subprocess.PIPE,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                                      stdout=subprocess.DEVNULL, stderr=self._stderr, start_new_session=True,
                                       preexec_fn=_child_preexec)
         os.close(req_r)
         os.close(rep_w)
@@ -186,7 +193,11 @@ class SandboxedPolicy:
             self._proc.stdin.close()
         except (BrokenPipeError, OSError):
             pass
-        self._expect_reply(start=True)
+        try:
+            self._expect_reply(start=True)
+        except BaseException:
+            self.close()
+            raise
 
     # --- the channel ---
 
@@ -197,7 +208,9 @@ class SandboxedPolicy:
             code = None
         stderr = b""
         with contextlib.suppress(Exception):
-            stderr = self._proc.stderr.read(_MAX_ERROR)
+            size = self._stderr.seek(0, os.SEEK_END)
+            self._stderr.seek(max(0, size - _MAX_ERROR))
+            stderr = self._stderr.read()
         # unshare --fork re-raises its child's fatal signal on itself, so a negative code is the agent's signal.
         how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
         tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] if stderr else []
@@ -261,9 +274,13 @@ class SandboxedPolicy:
                 os.killpg(proc.pid, signal.SIGKILL)
             with contextlib.suppress(Exception):
                 proc.wait(timeout=5)
-            with contextlib.suppress(Exception):
-                proc.stderr.close()
             self._proc = None
+        for name in ("_stderr", "_spare"):
+            handle = getattr(self, name, None)
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    handle.close()
+                setattr(self, name, None)
         for name in ("_req", "_rep", "_fd"):
             fd = getattr(self, name, None)
             if fd is not None:
