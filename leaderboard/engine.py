@@ -165,9 +165,12 @@ WORKER_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_
 @contextlib.contextmanager
 def _without_secret() -> Iterator[None]:
     """Start child processes without the secret in their environment and with BLAS pinned to one thread."""
+    from invgym.leaderboard.sandbox import MODE_ENV, sandbox_mode
+
     saved = os.environ.pop(SECRET_ENV, None)
-    threads = {var: os.environ.get(var) for var in WORKER_THREADS}
-    os.environ.update(WORKER_THREADS)
+    pinned = {**WORKER_THREADS, MODE_ENV: sandbox_mode()}  # workers reuse this process's jail probe
+    threads = {var: os.environ.get(var) for var in pinned}
+    os.environ.update(pinned)
     try:
         yield
     finally:

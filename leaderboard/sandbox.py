@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_MEMORY_MB", "AgentProcessError", "SandboxedPolicy", "make_non_dumpable", "sandbox_mode"]
+__all__ = ["DEFAULT_MEMORY_MB", "MODE_ENV", "AgentProcessError", "SandboxedPolicy", "make_non_dumpable", "sandbox_mode"]
 
 DEFAULT_MEMORY_MB = 4096
 MODE_ENV = "INVGYM_SANDBOX"  # "process" forces the weakest mode (benchmarks, debugging); never a stronger one
@@ -93,18 +93,30 @@ _NS_FLAGS = ["--pid", "--fork", "--mount", "--mount-proc", "--net", "--kill-chil
 
 
 def sandbox_mode() -> str:
-    """The strongest jail this machine allows: "namespaces", "user-namespaces" or "process" (see the module doc)."""
+    """The strongest jail this machine allows: "namespaces", "user-namespaces" or "process" (see the module doc).
+
+    A mode counts only if a probe process really sets its jail up (namespaces, read-only mounts, dropped
+    capabilities); the answer is cached, and passed to worker processes in ``INVGYM_SANDBOX``. Setting that
+    variable to "process" forces the weakest mode (benchmarks, debugging).
+    """
     global _MODE
-    if os.environ.get(MODE_ENV) == "process":
-        return "process"
+    forced = os.environ.get(MODE_ENV)
+    if forced in ("namespaces", "user-namespaces", "process"):
+        return forced
     if _MODE is None:
         _MODE = "process"
-        unshare = shutil.which("unshare")
-        if sys.platform.startswith("linux") and unshare:
-            if os.geteuid() == 0 and _probe([unshare, *_NS_FLAGS, "true"]):
-                _MODE = "namespaces"
-            elif _probe([unshare, "--user", "--map-root-user", *_NS_FLAGS, "true"]):
-                _MODE = "user-namespaces"
+        if sys.platform.startswith("linux") and shutil.which("unshare"):
+            candidates = (["namespaces"] if os.geteuid() == 0 else []) + ["user-namespaces"]
+            for mode in candidates:
+                workdir = tempfile.mkdtemp(prefix="invgym-probe-")
+                try:
+                    ok = _probe([*_launcher(mode), sys.executable, "-I", "-m", "invgym.leaderboard.sandbox",
+                                 "--probe", mode, workdir])
+                finally:
+                    shutil.rmtree(workdir, ignore_errors=True)
+                if ok:
+                    _MODE = mode
+                    break
     return _MODE
 
 
@@ -324,8 +336,10 @@ def _mount(libc: Any, source: str | None, target: str, fstype: str | None, flags
 
 
 def _mount_flags(options: str) -> int:
+    """The flags a read-only bind remount must keep (in a user namespace they are locked: dropping one fails)."""
     flags = 0
-    for opt, bit in (("nosuid", _MS_NOSUID), ("nodev", _MS_NODEV), ("noexec", _MS_NOEXEC)):
+    for opt, bit in (("nosuid", _MS_NOSUID), ("nodev", _MS_NODEV), ("noexec", _MS_NOEXEC), ("noatime", 1024),
+                     ("nodiratime", 2048), ("relatime", 1 << 21), ("strictatime", 1 << 24)):
         if opt in options.split(","):
             flags |= bit
     return flags
@@ -472,5 +486,15 @@ def _child_main() -> None:  # noqa: C901 - one straight sequence: read, jail, li
             return
 
 
+def _probe_main(mode: str, workdir: str) -> None:
+    """Set the jail up and exit: 0 when every step worked (see :func:`sandbox_mode`)."""
+    libc = _libc()
+    _jail_filesystem(mode, workdir, libc)
+    _drop_capabilities(libc)
+
+
 if __name__ == "__main__":
-    _child_main()
+    if sys.argv[1:2] == ["--probe"]:
+        _probe_main(sys.argv[2], sys.argv[3])
+    else:
+        _child_main()

@@ -106,6 +106,7 @@ def make_agent(env, instance):
         return lambda obs: np.zeros((len(obs), 5), dtype=np.int64)
     if cell == "L3-p4":  # segfault
         return lambda obs: ctypes.string_at(0)
+    sys.stderr.write("noise " * 50_000)  # L3-p9: honest but loud (more than a pipe's buffer)
     return honest(env)
 '''
 
