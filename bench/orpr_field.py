@@ -1,7 +1,8 @@
 """The ORPR paper's field comparison in simulation: a policy against the incumbent, then a deployment with DiD.
 
-Run: ``nice -n 10 python -m bench.orpr_field`` (``--rounds``, ``--in-stock-margin``, ``--switch-day`` change the
-teacher's search, its in-stock target and the deployment). A benchmark, never a test.
+Run: ``nice -n 10 python -m bench.orpr_field`` (``--rounds``, ``--in-stock-margin``, ``--lost-sales-weight``,
+``--switch-day`` change the teacher's search, its in-stock target, its objective and the deployment). A benchmark,
+never a test.
 
 On ``invgym/Replenishment-v0`` (default panel, 200 SKUs): the incumbents are the days-of-cover rule
 (``DaysOfCover.fit``: one number of days for every SKU, the cheapest on the train window, as the leaderboard fits
@@ -57,6 +58,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="coordinate-descent passes of RegimeCover.fit")
     parser.add_argument("--in-stock-margin", type=float, default=0.01,
                         help="in-stock target above the incumbent's train rate")
+    parser.add_argument("--lost-sales-weight", type=float, default=1.0,
+                        help="weight of the lost margin against holding in RegimeCover's objective")
     parser.add_argument("--switch-day", type=int, default=183)
     args = parser.parse_args()
     start = time.process_time()
@@ -66,7 +69,8 @@ def main() -> None:
     pto = PredictThenOptimize.fit(train, max_rows=5_000)
     base = replenishment_report(incumbent, train, num_envs=len(train.products), seed=2**40)
     target = min(base["in_stock_rate"] + args.in_stock_margin, 1.0)
-    teacher = RegimeCover.fit(train, Preference(in_stock_target=target), rounds=args.rounds)
+    preference = Preference(lost_sales_weight=args.lost_sales_weight, in_stock_target=target)
+    teacher = RegimeCover.fit(train, preference, rounds=args.rounds)
     fit_cpu = time.process_time() - start
     print(f"incumbent DaysOfCover: {incumbent.params['days']:g} days; train in-stock {base['in_stock_rate']:.4f}; "
           f"RegimeCover target in-stock >= {target:.4f}, {teacher.info['evaluations']} candidate evaluations, "
