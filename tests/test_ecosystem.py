@@ -127,6 +127,7 @@ def test_sb3_make_vec_env_trains_ppo(env_id):
     assert venv.action_space.contains(action[0])
 
 
+@pytest.mark.slow
 def test_sb3_model_evaluates_through_invgym_evaluate_in_the_same_encoding():
     pytest.importorskip("stable_baselines3")
     from stable_baselines3 import PPO

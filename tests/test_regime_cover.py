@@ -7,6 +7,8 @@ import pytest
 
 from invgym.baselines.regime_cover import Preference, RegimeCover, regime_metrics
 
+pytestmark = pytest.mark.slow  # a simulation-optimised fit per test: deselect with -m "not slow"
+
 ENV_ID = "invgym/Replenishment-v0"
 FEW = dict(product=list(range(24)))
 GRID = tuple(range(0, 61, 4))
