@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 __all__ = ["atomic_save", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "atomic_writer",
-           "jsonable"]
+           "jsonable", "remove_orphans"]
 
 
 def jsonable(value: Any) -> Any:
@@ -123,3 +123,25 @@ def atomic_save(path: str | os.PathLike, save: Callable[[IO[bytes]], Any]) -> Pa
     with atomic_writer(path, "wb") as handle:
         save(handle)
     return Path(path)
+
+
+def remove_orphans(directory: str | os.PathLike, name: str = "*") -> list[Path]:
+    """Remove the temporary files that killed writers of ``directory/name`` left behind; return them.
+
+    A writer killed with ``SIGKILL`` between ``mkstemp`` and ``os.replace`` cannot clean up, so its
+    ``.NAME.XXXX.tmp`` stays beside the target (the target itself is untouched). Call this only while holding the
+    lock that excludes every other writer of those targets: a live writer's temporary would be removed too.
+
+    Args:
+        directory: the directory the targets are in (nothing happens if it does not exist).
+        name: the target's file name, or a glob over names (every target in the directory by default).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    removed = []
+    for orphan in directory.glob(f".{name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            orphan.unlink()
+            removed.append(orphan)
+    return removed

@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from invgym.atomic import atomic_write_text
+from invgym.atomic import atomic_write_text, remove_orphans
 from invgym.leaderboard.record import load_document
 from invgym.leaderboard.scoring import SCORE_FLOOR, overall_groups, score_entry
 from invgym.leaderboard.suite import Suite, load_suite
@@ -349,14 +349,19 @@ def render(*, root: str | Path | None = None, suite: str | Path | None = None) -
     Returns:
         The paths written.
     """
-    from invgym.leaderboard.submit import default_root
+    from invgym.leaderboard.submit import default_root, entry_lock
 
     root = Path(root) if root else default_root()
     loaded = load_suite(suite)
-    entries, rejected = collect(root, loaded)
     site = root / "site"
-    written = _picture_files(site, loaded, entries)
-    downloads = [p.name for p in written]
-    written.append(atomic_write_text(site / "index.html", _html(loaded, entries, rejected, downloads)))
-    written.append(atomic_write_text(root / "LEADERBOARD.md", _markdown(loaded, entries, rejected)))
+    # Concurrent submissions re-render the same board: they take turns, and the lock lets a render sweep what a
+    # killed one left (its temporaries) without touching a live writer's.
+    with entry_lock(root, ".board"):
+        remove_orphans(site)
+        remove_orphans(root, "LEADERBOARD.md")
+        entries, rejected = collect(root, loaded)
+        written = _picture_files(site, loaded, entries)
+        downloads = [p.name for p in written]
+        written.append(atomic_write_text(site / "index.html", _html(loaded, entries, rejected, downloads)))
+        written.append(atomic_write_text(root / "LEADERBOARD.md", _markdown(loaded, entries, rejected)))
     return written

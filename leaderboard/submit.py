@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from invgym.atomic import remove_orphans
 from invgym.leaderboard._io import atomic_write_json
 from invgym.leaderboard.agents import AgentSpec, parse_agent
 from invgym.leaderboard.engine import DEFAULT_TIMEOUT, PartialStore, make_task, run_tasks
@@ -96,6 +97,9 @@ def evaluate_entries(entries: list[tuple[str, str, AgentSpec]], suite: Suite, *,
     with contextlib.ExitStack() as locks:
         for name, _, _ in entries:
             locks.enter_context(entry_lock(root, name))
+            # Under the lock no other writer of this entry lives: what a killed run left half-written goes.
+            remove_orphans(root / "runs" / name)
+            remove_orphans(root / "results", f"{name}.json")
         rows = run_tasks(tasks, jobs=jobs, ray=ray, timeout=timeout, store=store,
                          max_tasks_per_worker=1 if isolate else None, progress=progress,
                          memory_mb=memory_mb)

@@ -575,6 +575,19 @@ def test_atomic_write_leaves_the_old_file_when_the_write_fails(tmp_path, monkeyp
     assert [p.name for p in tmp_path.iterdir()] == ["file.json"]  # no temp file left behind
 
 
+def test_orphaned_temporaries_of_a_killed_writer_are_swept_and_nothing_else(tmp_path):
+    from invgym.atomic import remove_orphans
+
+    atomic_write_text(tmp_path / "a.json", "whole")
+    for leftover in (".a.json.x1.tmp", ".a.json.x2.tmp", ".b.json.x3.tmp", "a.json.tmp", "notes.txt"):
+        (tmp_path / leftover).write_text("partial")
+    assert sorted(p.name for p in remove_orphans(tmp_path, "a.json")) == [".a.json.x1.tmp", ".a.json.x2.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".b.json.x3.tmp", "a.json", "a.json.tmp", "notes.txt"]
+    assert [p.name for p in remove_orphans(tmp_path)] == [".b.json.x3.tmp"]
+    assert (tmp_path / "a.json").read_text() == "whole"
+    assert remove_orphans(tmp_path / "missing") == []
+
+
 def test_writes_have_normal_permissions_and_quick_runs_never_replace_full_results(tmp_path, small_suite,
                                                                                    monkeypatch):
     old = os.umask(0o022)
