@@ -44,14 +44,6 @@ class InstantConfig(ScenarioConfig):
     action_type: ClassVar[str] = "discrete"
 
     @property
-    def action_low(self) -> np.ndarray:  # noqa: D102 - documented on ScenarioConfig
-        return np.zeros(1)
-
-    @property
-    def action_high(self) -> np.ndarray:  # noqa: D102
-        return np.array([self.max_order])
-
-    @property
     def obs_low(self) -> np.ndarray:  # noqa: D102
         return np.zeros(1, dtype=np.float32)
 

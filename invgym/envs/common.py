@@ -213,13 +213,17 @@ class ScenarioConfig:
 
     @property
     def action_low(self) -> np.ndarray:
-        """Return the lower bound of each action component (float64 vector)."""
-        raise NotImplementedError
+        """Return the lower bound of each action component (float64 vector).
+
+        The default is the common case, one order in ``[0, max_order]``; scenarios with other actions (two orders,
+        a signed order) override both bounds.
+        """
+        return np.zeros(1)
 
     @property
     def action_high(self) -> np.ndarray:
-        """Return the upper bound of each action component (float64 vector)."""
-        raise NotImplementedError
+        """Return the upper bound of each action component (float64 vector): ``[max_order]`` by default."""
+        return np.array([self.max_order])
 
     @property
     def obs_low(self) -> np.ndarray:

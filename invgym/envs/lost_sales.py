@@ -67,14 +67,6 @@ class LostSalesConfig(ScenarioConfig):
         return max(self.lead_time, 1)
 
     @property
-    def action_low(self) -> np.ndarray:  # noqa: D102 - documented on ScenarioConfig
-        return np.zeros(1)
-
-    @property
-    def action_high(self) -> np.ndarray:  # noqa: D102
-        return np.array([self.max_order])
-
-    @property
     def obs_low(self) -> np.ndarray:  # noqa: D102
         return np.zeros(self.width + self.history, dtype=np.float32)
 

@@ -68,14 +68,6 @@ class PerishableConfig(ScenarioConfig):
         return min(self.shelf_life, self.width)
 
     @property
-    def action_low(self) -> np.ndarray:  # noqa: D102 - documented on ScenarioConfig
-        return np.zeros(1)
-
-    @property
-    def action_high(self) -> np.ndarray:  # noqa: D102
-        return np.array([self.max_order])
-
-    @property
     def obs_low(self) -> np.ndarray:  # noqa: D102
         return np.zeros(max(self.width, 1), dtype=np.float32)
 

@@ -142,14 +142,6 @@ class ReplenishmentConfig(ScenarioConfig):
         return 2 + self.history + self.promo_notice + 1 + 1 + 4 + 6
 
     @property
-    def action_low(self) -> np.ndarray:  # noqa: D102 - documented on ScenarioConfig
-        return np.zeros(1)
-
-    @property
-    def action_high(self) -> np.ndarray:  # noqa: D102
-        return np.array([self.max_order])
-
-    @property
     def obs_low(self) -> np.ndarray:  # noqa: D102
         low = np.zeros(self.obs_dim, dtype=np.float32)
         low[self.slices["calendar"]] = -1.0
