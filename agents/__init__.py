@@ -1,7 +1,7 @@
 """Learning agents, imported as ``invgym.agents`` (with invgym.twins and invgym.sb3, the only torch/SB3 users).
 
 - :class:`DirectBackprop` (``agents/direct_backprop.py``): gradient descent on the cost through a torch twin.
-- :class:`StructurePenalty`, :func:`structure_report`, :func:`plot_policy_contour` (``agents/structure.py``).
+- :class:`StructurePenalty`, :func:`structure_report` (``agents/structure.py``).
 - ORPR: :class:`ORLabeler` (``agents/orpr.py``), :class:`Pretrainer` (``agents/pretrain.py``),
   :class:`KLRegularizedPPO` (``agents/reinforce.py``); on replenishment the whole pipeline is :class:`ORPR`
   (a days-of-cover :class:`CoverPolicy` cloned, then fine-tuned by :class:`RLOO`).
@@ -29,7 +29,6 @@ _EXPORTS = {
     "DualIndexPolicy": "policies",
     "StructurePenalty": "structure",
     "structure_report": "structure",
-    "plot_policy_contour": "structure",
     "ORLabeler": "orpr",
     "ORLabelerConfig": "orpr",
     "DaysOfCover": "orpr",

@@ -8,9 +8,10 @@ the policy's Jacobian dq/dx at states the policy visits. This module holds:
   :data:`invgym.scenarios.SCENARIOS`, the one place that says which holds where);
 - :class:`StructurePenalty`: the differentiable penalty (Jacobian by ``torch.func.vmap(jacrev)``);
 - :func:`structure_report`: the violation rate of each property over states sampled from rollouts on the kernel
-  (any policy: autograd for torch policies, central finite differences otherwise);
-- :func:`plot_policy_contour`: a heat map of orders over two state coordinates, written as a hand-made SVG, so
-  no plotting library is needed (matplotlib is not a dependency of invgym).
+  (any policy: autograd for torch policies, central finite differences otherwise).
+
+To draw a policy's orders over two state coordinates, use :func:`invgym.plot.policy_contour` (matplotlib; it
+takes torch modules too).
 
 Lost sales (state: on-hand, then outstanding orders oldest first; Morton 1969, Zipkin 2008 "On the structure
 of lost-sales inventory models", Oper. Res. 56(4), Sec. 3): the optimal order is non-increasing in every state
@@ -35,7 +36,6 @@ The other families (each scenario's ``structure`` in :data:`invgym.scenarios.SCE
 from __future__ import annotations
 
 import dataclasses
-import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -47,7 +47,7 @@ from invgym.baselines.common import config_of
 from invgym.scenarios import SCENARIOS, scenario_of
 from invgym.validation import check_int, check_real
 
-__all__ = ["PROPERTIES", "StructurePenalty", "plot_policy_contour", "structure_report"]
+__all__ = ["PROPERTIES", "StructurePenalty", "structure_report"]
 
 
 # === Properties: each maps the Jacobian block J (N, A, S) of orders w.r.t. inventory state to violations (N,) ===
@@ -242,88 +242,3 @@ def structure_report(policy: Any, env: Any, *, num_states: int = 1024, warmup: i
         step = 1.0 if step is None else check_real(step, "step", "structure_report", 0.0, None, closed="neither")
         jac = torch.as_tensor(_numeric_jacobian(policy, states, state_dim, step))
     return {name: float((PROPERTIES[name](jac) > tol).double().mean()) for name in properties}
-
-
-# === Plot (hand-written SVG; no plotting library needed) ===
-
-def _colour(t: float) -> str:
-    """Map t in [0, 1] to a perceptually ordered blue-to-yellow ramp (a coarse viridis)."""
-    stops = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
-    t = min(max(t, 0.0), 1.0) * (len(stops) - 1)
-    k = min(int(t), len(stops) - 2)
-    f = t - k
-    rgb = [round(a + f * (b - a)) for a, b in zip(stops[k], stops[k + 1], strict=True)]
-    return "#{:02x}{:02x}{:02x}".format(*rgb)
-
-
-def plot_policy_contour(policy: Any, env: Any, dims: Sequence[int] = (0, 1), *, ranges: Sequence[tuple[float, float]]
-                        | None = None, fixed: Sequence[float] | None = None, resolution: int = 21,
-                        path: str | None = None, **env_kwargs: Any) -> str:
-    """Draw the policy's order over one or two observation coordinates as an SVG heat map; return the SVG text.
-
-    Args:
-        policy: any ``obs -> actions`` policy (the first action is drawn) or a torch module.
-        env: env, config or id (with ``env_kwargs``); gives the observation length and labels.
-        dims: one or two observation indices to vary (x axis, then y axis).
-        ranges: ``(low, high)`` per dim (default 0 to ``3 * (L + 1) * mean demand``, or 0..20).
-        fixed: values of the other observation coordinates (default all zero).
-        resolution: grid points per axis, in [2, 200].
-        path: also write the SVG there (atomically: written to a temporary file, then renamed).
-        **env_kwargs: scenario parameters, with an id only.
-    """
-    config = config_of(env, **env_kwargs)
-    obs_dim = int(config.observation_space().shape[0])
-    dims = list(dims)
-    if not 1 <= len(dims) <= 2 or len(set(dims)) != len(dims) or not all(
-            isinstance(d, int) and 0 <= d < obs_dim for d in dims):
-        raise ValueError(f"The 'dims' parameter of plot_policy_contour must be one or two distinct ints in the "
-                         f"range [0, {obs_dim - 1}]. Got {dims!r} instead.")
-    resolution = check_int(resolution, "resolution", "plot_policy_contour", 2, 200)
-    demand = getattr(config, "demand", None)
-    top = 3.0 * (int(getattr(config, "lead_time", 0)) + 1) * float(demand.mean) if demand is not None else 20.0
-    ranges = [(0.0, top)] * len(dims) if ranges is None else [tuple(map(float, r)) for r in ranges]
-    base = np.zeros(obs_dim) if fixed is None else np.asarray(fixed, dtype=np.float64).reshape(obs_dim)
-    axes = [np.linspace(lo, hi, resolution) for lo, hi in ranges]
-    ys = axes[1] if len(dims) == 2 else np.zeros(1)
-    grid = np.tile(base, (len(ys) * resolution, 1))
-    xx, yy = np.meshgrid(axes[0], ys)
-    grid[:, dims[0]] = xx.ravel()
-    if len(dims) == 2:
-        grid[:, dims[1]] = yy.ravel()
-    act = _actor(policy, config) if isinstance(policy, nn.Module) else policy
-    q = np.asarray(act(grid), dtype=np.float64).reshape(len(grid), -1)[:, 0].reshape(len(ys), resolution)
-
-    cell, left, top_pad, bar = 20, 60, 20, 40
-    width, height = left + cell * resolution + bar + 60, top_pad + cell * len(ys) + 50
-    lo, hi = float(q.min()), float(q.max())
-    span = hi - lo if hi > lo else 1.0
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
-           f'font-size="10">', f"<title>{html.escape(type(policy).__name__)} orders</title>"]
-    for r in range(len(ys)):
-        for c in range(resolution):
-            y = top_pad + cell * (len(ys) - 1 - r)  # y grows upwards, as on a plot
-            out.append(f'<rect x="{left + c * cell}" y="{y}" width="{cell}" height="{cell}" '
-                       f'fill="{_colour((q[r, c] - lo) / span)}"><title>{q[r, c]:g}</title></rect>')
-    for c in range(0, resolution, max(1, resolution // 5)):
-        out.append(f'<text x="{left + c * cell + cell / 2}" y="{top_pad + cell * len(ys) + 12}" '
-                   f'text-anchor="middle">{axes[0][c]:g}</text>')
-    out.append(f'<text x="{left + cell * resolution / 2}" y="{height - 12}" text-anchor="middle">obs[{dims[0]}]</text>')
-    if len(dims) == 2:
-        for r in range(0, len(ys), max(1, len(ys) // 5)):
-            y = top_pad + cell * (len(ys) - 1 - r) + cell / 2 + 3
-            out.append(f'<text x="{left - 4}" y="{y}" text-anchor="end">{ys[r]:g}</text>')
-        out.append(f'<text x="14" y="{top_pad + cell * len(ys) / 2}" transform="rotate(-90 14 '
-                   f'{top_pad + cell * len(ys) / 2})" text-anchor="middle">obs[{dims[1]}]</text>')
-    x0 = left + cell * resolution + 15
-    for k in range(10):  # colour bar, low at the bottom
-        out.append(f'<rect x="{x0}" y="{top_pad + (9 - k) * cell * len(ys) / 10}" width="12" '
-                   f'height="{cell * len(ys) / 10}" fill="{_colour(k / 9)}"/>')
-    out.append(f'<text x="{x0 + 16}" y="{top_pad + 8}">{hi:g}</text>')
-    out.append(f'<text x="{x0 + 16}" y="{top_pad + cell * len(ys)}">{lo:g}</text>')
-    out.append("</svg>")
-    svg = "\n".join(out)
-    if path is not None:
-        from invgym.atomic import atomic_write_text
-
-        atomic_write_text(path, svg)
-    return svg

@@ -30,6 +30,7 @@ import hashlib
 import io
 import math
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -266,6 +267,11 @@ def _grid_orders(policy: Any, config: Any, dims: Sequence[int], ranges: Sequence
     grid = np.tile(fixed, (xx.size, 1))
     grid[:, dims[0]] = xx.ravel()
     grid[:, dims[1]] = yy.ravel()
+    torch = sys.modules.get("torch")  # a torch module was built, so torch is already imported
+    if torch is not None and isinstance(policy, torch.nn.Module):
+        from invgym.agents import TrainedPolicy
+
+        policy = TrainedPolicy(policy, config)  # orders clipped and rounded as the kernel would take them
     act = policy.predict if not callable(policy) and hasattr(policy, "predict") else policy
     raw = act(grid.astype(np.float32)) if act is not policy else act(grid)
     if isinstance(raw, tuple):  # SB3's predict returns (actions, state)
@@ -307,7 +313,8 @@ def policy_contour(policy: Any, env: Any, dims: Sequence[int] = (0, 1), *,
     arrives next period, with contour lines between order levels.
 
     Args:
-        policy: a fitted baseline, exact solution's ``.policy``, trained agent, callable or SB3 model.
+        policy: a fitted baseline, exact solution's ``.policy``, trained agent, callable, SB3 model or torch
+            module (observations to orders; its orders are clipped and rounded as ``invgym.agents.TrainedPolicy`` does).
         env: env, config or id (with ``env_kwargs``).
         dims: the two observation indices on the x and y axes.
         ranges: ``(low, high)`` per dim; default 0 to the observation bound, clipped to the states an exact

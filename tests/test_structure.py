@@ -1,19 +1,17 @@
 """Structure-informed penalties (agents/structure.py).
 
 Zero for base-stock, positive for perverse policies, Zipkin's (2008) sensitivity ordering holds for the exact
-optimal policy, the SVG plot, bad input.
+optimal policy, the policy contour of a torch module, bad input.
 """
 
 from __future__ import annotations
-
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from invgym.agents import StructurePenalty, build_policy, plot_policy_contour, structure_report  # noqa: E402
+from invgym.agents import StructurePenalty, build_policy, structure_report  # noqa: E402
 from invgym.agents.structure import policy_jacobian, sample_states  # noqa: E402
 from invgym.baselines.common import config_of  # noqa: E402
 from invgym.scenarios import SCENARIOS  # noqa: E402
@@ -139,22 +137,20 @@ def test_direct_backprop_with_structure_weight_keeps_violations_low():
     assert max(report.values()) <= 0.05
 
 
-# === The plot: a hand-written SVG ===
+# === The plot: invgym.plot draws a torch policy ===
 
 
-def test_plot_policy_contour_writes_an_svg(tmp_path):
+def test_policy_contour_draws_a_torch_module():
+    pytest.importorskip("matplotlib")
+    from invgym import plot
+
     config = config_of(ENV_ID, lead_time=2)
-    path = tmp_path / "policy.svg"
-    svg = plot_policy_contour(_base_stock_module(config, 12.0), config, dims=(0, 1), resolution=6, path=str(path))
-    assert path.read_text() == svg
-    root = ET.fromstring(svg)
-    cells = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.find(
-        "{http://www.w3.org/2000/svg}title") is not None]
-    assert len(cells) == 36
-    values = sorted(float(r.find("{http://www.w3.org/2000/svg}title").text) for r in cells)
-    assert values[-1] == 12.0 and values[0] == 0.0  # (S - position)^+ over the grid
-    one_dim = plot_policy_contour(_base_stock_module(config, 12.0), config, dims=(0,), resolution=5)
-    assert one_dim.count("<title>") == 6  # 5 cells + the document title
+    fig = plot.policy_contour(_base_stock_module(config, 12.0), config, dims=(0, 1), ranges=[(0, 10), (0, 10)],
+                              resolution=6)
+    q = np.asarray(fig.axes[0].collections[0].get_array()).reshape(6, 6)
+    grid = np.linspace(0, 10, 6)
+    expected = np.maximum(0.0, 12.0 - grid[None, :] - grid[:, None])  # (S - on-hand - arriving next)^+
+    np.testing.assert_allclose(q, np.round(expected))
 
 
 # === Bad input ===
@@ -170,8 +166,6 @@ def test_bad_structure_arguments_are_refused(monkeypatch):
     monkeypatch.undo()
     with pytest.raises(ValueError, match=r"'properties' parameter of StructurePenalty must be a non-empty list"):
         StructurePenalty(["convex"], state_dim=2)
-    with pytest.raises(ValueError, match=r"'dims' parameter of plot_policy_contour must be one or two distinct"):
-        plot_policy_contour(MoreWhenRich(), config, dims=(0, 5))
     with pytest.raises(ValueError, match=r"'num_states' parameter of structure_report"):
         structure_report(MoreWhenRich(), config, num_states=0)
 
