@@ -15,7 +15,6 @@ from invgym.leaderboard._io import read_json
 
 pytestmark = pytest.mark.slow  # training or leaderboard runs: deselect with -m 'not slow'
 
-ENV_ID = "invgym/LostSales-v0"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TABLE_3 = json.loads((Path(__file__).parent / "data" / "zipkin_2008_table3.json").read_text())
 PRINTED = 0.005  # half a unit in the last printed digit of Zipkin's Table 3
