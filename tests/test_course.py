@@ -87,10 +87,97 @@ def test_class_board_from_a_folder_of_submissions(tmp_path, capsys):
     assert json.loads((out / "grades.json").read_text())[0]["passed"] is True
 
 
-def test_imitation_starter_runs_end_to_end(capsys):
-    code, report = grade_json(capsys, "imitation", str(COURSE / "imitation" / "starter.py"))
-    assert report["error"] is None and report["benchmarks"]["optimum"] is None
-    assert "in_stock_rate" in report["metrics"] and code == (0 if report["passed"] else 1)
+IMITATION = {
+    "naive": """
+from invgym.leaderboard.baselines import naive_policy
+
+
+def make_policy(config):
+    return naive_policy(config)[0]
+""",
+    "constant": """
+import numpy as np
+
+
+def make_policy(config):
+    return lambda obs: np.full(len(obs), 20, dtype=np.int64)
+""",
+    "teacher": """
+from invgym.baselines import DaysOfCover
+
+
+def make_policy(config):
+    return DaysOfCover.fit(config.replace(split="train"))
+""",
+    # Tasks 1-3 done: label the teacher, clone it on its own features (mean sales, inventory position), then
+    # raise the cover when a promotion is announced, by the uplift cheapest on the train window.
+    "completed": """
+import gymnasium as gym
+import numpy as np
+
+import invgym
+from invgym.baselines import DaysOfCover
+
+
+def make_policy(config):
+    train = config.replace(split="train", product="all")
+    teacher = DaysOfCover.fit(train)
+    s, window, high = config.slices, int(teacher.params["window"]), float(config.action_high[0])
+
+    def features(obs):
+        obs = np.asarray(obs, dtype=np.float64)
+        return (obs[:, s["sales"]][:, -window:].mean(axis=1), obs[:, s["inventory"]].sum(axis=1),
+                obs[:, s["promo"]].max(axis=1))
+
+    envs = gym.make_vec("invgym/Replenishment-v0", num_envs=200, vectorization_mode="vector_entry_point",
+                        split="train", product="all")
+    obs, _ = envs.reset(seed=0)
+    xs, ys = [], []
+    for _ in range(120):
+        action = np.asarray(teacher(obs)).reshape(-1)
+        xs.append(obs.copy())
+        ys.append(action)
+        obs, *_ = envs.step(action.astype(np.int64))
+    x, y = np.concatenate(xs), np.concatenate(ys).astype(np.float64)
+    rate, position, _ = features(x)
+    ordered = y > 0
+    w = np.linalg.lstsq(np.column_stack([rate, position, np.ones(len(x))])[ordered], y[ordered], rcond=None)[0]
+
+    def with_uplift(uplift):
+        def policy(obs):
+            rate, position, promo = features(obs)
+            raw = w[0] * rate * (1.0 + uplift * promo) + w[1] * position + w[2]
+            return np.clip(np.ceil(raw - 1e-9), 0, high).astype(np.int64)
+        return policy
+
+    costs = {u: invgym.evaluate(with_uplift(u), train, num_envs=200, periods=300, warmup=30, seed=1).average_cost
+             for u in (0.0, 0.25, 0.5, 1.0)}
+    return with_uplift(min(costs, key=costs.get))
+""",
+}
+
+
+def test_imitation_fails_trivial_submissions_and_the_plain_clone_and_passes_a_completed_one(capsys, tmp_path,
+                                                                                            monkeypatch):
+    monkeypatch.delenv(course.SECRET_ENV, raising=False)
+    reports = {}
+    for name, source in IMITATION.items():
+        path = tmp_path / f"{name}.py"
+        path.write_text(source)
+        code, reports[name] = grade_json(capsys, "imitation", str(path))
+        assert reports[name]["error"] is None and code == (0 if reports[name]["passed"] else 1)
+    code, reports["starter"] = grade_json(capsys, "imitation", str(COURSE / "imitation" / "starter.py"))
+    bench = reports["starter"]["benchmarks"]
+    teacher_in_stock = bench["benchmark_metrics"]["in_stock_rate"]
+    assert bench["optimum"] is None and bench["benchmark"] < bench["naive"]  # the teacher beats the naive rule
+    assert {name: r["passed"] for name, r in reports.items()} == {
+        "naive": False, "constant": False, "teacher": False, "completed": True, "starter": False}
+    assert reports["naive"]["score"] == pytest.approx(0.0) and reports["teacher"]["score"] == pytest.approx(100.0)
+    assert reports["teacher"]["cost"] == pytest.approx(bench["benchmark"])  # a faithful copy only ties the teacher
+    # The starter's plain linear clone is within a hair of the teacher's cost but stocks out more often.
+    assert reports["starter"]["metrics"]["in_stock_rate"] < teacher_in_stock
+    assert reports["completed"]["cost"] <= reports["completed"]["threshold_cost"] < bench["benchmark"]
+    assert reports["completed"]["metrics"]["in_stock_rate"] >= teacher_in_stock
 
 
 def test_ppo_starter_runs_end_to_end_on_a_tiny_budget(capsys, monkeypatch):
