@@ -209,13 +209,25 @@ def test_standard_wrappers_work_unchanged(tmp_path):
     assert list(tmp_path.glob("*.mp4"))
 
 
+@pytest.mark.ray
 def test_rllib_runs_when_installed():
     pytest.importorskip("ray.rllib", reason="Ray RLlib is the optional 'ray' extra; tests/test_rllib.py covers it")
-    from invgym.agents.rllib import ppo_config
+    import ray
 
-    algo = ppo_config("invgym/ProcurementRemoval-v0", num_env_runners=0, num_envs_per_env_runner=2,
-                      rollout_fragment_length=16, minibatch_size=16, num_epochs=1).build_algo()
+    from invgym.agents.rllib import ppo_config, start_local_ray
+
+    # Our own 127.0.0.1 head, shut down after: a Ray that build_algo() started by itself would outlive the test
+    # and make the later Ray tests (which start their own) fail or skip.
+    started = start_local_ray(num_cpus=2)
     try:
-        assert "env_runners" in algo.train()
+        algo = ppo_config("invgym/ProcurementRemoval-v0", num_env_runners=0, num_envs_per_env_runner=2,
+                          rollout_fragment_length=16, minibatch_size=16, num_epochs=1).build_algo()
+        try:
+            result = algo.train()
+        finally:
+            algo.stop()
     finally:
-        algo.stop()
+        if started:
+            ray.shutdown()
+    # The signed removal/order is a Discrete(29) index from 0 to RLlib, so sampling and the update both ran.
+    assert result["env_runners"]["num_env_steps_sampled_lifetime"] >= 16

@@ -387,6 +387,7 @@ def test_sb3_zip_and_torchscript_agents_are_accepted(tmp_path):
     assert "no model for long-lead/L6-p9" in rows["long-lead/L6-p9"]["reason"]
 
 
+@pytest.mark.ray
 def test_an_rllib_checkpoint_is_an_agent(tmp_path):
     pytest.importorskip("ray.rllib", reason="Ray RLlib is not installed (the optional 'ray' extra: pip install "
                                             "'invgym[ray]'); the RLlib-checkpoint agent is not tested")
@@ -651,6 +652,7 @@ def test_check_reproduces_committed_baseline_costs():
 # === Ray backend ===
 
 
+@pytest.mark.ray
 def test_ray_and_local_backends_give_identical_results(tmp_path, small_suite):
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'invgym[ray]'); the Ray backend "
                                             "test is skipped")

@@ -21,7 +21,7 @@ from invgym.agents.pretrain import PretrainConfig, Pretrainer  # noqa: E402
 from invgym.agents.rllib import ppo_config, rllib_env_id, train_rllib  # noqa: E402
 from invgym.agents.rllib_export import export_to_rllib, import_from_rllib, rllib_module_spec  # noqa: E402
 
-pytestmark = pytest.mark.slow  # training or leaderboard runs: deselect with -m 'not slow'
+pytestmark = [pytest.mark.slow, pytest.mark.ray]  # training on Ray: CI runs -m ray in the ray venv
 
 ENV_ID = "invgym/LostSales-v0"
 KW = dict(lead_time=2, horizon=50)
