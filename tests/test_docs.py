@@ -38,7 +38,8 @@ def test_glossary_explains_every_term_the_issue_lists():
 @pytest.mark.slow
 def test_mkdocs_site_builds_from_the_docstrings(tmp_path):
     pytest.importorskip("mkdocstrings", reason="the docs extra (mkdocs, mkdocs-material, mkdocstrings) is absent")
-    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "-d", str(tmp_path / "site")],
+    # --strict: a broken cross-reference or link fails the build instead of warning.
+    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
                          capture_output=True, text=True, timeout=300, cwd=ROOT,
                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert out.returncode == 0, out.stderr

@@ -290,7 +290,8 @@ class RetailEnv(KernelEnv):
     ...                     product="all", split="test")
     >>> obs, _ = envs.reset(seed=0)
     >>> obs, reward, terminated, truncated, info = envs.step(np.full(200, 3))
-    >>> obs.shape, int(info["product"][199]), str(envs.config.panel.dates[int(info["day"][0])])
+    >>> product, day = info["product"], info["day"]  # panel row and column of each env
+    >>> obs.shape, int(product[199]), str(envs.config.panel.dates[int(day[0])])
     ((200, 42), 199, '2016-01-01')
 
     ## References
