@@ -110,3 +110,15 @@ def test_train_direct_backprop_on_a_tiny_budget(capsys):
     data = json.loads(out)
     assert code == 0 and data["budget"] == 3 and data["agent"] == "direct-backprop"
     assert data["average_cost"] > 0 and data["optimum"] == pytest.approx(5.44, abs=0.01)  # Zipkin L=1, p=9
+
+
+@pytest.mark.slow
+def test_train_orpr_on_a_tiny_budget(capsys):
+    pytest.importorskip("stable_baselines3")
+    code, out, _ = run(capsys, "train", "Replenishment-v0", "--agent", "orpr", "--budget", "1",
+                       "--eval-envs", "4", "--eval-periods", "40", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["budget"] == 1 and data["agent"] == "orpr"
+    assert data["average_cost"] > 0
+    code, _, err = run(capsys, "train", "LostSales-v0", "--agent", "orpr", "--budget", "1")
+    assert code == 2 and "'--agent'" in err and "Replenishment-v0 only" in err
