@@ -269,9 +269,13 @@ def _grid_orders(policy: Any, config: Any, dims: Sequence[int], ranges: Sequence
     grid[:, dims[1]] = yy.ravel()
     torch = sys.modules.get("torch")  # a torch module was built, so torch is already imported
     if torch is not None and isinstance(policy, torch.nn.Module):
-        from invgym.agents import TrainedPolicy
+        module = policy
 
-        policy = TrainedPolicy(policy, config)  # orders clipped and rounded as the kernel would take them
+        def policy(obs: np.ndarray) -> np.ndarray:  # clipped and rounded as invgym.agents.TrainedPolicy does
+            with torch.no_grad():
+                raw = module(torch.as_tensor(obs, dtype=torch.float32)).cpu().numpy().astype(np.float64)
+            raw = np.clip(raw.reshape(len(obs), -1), config.action_low, config.action_high)
+            return np.round(raw) if config.action_type == "discrete" else raw
     act = policy.predict if not callable(policy) and hasattr(policy, "predict") else policy
     raw = act(grid.astype(np.float32)) if act is not policy else act(grid)
     if isinstance(raw, tuple):  # SB3's predict returns (actions, state)
