@@ -10,7 +10,7 @@ from setuptools import Extension, find_namespace_packages, setup
 # Every compiled module, by name: the shared base, then the kernel module each scenario in invgym/scenarios.py
 # declares (that file imports only the standard library, so the build reads it without importing invgym).
 # Adding a scenario adds its entry there; nothing is discovered from the file system.
-SHARED = ["invgym.core._kernel", "invgym.core._rollout_table"]
+SHARED = ["invgym.core._kernel", "invgym.core._rollout_table", "invgym.core._exact_lost_sales"]
 _SCENARIOS = runpy.run_path("invgym/scenarios.py")["SCENARIOS"]
 KERNELS = list(dict.fromkeys(SHARED + [scenario.kernel_module for scenario in _SCENARIOS.values()]))
 

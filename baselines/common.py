@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import math
 from collections.abc import Callable
 from typing import Any
@@ -33,9 +34,9 @@ from invgym.envs.common import ScenarioConfig, config_of, family_of
 from invgym.validation import check_int, check_real
 
 # config_of and family_of live with the scenario configs (invgym.envs.common); re-exported here.
-__all__ = ["FIT_SEED", "ExactSolution", "FittedPolicy", "RolloutCost", "batch_rollout",
-           "check_fit_settings", "check_param", "config_of", "descend", "family_of", "fit_config", "golden_section",
-           "steepest_descent"]
+__all__ = ["DEFAULT_MAX_MEMORY_GB", "FIT_SEED", "ExactSolution", "FittedPolicy", "RolloutCost", "batch_rollout",
+           "check_fit_settings", "check_max_memory", "check_memory", "check_param", "config_of", "descend",
+           "family_of", "fit_config", "golden_section", "steepest_descent"]
 
 FIT_SEED = 2**40
 """Seed of env 0 in every fit's search: far from ``invgym.evaluate``'s default seeds 0, 1, ..."""
@@ -100,7 +101,10 @@ class FittedPolicy:
 
 @dataclasses.dataclass
 class ExactSolution:
-    """What ``solve_exact`` returns: the optimal long-run average cost per period and its policy."""
+    """What ``solve_exact`` returns: the optimal long-run average cost per period and its policy.
+
+    Every exact solver also records ``info["memory_bytes"]``: its working-memory estimate, made before solving.
+    """
 
     average_cost: float
     policy: FittedPolicy
@@ -108,6 +112,48 @@ class ExactSolution:
     iterations: int = 0
     span: float = 0.0
     info: dict = dataclasses.field(default_factory=dict)
+
+
+# === Exact solvers' memory budget ===
+
+DEFAULT_MAX_MEMORY_GB = 2.0
+"""Working memory (GiB) an exact solver may use by default; ``solve_exact(max_memory_gb=...)`` changes it."""
+
+GIB = 2**30
+OVERHEAD_BYTES = 2**20  # what a solve allocates besides its arrays (policy, info, small tables), at most
+LOG = logging.getLogger("invgym.baselines")
+
+
+def check_max_memory(max_memory_gb: Any, owner: str = "solve_exact") -> float:
+    """Validate the ``max_memory_gb`` option of an exact solver: a float in (0, inf)."""
+    return check_real(max_memory_gb, "max_memory_gb", owner, 0.0, None, closed="neither")
+
+
+def check_memory(estimate: int, max_memory_gb: float, what: str) -> int:
+    """Log an exact solver's working-memory estimate (before it solves) and refuse it above the budget.
+
+    Args:
+        estimate: bytes the solver's arrays will take at their peak (an upper estimate); ``OVERHEAD_BYTES`` is
+            added for everything else.
+        max_memory_gb: the budget in GiB.
+        what: the instance in words, with its state count (it starts the messages).
+
+    Returns:
+        int: the estimate with the overhead, for ``info["memory_bytes"]``.
+
+    Raises:
+        ValueError: the estimate exceeds ``max_memory_gb``.
+    """
+    estimate = int(estimate) + OVERHEAD_BYTES
+    LOG.info("%s: working memory about %.3f GiB (estimated before solving; max_memory_gb=%g)", what,
+             estimate / GIB, max_memory_gb)
+    if estimate > max_memory_gb * GIB:
+        raise ValueError(
+            f"{what} and needs about {estimate / GIB:.3g} GiB of working memory, more than max_memory_gb="
+            f"{max_memory_gb:g}. Raise max_memory_gb if the machine has that much free memory, or make the "
+            "instance smaller."
+        )
+    return estimate
 
 
 # === Fitting toolkit ===

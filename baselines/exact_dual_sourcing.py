@@ -42,7 +42,14 @@ from typing import Any
 
 import numpy as np
 
-from invgym.baselines.common import ExactSolution, FittedPolicy, config_of
+from invgym.baselines.common import (
+    DEFAULT_MAX_MEMORY_GB,
+    ExactSolution,
+    FittedPolicy,
+    check_max_memory,
+    check_memory,
+    config_of,
+)
 from invgym.demand import ProductMixture
 from invgym.validation import check_int, check_real
 
@@ -51,8 +58,6 @@ __all__ = ["DualSourcingTablePolicy", "dual_sourcing_bounds", "evaluate_dual_sou
 DEFAULT_MAX_STATES = 2_000_000
 DEFAULT_TOL = 1e-6
 DEFAULT_MAX_ITERATIONS = 100_000
-# The work array of one sweep holds (u range + q_e range) * (q_r range)^l doubles; beyond this it is refused.
-MAX_WORK_CELLS = 50_000_000
 CLIPPED_MASS_LIMIT = 1e-9
 MAX_WIDENINGS = 8
 OWNER = "solve_exact"
@@ -280,24 +285,29 @@ def _check(config: Any) -> None:
         )
 
 
-def _model(config: Any, lo: int, hi: int, max_states: int) -> _Model:
+def _model(config: Any, lo: int, hi: int, max_states: int, max_memory_gb: float) -> _Model:
     qr, qe = _order_bounds(config)
     lag = config.regular_lead_time - config.expedited_lead_time
     states = (hi - lo + 1) * (qr + 1) ** (lag - 1)
+    what = (f"the dual-sourcing instance has {states:,} reduced states (positions [{lo}, {hi}], regular orders "
+            f"0..{qr}, l_r - l_e = {lag})")
+    # One sweep: the work array T @ V over (y, a, next pipeline) three times (product, plus costs, argmin), the
+    # (q_e, state) stack twice, T itself and a few arrays over the states.
     work = (hi - lo + 1 + qe) * (qr + 1) ** lag
-    if states > max_states or work > MAX_WORK_CELLS:
-        raise ValueError(
-            f"the dual-sourcing instance has {states:,} reduced states (positions [{lo}, {hi}], regular orders "
-            f"0..{qr}, l_r - l_e = {lag}) and a work array of {work:,} cells; the limits are max_states="
-            f"{max_states:,} and {MAX_WORK_CELLS:,} cells. Lower max_order or raise max_states."
-        )
-    return _Model(config, lo, hi, qr, qe)
+    memory = 8 * (3 * work + 2 * (qe + 1) * states + (hi - lo + 1 + qe) * (qr + 1) * (hi - lo + 1) + 8 * states)
+    if states > max_states:
+        raise ValueError(f"{what}, more than max_states={max_states:,}. Lower max_order or raise max_states (it "
+                         f"would need about {memory / 2**30:,.2f} GiB of working memory).")
+    model = _Model(config, lo, hi, qr, qe)
+    model.memory_bytes = check_memory(memory, max_memory_gb, what)
+    return model
 
 
 def solve_dual_sourcing(
     config: Any,
     *,
     max_states: int = DEFAULT_MAX_STATES,
+    max_memory_gb: float = DEFAULT_MAX_MEMORY_GB,
     tol: float = DEFAULT_TOL,
     max_iterations: int = DEFAULT_MAX_ITERATIONS,
     position_range: tuple[int, int] | None = None,
@@ -311,6 +321,8 @@ def solve_dual_sourcing(
     Args:
         config: a validated ``DualSourcingConfig`` (or an env or id) with a single demand model.
         max_states: refuse (ValueError naming the count) instances with more reduced states than this.
+        max_memory_gb: refuse (ValueError naming the estimate) instances whose working memory, estimated before
+            solving, exceeds this many GiB.
         tol: stop when the span of ``T V - V`` is below ``tol`` (cost units); the returned average cost is
             then within ``tol / 2`` of the optimum of the truncated model.
         max_iterations: raise RuntimeError if not converged after this many sweeps.
@@ -320,10 +332,12 @@ def solve_dual_sourcing(
         ExactSolution with ``average_cost``, a :class:`DualSourcingTablePolicy`, ``num_states``, ``iterations``,
         the final ``span`` and ``info`` holding ``bounds`` (Odoni's bracket), ``position_range``,
         ``order_bounds``, ``chain_cost`` (the optimal table's average cost from its stationary distribution,
-        a cross-check of ``average_cost``), ``clipped_mass`` and ``values`` (relative values, shape of the box).
+        a cross-check of ``average_cost``), ``clipped_mass``, ``values`` (relative values, shape of the box) and
+        ``memory_bytes`` (the working-memory estimate made before solving).
     """
     config = config_of(config)
     max_states = check_int(max_states, "max_states", OWNER, 1, None)
+    max_memory_gb = check_max_memory(max_memory_gb, OWNER)
     tol = check_real(tol, "tol", OWNER, 0.0, None, closed="neither")
     max_iterations = check_int(max_iterations, "max_iterations", OWNER, 1, None)
     _check(config)
@@ -335,7 +349,7 @@ def solve_dual_sourcing(
         lo, hi = dual_sourcing_bounds(config)
     widen = max(len(config.demand.pmf()) - 1, 1)
     for _ in range(MAX_WIDENINGS + 1):
-        solution = _solve(_model(config, lo, hi, max_states), tol, max_iterations)
+        solution = _solve(_model(config, lo, hi, max_states, max_memory_gb), tol, max_iterations)
         if fixed or solution.info["clipped_mass"] < CLIPPED_MASS_LIMIT:
             return solution
         lo, hi = (lo if config.lost_sales else lo - widen), hi + widen
@@ -371,13 +385,15 @@ def _solve(model: _Model, tol: float, max_iterations: int) -> ExactSolution:
         "chain_cost": chain_cost,
         "clipped_mass": clipped,
         "values": values.reshape(shape),
+        "memory_bytes": model.memory_bytes,
     }
     return ExactSolution(average_cost=(lo + hi) / 2, policy=policy, num_states=model.num_states,
                          iterations=iteration, span=span, info=info)
 
 
 def evaluate_dual_sourcing(config: Any, policy: Any, *, max_states: int = DEFAULT_MAX_STATES,
-                           position_range: tuple[int, int] | None = None) -> float:
+                           position_range: tuple[int, int] | None = None,
+                           max_memory_gb: float = DEFAULT_MAX_MEMORY_GB) -> float:
     """Return the exact long-run average cost of a stationary policy, from its Markov chain.
 
     The policy is called once on one observation per reduced state (net inventory = u, the l_e oldest regular
@@ -390,13 +406,15 @@ def evaluate_dual_sourcing(config: Any, policy: Any, *, max_states: int = DEFAUL
         policy: maps observations (n, width) to actions (n, 2) — any ``FittedPolicy``.
         max_states: refuse larger reduced models (ValueError).
         position_range: fix ``(u_lo, u_hi)`` instead of the default range with automatic widening.
+        max_memory_gb: refuse models whose estimated working memory exceeds this many GiB.
     """
     config = config_of(config)
+    max_memory_gb = check_max_memory(max_memory_gb, "evaluate_dual_sourcing")
     _check(config)
     lo, hi = position_range if position_range is not None else dual_sourcing_bounds(config)
     widen = max(len(config.demand.pmf()) - 1, 1)
     for _ in range(MAX_WIDENINGS + 1):
-        model = _model(config, lo, hi, max_states)
+        model = _model(config, lo, hi, max_states, max_memory_gb)
         actions = np.asarray(policy(_representatives(model)), dtype=np.float64).reshape(model.num_states, 2)
         if np.any(actions != np.rint(actions)):
             raise ValueError("evaluate_dual_sourcing needs integer orders; the policy ordered fractional units.")

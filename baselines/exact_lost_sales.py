@@ -17,11 +17,19 @@ same bounds, discovers the same 27,951); Zipkin's Table 1 reports 27,945 for tha
 is unexplained (his exact truncation is not stated in enough detail to reproduce); the optimal costs agree with
 his Table 3 to the printed digits, and relaxing both bounds leaves the optimum unchanged (tested).
 
-**Computation.** The expectation over demand touches only ``(x_0, x_1)``, so one Bellman sweep is a dense
-matrix product ``W @ V`` — W maps ``(x_0, x_1)`` to the distribution of the next on-hand stock
-``(x_0 - D)^+ + x_1`` — on a padded box over the state vector, then a masked minimum over q. Relative value
-iteration (Puterman 1994, Sec. 8.5.5) stops when the span of ``T V - V`` drops below ``tol``; the optimal
-average cost then lies in ``[min(T V - V), max(T V - V)]`` (Odoni's bounds), whose midpoint is returned.
+**Computation.** The expectation over demand touches only ``(x_0, x_1)``: ordering q leads to
+``((x_0 - D)^+ + x_1, x_2, ..., x_{L-1}, q)``, whose pipeline does not depend on demand. For L >= 2 one Bellman
+sweep is compiled (``invgym.core._exact_lost_sales``): for every next pipeline it runs over ``k = x_0 + x_1`` and
+accumulates the demand sum term by term, so a sweep costs about half a multiply-add per (state, order, demand)
+triple it could touch and holds three arrays over the state box (values, new values, orders). For L <= 1 the sweep
+is a small numpy matrix product. Relative value iteration (Puterman 1994, Sec. 8.5.5) stops when the span of
+``T V - V`` drops below ``tol``; the optimal average cost then lies in ``[min(T V - V), max(T V - V)]`` (Odoni's
+bounds), whose midpoint is returned.
+
+**Size.** ``max_states`` (default 10,000,000) is the only limit on the state count; the working memory is
+estimated before solving (:func:`lost_sales_memory`, about 45 bytes per cell of the box
+``[0, S] x [0, z]^(L-1)``), logged, recorded as ``info["memory_bytes"]`` and refused above ``max_memory_gb``
+(default 2 GiB). L = 6, p = 39 (3,704,180 states) needs about 0.35 GiB.
 
 References:
     P. Zipkin (2008), "Old and new methods for lost-sales inventory systems", Operations Research 56(5).
@@ -36,16 +44,25 @@ from typing import Any
 
 import numpy as np
 
-from invgym.baselines.common import ExactSolution, FittedPolicy
+from invgym.baselines.common import (
+    DEFAULT_MAX_MEMORY_GB,
+    ExactSolution,
+    FittedPolicy,
+    check_max_memory,
+    check_memory,
+)
+from invgym.core._exact_lost_sales import lost_sales_sweep, shift_valid
 from invgym.validation import check_int, check_real
 
-__all__ = ["LostSalesTablePolicy", "lost_sales_bounds", "lost_sales_state_count", "solve_lost_sales"]
+__all__ = ["LostSalesTablePolicy", "lost_sales_bounds", "lost_sales_memory", "lost_sales_state_count",
+           "solve_lost_sales"]
 
-DEFAULT_MAX_STATES = 1_000_000
+DEFAULT_MAX_STATES = 10_000_000
 DEFAULT_TOL = 1e-6
 DEFAULT_MAX_ITERATIONS = 100_000
-# The padded work box of one Bellman sweep holds (S + 1) (z + 1)^L doubles; beyond this it is refused (~800 MB).
-MAX_BOX_CELLS = 100_000_000
+# Bytes per cell of the state box at the compiled solver's peak: values, new values (float64), orders and the
+# policy table (int32), the position and mask used once at the end, and info["values"] (float64).
+BYTES_PER_CELL = 45
 OWNER = "solve_exact"
 
 
@@ -160,27 +177,35 @@ def _demand_tables(pmf: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return py, leftover
 
 
-def _check_size(lead_time: int, order_bound: int, position_bound: int, max_states: int) -> int:
+def lost_sales_memory(lead_time: int, order_bound: int, position_bound: int) -> int:
+    """Estimated peak working memory (bytes) of solving a lost-sales instance with these bounds."""
+    n0, r = position_bound + 1, order_bound + 1
+    if lead_time >= 2:
+        return BYTES_PER_CELL * n0 * r ** (lead_time - 1) + 16 * r ** (lead_time - 1)
+    # L <= 1: the numpy sweep's demand matrix W (n0 r x n0) and a few arrays over (state, order).
+    return 8 * (n0 * r * n0 + 6 * n0 * r + 8 * n0)
+
+
+def _check_size(lead_time: int, order_bound: int, position_bound: int, max_states: int,
+                max_memory_gb: float) -> tuple[int, int]:
     count = lost_sales_state_count(lead_time, order_bound, position_bound)
-    cells = (position_bound + 1) * (order_bound + 1) ** max(lead_time, 1)
+    what = (f"the lost-sales instance has {count:,} states after Morton's reduction (order bound z={order_bound}, "
+            f"position bound S={position_bound}, L={lead_time})")
     if count > max_states:
         raise ValueError(
-            f"the lost-sales instance has {count:,} states after Morton's reduction (order bound "
-            f"z={order_bound}, position bound S={position_bound}, L={lead_time}), more than max_states="
-            f"{max_states:,}. Raise max_states if memory and time allow."
+            f"{what}, more than max_states={max_states:,}. Raise max_states if memory and "
+            f"time allow (it would need about {lost_sales_memory(lead_time, order_bound, position_bound) / 2**30:,.2f}"
+            " GiB of working memory)."
         )
-    if cells > MAX_BOX_CELLS:
-        raise ValueError(
-            f"the lost-sales instance has {count:,} states but its Bellman sweep needs a work array of {cells:,} "
-            f"cells (more than {MAX_BOX_CELLS:,}); it is too large to solve exactly."
-        )
-    return count
+    memory = check_memory(lost_sales_memory(lead_time, order_bound, position_bound), max_memory_gb, what)
+    return count, memory
 
 
 def solve_lost_sales(
     config: Any,
     *,
     max_states: int = DEFAULT_MAX_STATES,
+    max_memory_gb: float = DEFAULT_MAX_MEMORY_GB,
     tol: float = DEFAULT_TOL,
     max_iterations: int = DEFAULT_MAX_ITERATIONS,
     order_bound: int | None = None,
@@ -197,6 +222,8 @@ def solve_lost_sales(
     Args:
         config: a validated ``LostSalesConfig`` with a single demand model (not a ``ProductMixture``).
         max_states: refuse (ValueError naming the count) instances with more reduced states than this.
+        max_memory_gb: refuse (ValueError naming the estimate) instances whose working memory, estimated before
+            solving, exceeds this many GiB.
         tol: stop when the span of ``T V - V`` is below ``tol`` (cost units); the returned average cost is
             then within ``tol / 2`` of the optimum.
         max_iterations: raise RuntimeError if not converged after this many sweeps (e.g. a multichain model).
@@ -206,9 +233,11 @@ def solve_lost_sales(
     Returns:
         ExactSolution with ``average_cost``, a :class:`LostSalesTablePolicy`, ``num_states``, ``iterations``,
         the final ``span`` and ``info`` holding ``order_bound``, ``position_bound``, ``bounds`` (Odoni's bracket
-        on the average cost), ``values`` (relative values over the table, NaN outside) and ``lattice``.
+        on the average cost), ``values`` (relative values over the table, NaN outside), ``lattice`` and
+        ``memory_bytes`` (the working-memory estimate made before solving).
     """
     max_states = check_int(max_states, "max_states", OWNER, 1, None)
+    max_memory_gb = check_max_memory(max_memory_gb, OWNER)
     tol = check_real(tol, "tol", OWNER, 0.0, None, closed="neither")
     max_iterations = check_int(max_iterations, "max_iterations", OWNER, 1, None)
     if len(config.demand.products()) > 1:
@@ -225,16 +254,17 @@ def solve_lost_sales(
     if position_bound is not None:
         s = check_int(position_bound, "position_bound", OWNER, 0, None)
     while True:
-        solution = _solve(config, z, s, max_states, tol, max_iterations)
+        solution = _solve(config, z, s, max_states, max_memory_gb, tol, max_iterations)
         if not (capped and position_bound is None and solution.info.pop("position_binds")):
             solution.info.pop("position_binds", None)
             return solution
         s += max(z, 1)  # the capped problem may want more stock than Morton's S: enlarge and solve again
 
 
-def _solve(config: Any, z: int, s: int, max_states: int, tol: float, max_iterations: int) -> ExactSolution:
+def _solve(config: Any, z: int, s: int, max_states: int, max_memory_gb: float, tol: float,
+           max_iterations: int) -> ExactSolution:
     lead_time = config.lead_time
-    num_states = _check_size(lead_time, z, s, max_states)
+    num_states, memory = _check_size(lead_time, z, s, max_states, max_memory_gb)
     h, p, c = config.holding_cost, config.lost_sales_cost, config.purchase_cost
     pmf = config.demand.pmf()
     mean = float(np.dot(np.arange(len(pmf)), pmf))
@@ -242,111 +272,159 @@ def _solve(config: Any, z: int, s: int, max_states: int, tol: float, max_iterati
     # Expected period cost of on-hand stock x (Zipkin 2008, Sec. 2): h E(x - D)^+ + p E(D - x)^+,
     # with E(D - x)^+ = E D - x + E(x - D)^+.
     cost = h * leftover + p * (mean - np.arange(s + 1) + leftover)
-    sweep = _ZeroLeadSweep(py, cost, c, z, s) if lead_time == 0 else _Sweep(py, cost, c, z, s, lead_time)
-    valid = sweep.position <= s
-    values = np.zeros(valid.shape)
-    span, lo, hi = np.inf, -np.inf, np.inf
-    iteration = 0
-    while iteration < max_iterations:
-        iteration += 1
-        new = sweep(values)
-        new[~valid] = 0.0  # padding cells of the box hold 0 so that the matrix product stays finite
-        diff = (new - values)[valid]
-        lo, hi = float(diff.min()), float(diff.max())
-        span = hi - lo
-        # Relative value iteration: subtract the value of the empty state to keep the values bounded.
-        values = new - new.flat[0]
-        if span < tol:
-            break
+    if lead_time >= 2:
+        sweep = _CompiledSweep(pmf, cost, c, z, s, lead_time)
+    elif lead_time == 1:
+        sweep = _Sweep(py, cost, c, z, s)
+    else:
+        sweep = _ZeroLeadSweep(py, cost, c, z, s)
+    values, lo, hi, span, iteration = sweep.iterate(tol, max_iterations)
     if span >= tol:
         raise RuntimeError(
             f"relative value iteration did not converge in {max_iterations} sweeps (span {span:.3g} > tol "
             f"{tol:g}); the model may be multichain (e.g. demand that is always zero)."
         )
-    orders = np.where(valid, sweep.policy(values), -1)
-    room = s - sweep.position  # orders limited by the position bound rather than by z
+    orders = sweep.policy(values)
+    position = sweep.position
+    valid = position <= s
+    orders = np.where(valid, orders, -1).astype(np.int32)
+    room = s - position  # orders limited by the position bound rather than by z
     binds = bool(np.any(valid & (room < z) & (orders == room) & (orders > 0)))
-    table = sweep.to_state_order(orders).astype(np.int32)
+    del position, room
+    table = np.ascontiguousarray(sweep.to_state_order(orders))
+    del orders
     policy = LostSalesTablePolicy(table, lead_time, z, s, discrete=config.action_type == "discrete")
+    np.copyto(values, np.nan, where=~valid)
     info = {
         "order_bound": z,
         "position_bound": s,
         "bounds": (lo, hi),
-        "values": sweep.to_state_order(np.where(valid, values, np.nan)),
+        "values": sweep.to_state_order(values),
         "lattice": config.action_type == "continuous",
         "position_binds": binds,
+        "memory_bytes": memory,
     }
     return ExactSolution(average_cost=(lo + hi) / 2, policy=policy, num_states=num_states, iterations=iteration,
                          span=span, info=info)
 
 
-class _Sweep:
-    """One Bellman sweep for L >= 1 on a padded box of states, as a matrix product and a masked minimum.
+class _NumpySweep:
+    """Relative value iteration over a numpy sweep ``self(values) -> T V`` on a padded box."""
 
-    Values are stored as ``V[x_0, (x_{L-1}, ..., x_1)]`` (pipeline reversed, newest order most significant).
-    With the post-decision vector u = (x_0, x_1, ..., x_{L-1}, q) the next state is
-    ((x_0 - D)^+ + x_1, x_2, ..., x_{L-1}, q): its first entry depends on (x_0, x_1) and demand only, and its
-    reversed pipeline is (q, x_{L-1}, ..., x_2). Hence, for all states and orders at once,
-    ``E V(next) = W @ V`` with ``W[(x_0, x_1), v] = P((x_0 - D)^+ + x_1 = v)``, whose result is indexed by
-    ``[(x_0, x_1), (q, x_{L-1}, ..., x_2)]``: q lands on a middle axis, where numpy's minimum is fast.
+    def iterate(self, tol: float, max_iterations: int) -> tuple[np.ndarray, float, float, float, int]:
+        valid = self.position <= self.s
+        values = np.zeros(valid.shape)
+        span, lo, hi = np.inf, -np.inf, np.inf
+        iteration = 0
+        while iteration < max_iterations:
+            iteration += 1
+            new = self(values)
+            new[~valid] = 0.0  # padding cells of the box hold 0 so that the matrix product stays finite
+            diff = (new - values)[valid]
+            lo, hi = float(diff.min()), float(diff.max())
+            span = hi - lo
+            # Relative value iteration: subtract the value of the empty state to keep the values bounded.
+            values = new - new.flat[0]
+            if span < tol:
+                break
+        return values, lo, hi, span, iteration
+
+
+class _CompiledSweep:
+    """Relative value iteration for L >= 2 with the compiled sweep, on the layout [pipeline, x_0].
+
+    The pipeline ``(x_1, ..., x_{L-1})`` is indexed in C order over ``[0, z]^(L-1)`` and the on-hand stock is the
+    fastest axis, so the values of one next pipeline are contiguous (see ``lost_sales_sweep``).
     """
 
-    def __init__(self, py: np.ndarray, cost: np.ndarray, c: float, z: int, s: int, lead_time: int) -> None:
+    def __init__(self, pmf: np.ndarray, cost: np.ndarray, c: float, z: int, s: int, lead_time: int) -> None:
         n0, r = s + 1, z + 1
-        self.lead_time, self.n0, self.r = lead_time, n0, r
-        self.cost = cost[:, None]
-        w = np.zeros((n0, r, n0))
-        for u1 in range(r):
-            w[:, u1, u1:] = py[:, : n0 - u1]
-        self.w = w.reshape(n0 * r, n0)
-        pipeline = np.zeros(1, dtype=np.int64)  # x_1 + ... + x_{L-1} over the flattened reversed pipeline
+        self.lead_time, self.n0, self.r, self.s, self.z, self.c = lead_time, n0, r, s, z, float(c)
+        self.pmf = np.zeros(max(n0, len(pmf)))
+        self.pmf[: len(pmf)] = pmf
+        self.tail = np.ascontiguousarray(np.cumsum(self.pmf[::-1])[::-1][:n0])  # P(D >= j)
+        self.cost = np.ascontiguousarray(cost, dtype=np.float64)
+        pipeline = np.zeros(1, dtype=np.int64)  # x_1 + ... + x_{L-1}, x_1 slowest
         for _ in range(lead_time - 1):
             pipeline = (pipeline[:, None] + np.arange(r)[None, :]).ravel()
-        self.position = np.arange(n0)[:, None] + pipeline[None, :]
-        # Q-values come as [x_0, u_1, q, rest]: u_1 is x_1 (L >= 2) or q itself (L = 1, where rest is empty).
-        orders = np.arange(r)
-        if lead_time == 1:
-            total = np.arange(n0)[:, None, None, None] + orders[None, None, :, None]
-            order = orders[None, None, :, None]
-            self.shape = (n0, 1, r, 1)
-        else:
-            rest = pipeline[: r ** (lead_time - 2)]  # x_2 + ... + x_{L-1}
-            total = (np.arange(n0)[:, None, None, None] + orders[None, :, None, None]
-                     + orders[None, None, :, None] + rest[None, None, None, :])
-            order = orders[None, None, :, None]
-            self.shape = (n0, r, r, r ** (lead_time - 2))
-        # An order past the position bound is not allowed (infinite cost); ordering costs c per unit.
-        self.penalty = np.where(total <= s, c * order, np.inf)
+        self.pipeline = pipeline
 
-    def q_values(self, values: np.ndarray) -> np.ndarray:
-        q = (self.w @ values.reshape(self.n0, -1)).reshape(self.shape)
-        q += self.penalty
-        return q
+    @property
+    def position(self) -> np.ndarray:
+        return self.pipeline[:, None] + np.arange(self.n0)[None, :]
 
-    def _pack(self, best: np.ndarray) -> np.ndarray:
-        # best is [x_0, x_1, (x_{L-1}, ..., x_2)]; the value layout wants [x_0, (x_{L-1}, ..., x_2, x_1)].
-        return best.transpose(0, 2, 1).reshape(self.n0, -1)
+    def _sweep(self, values: np.ndarray, out: np.ndarray, orders: np.ndarray) -> tuple[float, float]:
+        return lost_sales_sweep(values, out, orders, self.pmf, self.tail, self.cost, self.pipeline, self.c,
+                                self.z, self.s, self.lead_time)
 
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        return self.cost + self._pack(self.q_values(values).min(axis=2))
+    def iterate(self, tol: float, max_iterations: int) -> tuple[np.ndarray, float, float, float, int]:
+        cells = len(self.pipeline) * self.n0
+        values, out, none = np.zeros(cells), np.empty(cells), np.empty(0, dtype=np.int32)
+        span, lo, hi = np.inf, -np.inf, np.inf
+        iteration = 0
+        while iteration < max_iterations:
+            iteration += 1
+            lo, hi = self._sweep(values, out, none)
+            span = hi - lo
+            values, out = out, values
+            # Relative value iteration: subtract the value of the empty state to keep the values bounded.
+            shift_valid(values, self.pipeline, self.s, values[0])
+            if span < tol:
+                break
+        self._spare = out
+        return values.reshape(len(self.pipeline), self.n0), lo, hi, span, iteration
 
     def policy(self, values: np.ndarray) -> np.ndarray:
-        return self._pack(self.q_values(values).argmin(axis=2))
+        orders = np.full(values.size, -1, dtype=np.int32)
+        self._sweep(values.reshape(-1), self._spare, orders)
+        del self._spare
+        return orders.reshape(values.shape)
 
     def to_state_order(self, array: np.ndarray) -> np.ndarray:
-        """Reshape a [x_0, reversed pipeline] array to the state's own order [x_0, x_1, ..., x_{L-1}]."""
-        if self.lead_time <= 1:
-            return array.reshape(self.n0)
-        box = array.reshape((self.n0,) + (self.r,) * (self.lead_time - 1))
-        return box.transpose((0,) + tuple(range(self.lead_time - 1, 0, -1)))
+        """Reshape a [pipeline, x_0] array to the state's own order [x_0, x_1, ..., x_{L-1}]."""
+        box = array.reshape((self.r,) * (self.lead_time - 1) + (self.n0,))
+        return box.transpose((self.lead_time - 1,) + tuple(range(self.lead_time - 1)))
 
 
-class _ZeroLeadSweep:
+class _Sweep(_NumpySweep):
+    """One Bellman sweep for L = 1, as a matrix product and a masked minimum.
+
+    The state is the on-hand stock x_0; ordering q leads to ``(x_0 - D)^+ + q``. Hence, for all states and
+    orders at once, ``E V(next) = W @ V`` with ``W[(x_0, q), v] = P((x_0 - D)^+ + q = v)``.
+    """
+
+    def __init__(self, py: np.ndarray, cost: np.ndarray, c: float, z: int, s: int) -> None:
+        n0, r = s + 1, z + 1
+        self.n0, self.r, self.s = n0, r, s
+        self.cost = cost[:, None]
+        w = np.zeros((n0, r, n0))
+        for q in range(r):
+            w[:, q, q:] = py[:, : n0 - q]
+        self.w = w.reshape(n0 * r, n0)
+        self.position = np.arange(n0)[:, None]
+        # An order past the position bound is not allowed (infinite cost); ordering costs c per unit.
+        orders = np.arange(r)[None, :]
+        self.penalty = np.where(self.position + orders <= s, c * orders, np.inf)
+
+    def q_values(self, values: np.ndarray) -> np.ndarray:
+        return (self.w @ values.reshape(self.n0)).reshape(self.n0, self.r) + self.penalty
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        return self.cost + self.q_values(values).min(axis=1)[:, None]
+
+    def policy(self, values: np.ndarray) -> np.ndarray:
+        return self.q_values(values).argmin(axis=1)[:, None]
+
+    def to_state_order(self, array: np.ndarray) -> np.ndarray:
+        return array.reshape(self.n0)
+
+
+class _ZeroLeadSweep(_NumpySweep):
     """One Bellman sweep for L = 0: the order is on hand at once, so the period starts at y = x_0 + q."""
 
     def __init__(self, py: np.ndarray, cost: np.ndarray, c: float, z: int, s: int) -> None:
         n0, r = s + 1, z + 1
-        self.py, self.cost, self.n0 = py, cost, n0
+        self.py, self.cost, self.n0, self.s = py, cost, n0, s
         self.position = np.arange(n0)[:, None]
         after = self.position + np.arange(r)[None, :]
         self.penalty = np.where(after <= s, c * np.arange(r)[None, :], np.inf)

@@ -39,7 +39,13 @@ from typing import Any
 
 import numpy as np
 
-from invgym.baselines.common import ExactSolution, FittedPolicy
+from invgym.baselines.common import (
+    DEFAULT_MAX_MEMORY_GB,
+    ExactSolution,
+    FittedPolicy,
+    check_max_memory,
+    check_memory,
+)
 from invgym.demand import ProductMixture
 from invgym.validation import check_int, check_real
 
@@ -48,7 +54,6 @@ __all__ = ["ProcurementRemovalTablePolicy", "interval_levels", "solve_procuremen
 DEFAULT_MAX_STATES = 1_000_000
 DEFAULT_TOL = 1e-6
 DEFAULT_MAX_ITERATIONS = 100_000
-MAX_BOX_CELLS = 50_000_000  # cells of the post-decision array G; beyond this the instance is refused
 OWNER = "solve_exact"
 
 
@@ -168,6 +173,7 @@ def solve_procurement_removal(
     config: Any,
     *,
     max_states: int = DEFAULT_MAX_STATES,
+    max_memory_gb: float = DEFAULT_MAX_MEMORY_GB,
     tol: float = DEFAULT_TOL,
     max_iterations: int = DEFAULT_MAX_ITERATIONS,
     position_bound: int | None = None,
@@ -181,6 +187,8 @@ def solve_procurement_removal(
     Args:
         config: a validated ``ProcurementRemovalConfig`` with one stationary demand model.
         max_states: refuse (ValueError naming the count) instances with more states than this.
+        max_memory_gb: refuse (ValueError naming the estimate) instances whose working memory, estimated before
+            solving, exceeds this many GiB.
         tol: stop when the span of ``T V - V`` is below ``tol``; the average cost is then within ``tol / 2``.
         max_iterations: raise RuntimeError if not converged after this many sweeps.
         position_bound: the cap P on the inventory position (default: see the module docstring); when given,
@@ -192,7 +200,8 @@ def solve_procurement_removal(
         ExactSolution with ``average_cost``, a :class:`ProcurementRemovalTablePolicy`, ``num_states``,
         ``iterations``, the final ``span`` and ``info`` holding ``position_bound``, ``floor``, ``bounds``
         (Odoni's bracket), ``values`` (relative values, NaN outside the table), ``position`` and ``on_hand`` of
-        every table cell, ``max_order``, ``max_removal`` and ``lattice``.
+        every table cell, ``max_order``, ``max_removal``, ``lattice`` and ``memory_bytes`` (the working-memory
+        estimate made before solving).
 
     Example:
         >>> import invgym
@@ -202,6 +211,7 @@ def solve_procurement_removal(
         6.09
     """
     max_states = check_int(max_states, "max_states", OWNER, 1, None)
+    max_memory_gb = check_max_memory(max_memory_gb, OWNER)
     tol = check_real(tol, "tol", OWNER, 0.0, None, closed="neither")
     max_iterations = check_int(max_iterations, "max_iterations", OWNER, 1, None)
     _check_config(config)
@@ -221,15 +231,15 @@ def solve_procurement_removal(
     else:
         bound = max(_quantile(pmf, ratio, lead + 1), int(start.sum()), 1)
     while True:
-        solution = _solve(config, pmf, floor, bound, max_states, tol, max_iterations)
+        solution = _solve(config, pmf, floor, bound, max_states, max_memory_gb, tol, max_iterations)
         if fixed or not solution.info["position_binds"]:
             return solution
         bound += max(int(config.max_order), 1)  # the bound limited an optimal order: enlarge and solve again
 
 
-def _solve(config: Any, pmf: np.ndarray, floor: int, bound: int, max_states: int, tol: float,
-           max_iterations: int) -> ExactSolution:
-    sweep = _Sweep(config, pmf, floor, bound, max_states)
+def _solve(config: Any, pmf: np.ndarray, floor: int, bound: int, max_states: int, max_memory_gb: float,
+           tol: float, max_iterations: int) -> ExactSolution:
+    sweep = _Sweep(config, pmf, floor, bound, max_states, max_memory_gb)
     valid = sweep.valid
     values = np.zeros(sweep.shape)
     span, lo, hi, iterations = np.inf, -np.inf, np.inf, 0
@@ -266,6 +276,7 @@ def _solve(config: Any, pmf: np.ndarray, floor: int, bound: int, max_states: int
         "max_removal": sweep.max_removal,
         "lattice": config.action_type == "continuous",
         "position_binds": binds,
+        "memory_bytes": sweep.memory_bytes,
     }
     return ExactSolution(average_cost=(lo + hi) / 2, policy=policy, num_states=int(valid.sum()),
                          iterations=iterations, span=span, info=info)
@@ -281,7 +292,8 @@ class _Sweep:
     next pipeline ``(x_2, ..., x_{L-1}, q)``, which is the trailing part of G's index.
     """
 
-    def __init__(self, config: Any, pmf: np.ndarray, floor: int, bound: int, max_states: int) -> None:
+    def __init__(self, config: Any, pmf: np.ndarray, floor: int, bound: int, max_states: int,
+                 max_memory_gb: float) -> None:
         lead = config.lead_time
         self.lead = lead
         self.n0 = n0 = bound - floor + 1
@@ -292,9 +304,13 @@ class _Sweep:
         self.shape = (n0, m)
         self.state_shape = (n0,) + (r,) * max(lead - 1, 0)
         cells = n0 * (r ** max(lead, 1) if lead >= 1 else 1)
-        if cells > MAX_BOX_CELLS:
-            raise ValueError(f"the instance needs a post-decision array of {cells:,} cells (more than "
-                             f"{MAX_BOX_CELLS:,}); it is too large to solve exactly.")
+        box = n0 * m
+        what = (f"the procurement-removal instance has a state box of {box:,} cells (position bound P={bound}, "
+                f"floor {floor}, L={lead}, max_order={z})")
+        # One sweep: the post-decision array G, W @ V, the order costs and Q-values over (state, order) (four
+        # arrays of `cells` doubles), W itself, and a dozen arrays over the state box.
+        memory = 8 * (4 * cells + n0 * r * n0 + 12 * box)
+        self.memory_bytes = check_memory(memory, max_memory_gb, what)
         self.on_hand = np.broadcast_to(np.arange(floor, bound + 1)[:, None], self.shape)
         pipe = np.zeros(1, dtype=np.int64)  # x_1 + ... + x_{L-1} over the flattened pipeline (x_1 slowest)
         for _ in range(lead - 1):

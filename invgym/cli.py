@@ -290,6 +290,7 @@ def solve(
     params: Params = None,
     max_states: Annotated[Optional[int], typer.Option("--max-states", min=1, help="Refuse larger state spaces.")] = None,  # noqa: UP045, E501
     tol: Annotated[Optional[float], typer.Option("--tol", min=0.0, help="Span tolerance (cost units).")] = None,  # noqa: UP045
+    max_memory_gb: Annotated[Optional[float], typer.Option("--max-memory-gb", help="Refuse instances whose estimated working memory exceeds this many GiB (default 2).")] = None,  # noqa: UP045, E501
     as_json: Json = False,
 ) -> None:
     """Solve an instance exactly (relative value iteration) and print the optimal average cost per period."""
@@ -301,13 +302,15 @@ def solve(
     config = _config(env_id, parse_env_kwargs(params))
     with Console(stderr=True).status(f"solving {env_id} exactly (relative value iteration)..."):
         try:
-            solution = solve_exact(config, max_states=max_states, tol=tol)
+            solution = solve_exact(config, max_states=max_states, tol=tol, max_memory_gb=max_memory_gb)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="'ID'/'--set'") from exc
     data = {"id": env_id, "average_cost": solution.average_cost, "num_states": solution.num_states,
-            "iterations": solution.iterations, "span": solution.span}
+            "iterations": solution.iterations, "span": solution.span,
+            "memory_bytes": solution.info["memory_bytes"]}
     _emit(data, as_json, f"{env_id}: optimal average cost {solution.average_cost:.4f} per period "
-                         f"({solution.num_states} states, {solution.iterations} iterations, span {solution.span:.2e})")
+                         f"({solution.num_states} states, {solution.iterations} iterations, span {solution.span:.2e}, "
+                         f"working memory estimated at {solution.info['memory_bytes'] / 2**30:.3f} GiB)")
 
 
 def _train_direct_backprop(env_id: str, kwargs: dict, budget: int, seed: int) -> Any:

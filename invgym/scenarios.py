@@ -47,7 +47,7 @@ class Scenario:
         vector_env: the native vector env class.
         kernel: the compiled batch kernel class.
         twin: the torch twin class (``from_config``), or None when the scenario has none.
-        exact_solver: ``solver(config, *, max_states=..., tol=...) -> ExactSolution``, or None.
+        exact_solver: ``solver(config, *, max_states=..., max_memory_gb=..., tol=...) -> ExactSolution``, or None.
         naive_policy: ``naive(config) -> (policy, description)``: the policy that scores 0 on the leaderboard.
         metrics: a dict ``{name: metric(totals, env_periods)}`` that ``evaluate`` reports, or None to report the
             average of every per-period part.

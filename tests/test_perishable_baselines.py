@@ -235,9 +235,10 @@ def test_bad_input_raises():
         solve_perishable(config.replace(demand=ProductMixture([Poisson(2.0), Poisson(3.0)])))
     with pytest.raises(ValueError, match="more than max_states=100"):
         solve_perishable(config, max_states=100)
-    with pytest.raises(ValueError, match="too large to solve exactly"):
+    with pytest.raises(ValueError, match=r"823,543 states .* needs about [\d.]+ GiB of working memory, more than "
+                                         r"max_memory_gb=0\.1\."):
         solve_perishable(config.replace(shelf_life=5, lead_time=3, max_order=6, initial_state=None),
-                         max_states=10**7)
+                         max_memory_gb=0.1)
     with pytest.raises(ValueError, match=r"'discount' parameter of solve_exact must be a float in the range \(0, 1\)"):
         solve_perishable_discounted(config, 1.0)
     with pytest.raises(ValueError, match="'tol' parameter of solve_exact"):
