@@ -7,6 +7,8 @@ the policy's Jacobian dq/dx at states the policy visits. This module holds:
 - :data:`PROPERTIES`: every property by name (a scenario lists those that hold for it as ``structure`` in
   :data:`invgym.scenarios.SCENARIOS`, the one place that says which holds where);
 - :class:`StructurePenalty`: the differentiable penalty (Jacobian by ``torch.func.vmap(jacrev)``);
+  both it and the report differentiate the orders themselves: a relu head's surrogate leak (the small slope
+  training uses where the relu is flat) is switched off for the Jacobian (:func:`exact_slopes`);
 - :func:`structure_report`: the violation rate of each property over states sampled from rollouts on the kernel
   (any policy: autograd for torch policies, central finite differences otherwise).
 
@@ -35,8 +37,9 @@ The other families (each scenario's ``structure`` in :data:`invgym.scenarios.SCE
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -110,13 +113,38 @@ def _properties_for(config: Any) -> tuple[str, ...]:
     return scenario.structure
 
 
+@contextlib.contextmanager
+def exact_slopes(module: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, the relu heads of ``module`` differentiate as the relu they are (their ``leak`` set to 0).
+
+    The heads of :mod:`invgym.agents.policies` give a small surrogate slope where the relu is flat (``leak``),
+    so that training can revive a level that fell below the position; the orders there are exactly 0 and so is
+    their true derivative. The structural properties are about the orders, so the Jacobian is taken with every
+    submodule's ``leak`` attribute at 0 (restored on leaving the block; the weights are untouched).
+    """
+    parts = module.modules() if isinstance(module, nn.Module) else ()
+    saved = [(m, m.leak) for m in parts if isinstance(getattr(m, "leak", None), float)]
+    for m, _ in saved:
+        m.leak = 0.0
+    try:
+        yield module
+    finally:
+        for m, leak in saved:
+            m.leak = leak
+
+
 def policy_jacobian(module: nn.Module, states: torch.Tensor) -> torch.Tensor:
-    """Return dq/dobs of a torch policy at each state, shape (N, action_dim, obs_dim); differentiable in weights."""
+    """Return dq/dobs of a torch policy at each state, shape (N, action_dim, obs_dim); differentiable in weights.
+
+    This is the derivative of the orders themselves: a head's surrogate leak is switched off (:func:`exact_slopes`),
+    so where a relu is flat (no order) the slope is 0, not the leak.
+    """
 
     def single(x: torch.Tensor) -> torch.Tensor:
         return module(x[None, :]).reshape(-1)
 
-    return torch.func.vmap(torch.func.jacrev(single))(states)
+    with exact_slopes(module):
+        return torch.func.vmap(torch.func.jacrev(single))(states)
 
 
 class StructurePenalty:

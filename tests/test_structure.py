@@ -221,3 +221,20 @@ def test_dual_sourcing_total_sensitivity_is_checked_across_both_orders():
     # Each order alone falls by 0.6 per unit (bounded), but together by 1.2: the total property catches it.
     report = structure_report(_Linear(state_dim, 2, -1.2), config, num_states=64, warmup=5)
     assert report["bounded_sensitivity"] == 0.0 and report["bounded_total_sensitivity"] > 0.5
+
+
+def test_jacobian_is_the_orders_slope_not_the_heads_training_leak():
+    """Where a relu head orders nothing its slope is 0; the training leak (a surrogate) is not reported."""
+    config = config_of(ENV_ID, lead_time=2, lost_sales_cost=9.0)
+    module = build_policy("mlp", config, base_stock_head=True, hidden=(8,), leak=0.25)
+    with torch.no_grad():
+        module.body[-1].weight.zero_()
+        module.body[-1].bias.fill_(10.0 / float(module.scale))  # S = 10 everywhere
+    states = torch.tensor([[2.0, 2.0], [20.0, 10.0]])  # position 4 (orders 6), position 30 (orders 0)
+    jac = policy_jacobian(module, states)
+    assert torch.allclose(jac[0], torch.full((1, 2), -1.0))
+    assert torch.equal(jac[1], torch.zeros(1, 2))
+    assert module.leak == 0.25  # restored: training still sees its surrogate slope
+    z = module(states[1:])
+    z.sum().backward()  # the leak's surrogate gradient is still there outside the Jacobian
+    assert float(module.body[-1].bias.grad.abs().sum()) > 0
