@@ -10,7 +10,9 @@ Run ``python -m invgym.leaderboard.make_suite`` (a few minutes). For every insta
 - ``published``: the literature's number where there is one, so a test can check the reference against it.
 
 Tracks whose environment is not registered in this version of invgym are left out (they appear when their
-scenario lands); bump ``SUITE_VERSION`` whenever an instance, protocol or reference changes.
+scenario lands); bump ``SUITE_VERSION`` whenever an instance, protocol or reference changes. ``--tracks retail
+replenishment`` recomputes only those tracks and copies every other track unchanged from the existing suite file
+(how 1.2.0 replaced the panel references, see ``SUITE_VERSION``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from invgym.leaderboard.record import git_commit
 from invgym.leaderboard.suite import DEFAULT_SUITE, decode_kwargs, load_suite
 from invgym.registration import ENV_IDS
 
-SUITE_VERSION = "1.1.0"
+# 1.2.0: the panel tracks' (retail, replenishment) references and naive costs recomputed with the thread-independent
+# PredictThenOptimize fit (1.1.0's were made with the BLAS-thread-dependent one); every other track is 1.1.0's, byte
+# for byte. A minor bump: the instances and protocols are unchanged, only references (hence scores) moved, and the
+# suite's sha256 (which every result file records) changes, so every 1.1.0 result file is re-run.
+SUITE_VERSION = "1.2.0"
 DEFAULT_PROTOCOL = {"num_envs": 64, "periods": 10_000, "warmup": 1_000, "seed": 0}
 QUICK_PROTOCOL = {"num_envs": 16, "periods": 2_000, "warmup": 200, "seed": 0}
 # References are simulated on their own seeds (far from the public seeds 0..63 and the fits' 2^40 + i) and longer.
@@ -217,12 +223,34 @@ def naive(instance: dict[str, Any], config: Any, protocol: dict[str, int] = REFE
             "details": {"protocol": protocol}}
 
 
-def make_suite(path: str | Path = DEFAULT_SUITE, verbose: bool = True) -> Path:
-    """Compute every instance's reference and naive cost and write the suite file atomically."""
-    from invgym.envs.common import config_for
+def make_suite(path: str | Path = DEFAULT_SUITE, verbose: bool = True, only: list[str] | None = None) -> Path:
+    """Compute every instance's reference and naive cost and write the suite file atomically.
 
+    Args:
+        path: where to write the suite.
+        verbose: print each instance's reference and naive cost.
+        only: recompute only these track ids; every other track is copied unchanged from the suite file at
+            ``path`` (which must exist and hold them).
+    """
+    from invgym.envs.common import config_for
+    from invgym.leaderboard._io import read_json
+
+    specs = track_specs()
+    kept: dict[str, Any] = {}
+    if only is not None:
+        known = [track["id"] for track in specs]
+        unknown = sorted(set(only) - set(known))
+        if unknown:
+            raise ValueError(f"The 'only' parameter of make_suite must name tracks in {known}. Got {unknown} instead.")
+        kept = {track["id"]: track for track in read_json(path)["tracks"]}
+        missing = sorted(set(known) - set(only) - set(kept))
+        if missing:
+            raise ValueError(f"{path} has no track {missing} to keep: recompute it too (or the whole suite).")
     tracks = []
-    for track in track_specs():
+    for track in specs:
+        if only is not None and track["id"] not in only:
+            tracks.append(kept[track["id"]])
+            continue
         unknown = sorted({inst["env"] for inst in track["instances"]} - set(ENV_IDS))
         if unknown:  # the tracks are defined here: an id no scenario declares is a mistake, never left out
             raise ValueError(f"track {track['id']!r} uses {unknown}, which no scenario in invgym.scenarios declares.")
@@ -261,8 +289,10 @@ def main() -> None:
     """Command-line entry: ``python -m invgym.leaderboard.make_suite [--out PATH]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(DEFAULT_SUITE), help="where to write the suite (default: %(default)s)")
+    parser.add_argument("--tracks", nargs="+", default=None,
+                        help="recompute only these tracks, copying the others from the existing --out file")
     args = parser.parse_args()
-    print(f"wrote {make_suite(args.out)}")
+    print(f"wrote {make_suite(args.out, only=args.tracks)}")
 
 
 if __name__ == "__main__":
