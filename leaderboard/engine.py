@@ -125,6 +125,9 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
         "average_cost": result.average_cost, "stderr": result.stderr, "ci95": list(result.ci95),
         "metrics": dict(result.metrics), "evaluation_path": result.path,
         "seconds": round(time.perf_counter() - start, 3),
+        # Each env's average cost (env i ran on seed protocol.seed + i): the per-seed costs the board's
+        # stratified-bootstrap CIs resample (scoring.interval_estimates).
+        "env_costs": result.per_env_cost.tolist(),
     }
 
 

@@ -10,6 +10,7 @@ that does is caught by ``verify``, which re-evaluates the claims on held-out see
 from __future__ import annotations
 
 import datetime
+import math
 import platform
 import re
 import subprocess
@@ -24,7 +25,7 @@ __all__ = ["SCHEMA", "build_document", "check_document", "code_fingerprint", "co
            "validate_name"]
 
 SCHEMA = Path(__file__).resolve().parent / "schema.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: ok rows carry env_costs (per-seed costs); aggregates lost the hand-made IQM gap
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 
 
@@ -166,7 +167,23 @@ def check_document(document: Any) -> list[str]:
     ids = [row["instance"] for row in document["results"]]
     if len(ids) != len(set(ids)):
         problems.append("an instance appears twice in results")
+    problems += [p for row in document["results"] if row["status"] == "ok" for p in _env_cost_problems(row)]
     return problems
+
+
+def _env_cost_problems(row: dict[str, Any]) -> list[str]:
+    """An ok row's per-env costs must give its average cost and standard error (they are what the CIs resample)."""
+    costs = row["env_costs"]
+    n = len(costs)
+    mean = math.fsum(costs) / n
+    stderr = math.sqrt(math.fsum((c - mean) ** 2 for c in costs) / (n - 1) / n) if n > 1 else math.nan
+    tolerance = 1e-9 * max(1.0, abs(row["average_cost"]))
+    if not all(math.isfinite(c) for c in costs) or abs(mean - row["average_cost"]) > tolerance:
+        return [f"{row['instance']}: its env_costs average {mean!r}, not its average_cost {row['average_cost']!r}"]
+    if n > 1 and abs(stderr - row["stderr"]) > 1e-6 * max(1e-9, row["stderr"]) + 1e-12:
+        return [f"{row['instance']}: its env_costs give the standard error {stderr!r}, not its stderr "
+                f"{row['stderr']!r}"]
+    return []
 
 
 def load_document(path: str | Path) -> tuple[dict[str, Any] | None, list[str]]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from invgym.atomic import atomic_write_text, remove_orphans
 from invgym.leaderboard.record import load_document
-from invgym.leaderboard.scoring import SCORE_FLOOR, overall_groups, score_entry
+from invgym.leaderboard.scoring import SCORE_FLOOR, interval_estimates, overall_groups, score_entry
 from invgym.leaderboard.suite import Suite, load_suite
 from invgym.plot import colour_for
 
@@ -64,10 +64,20 @@ def collect(root: Path, suite: Suite) -> tuple[list[dict[str, Any]], list[tuple[
             continue
         scored = score_entry(document["results"], suite)
         entries.append({"name": document["name"], "kind": document["kind"], "created": document["created"],
-                        "agent": document["agent"], "protocol": document["protocol"], **scored})
+                        "agent": document["agent"], "protocol": document["protocol"], **scored,
+                        "ci": interval_estimates(scored, suite)})
     entries.sort(key=lambda e: (e["overall"]["mean_score"] is None, -(e["overall"]["mean_score"] or 0.0),
                                 e["name"]))
     return entries, rejected
+
+
+def _estimate(entry: dict[str, Any], key: str, which: str) -> str:
+    """``"62.4 [60.1, 64.0]"``: a score aggregate with its 95 % stratified-bootstrap CI (``–`` when absent)."""
+    found = entry["ci"].get(key, {}).get(which)
+    if found is None or not all(math.isfinite(v) for v in found):
+        return "–"
+    point, low, high = found
+    return f"{point:.1f} [{low:.1f}, {high:.1f}]"
 
 
 def _metric_means(entry: dict[str, Any], track: str) -> dict[str, float]:
@@ -89,21 +99,26 @@ def _markdown(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[
         "|reference| (retail costs are negative: profits); score: 0 = the family's naive policy (lost sales: "
         "standard base-stock), 100 = the reference "
         "(the exact optimum, or the best OR baseline where no exact solution fits); each instance's reference and "
-        "naive policy are recorded in `suite.json`. IQM = interquartile mean over a track's instances. Cells: "
+        "naive policy are recorded in `suite.json`. IQM = interquartile mean (25 % trimmed mean) of the instance "
+        "scores. Scores show their 95 % stratified-bootstrap CI in brackets (rliable, resampling the per-seed "
+        "costs within each instance: evaluation noise, not the choice of instances). Cells: "
         "average cost per period on the public seeds ± the half-width of its 95 % confidence interval. Regenerate with "
         "`invgym leaderboard run`; see also `site/index.html`.", "",
         "## Overall", "",
         "Per-track tables (below) are the primary ranking. Here an entry's mean score over its tracks (each "
-        "track weighing the same) is ranked only against entries evaluated on the same set of tracks; scores are "
+        "track weighing the same) is ranked only against entries evaluated on the same set of tracks; the IQM "
+        "is over all its instance scores (each instance weighing the same). Scores are "
         f"clipped at {SCORE_FLOOR:g} and a failed instance scores {SCORE_FLOOR:g} (see `scoring.py`).", "",
-        "| rank | entry | kind | mean score | mean gap | tracks | instances (failed) | protocol |",
-        "|---:|---|---|---:|---:|---|---:|---|",
+        "| rank | entry | kind | mean score [95 % CI] | IQM score [95 % CI] | mean gap | tracks | instances (failed) "
+        "| protocol |",
+        "|---:|---|---|---:|---:|---:|---|---:|---|",
     ]
     for _, group in overall_groups(entries):
         for rank, e in enumerate(group, 1):
             o = e["overall"]
-            lines.append(f"| {rank} | {e['name']} | {e['kind']} | {_num(o['mean_score'], 1)} | "
-                         f"{_num(o['mean_gap_pct'], 2, ' %')} | {', '.join(sorted(e['tracks']))} | "
+            lines.append(f"| {rank} | {e['name']} | {e['kind']} | {_estimate(e, 'overall', 'mean_score')} | "
+                         f"{_estimate(e, 'overall', 'iqm_score')} | {_num(o['mean_gap_pct'], 2, ' %')} | "
+                         f"{', '.join(sorted(e['tracks']))} | "
                          f"{o['instances']} ({o['failed']}) | {e['protocol']} |")
     for track in suite.tracks:
         here = [e for e in entries if track.id in e["tracks"]]
@@ -111,15 +126,16 @@ def _markdown(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[
             continue
         lines += ["", f"## {track.title} (`{track.id}`)", "", track.description, ""]
         metrics = _metric_columns(here, track.id)
-        head = "| entry | mean gap | IQM gap | mean score | ok / failed |" + "".join(
+        head = "| entry | mean gap | mean score [95 % CI] | IQM score [95 % CI] | ok / failed |" + "".join(
             f" {METRIC_NAMES.get(m, m)} |" for m in metrics)
         lines += [head, "|---|---:|---:|---:|---:|" + "---:|" * len(metrics)]
         for e in sorted(here, key=lambda e: (e["tracks"][track.id]["mean_gap_pct"] is None,
                                              e["tracks"][track.id]["mean_gap_pct"] or 0.0)):
             t = e["tracks"][track.id]
             means = _metric_means(e, track.id)
-            lines.append(f"| {e['name']} | {_num(t['mean_gap_pct'], 2, ' %')} | {_num(t['iqm_gap_pct'], 2, ' %')} | "
-                         f"{_num(t['mean_score'], 1)} | {t['ok']} / {t['failed']} |"
+            lines.append(f"| {e['name']} | {_num(t['mean_gap_pct'], 2, ' %')} | "
+                         f"{_estimate(e, track.id, 'mean_score')} | {_estimate(e, track.id, 'iqm_score')} | "
+                         f"{t['ok']} / {t['failed']} |"
                          + "".join(f" {_num(means.get(m), 3)} |" for m in metrics))
         lines += ["", "| instance | reference | method | " + " | ".join(e["name"] for e in here) + " |",
                   "|---|---:|---|" + "---:|" * len(here)]
@@ -270,9 +286,9 @@ def _track_views(suite: Suite, entries: list[dict[str, Any]]) -> list[dict[str, 
             t = e["tracks"][track.id]
             means = _metric_means(e, track.id)
             rows.append({"name": e["name"], "learned": e["kind"] == LEARNED, "colour": colour_for(e["name"]),
-                         "cells": [_cell(t["mean_gap_pct"], 2, " %"), _cell(t["iqm_gap_pct"], 2, " %"),
-                                   _cell(t["mean_score"], 1), {"text": f"{t['ok']} / {t['failed']}",
-                                                               "value": t["failed"]}]
+                         "cells": [_cell(t["mean_gap_pct"], 2, " %"), _ci_cell(e, track.id, "mean_score"),
+                                   _ci_cell(e, track.id, "iqm_score"), {"text": f"{t['ok']} / {t['failed']}",
+                                                                         "value": t["failed"]}]
                          + [_cell(means.get(m), 3) for m in metrics]})
         instances = []
         for inst in track.instances:
@@ -297,6 +313,13 @@ def _track_views(suite: Suite, entries: list[dict[str, Any]]) -> list[dict[str, 
     return views
 
 
+def _ci_cell(entry: dict[str, Any], key: str, which: str) -> dict[str, Any]:
+    """A score aggregate's cell: its text with the CI, sorted by the point estimate."""
+    found = entry["ci"].get(key, {}).get(which)
+    value = found[0] if found is not None and math.isfinite(found[0]) else None
+    return {"text": _estimate(entry, key, which), "value": value}
+
+
 def _cell(value: Any, digits: int, suffix: str = "") -> dict[str, Any]:
     ok = value is not None and not (isinstance(value, float) and not math.isfinite(value))
     return {"text": _num(value, digits, suffix), "value": value if ok else None}
@@ -310,7 +333,8 @@ def _html(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[str,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     ranked = [(rank, e) for _, group in overall_groups(entries) for rank, e in enumerate(group, 1)]
     overall = [{"rank": rank, "name": e["name"], "kind": e["kind"], "learned": e["kind"] == LEARNED,
-                "colour": colour_for(e["name"]), "score": _cell(e["overall"]["mean_score"], 1),
+                "colour": colour_for(e["name"]), "score": _ci_cell(e, "overall", "mean_score"),
+                "iqm": _ci_cell(e, "overall", "iqm_score"),
                 "gap": _cell(e["overall"]["mean_gap_pct"], 2, " %"), "tracks": ", ".join(sorted(e["tracks"])),
                 "instances": e["overall"]["instances"], "failed": e["overall"]["failed"],
                 "protocol": e["protocol"]} for rank, e in ranked]  # ranked among entries on the same tracks

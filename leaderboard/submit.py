@@ -78,6 +78,9 @@ def evaluate_entries(entries: list[tuple[str, str, AgentSpec]], suite: Suite, *,
     and protocol come again (an interrupted run resumes). ``include(name, instance)`` limits an entry to some
     instances (a lost-sales heuristic is not run on dual sourcing).
     """
+    from invgym.leaderboard.scoring import require_rliable
+
+    require_rliable()  # the board rendered after the run needs it: fail now, not after the evaluation
     instances = suite.instances(tracks, quick)
     if not instances:
         raise ValueError("no instance to evaluate: the chosen tracks are empty in this suite.")

@@ -221,6 +221,10 @@ def verify(path: str | Path, *, agent: str | None = None, algo: str | None = Non
             continue
         if row["status"] == "ok":
             problems += _rescoring_problems(row, instance)
+            expected = loaded.protocol(instance, quick).num_envs
+            if len(row["env_costs"]) != expected:
+                problems.append(f"{row['instance']}: {len(row['env_costs'])} env_costs, but the protocol runs "
+                                f"{expected} envs")
         protocol = dataclasses.replace(loaded.protocol(instance, quick),
                                        seed=heldout_seed(secret, loaded.version, instance.id))
         tasks.append(make_task({**spec.as_dict(), "path": spec.path}, instance, protocol, quick, entry="verify"))

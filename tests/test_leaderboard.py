@@ -28,10 +28,12 @@ from invgym.leaderboard.scoring import (
     SCORE_FLOOR,
     aggregate,
     gap,
-    interquartile_mean,
+    interval_estimates,
     normalized_score,
     overall_groups,
+    score_entry,
     score_instance,
+    trimmed_mean,
 )
 from invgym.leaderboard.suite import DEFAULT_SUITE
 from invgym.leaderboard.verify import heldout_seed
@@ -180,13 +182,10 @@ def test_suite_leaves_out_tracks_whose_env_is_not_registered_and_rejects_bad_fil
 # === Scoring ===
 
 
-def test_scores_gap_and_interquartile_mean():
+def test_scores_gap_and_floor():
     assert gap(10.5, 10.0) == pytest.approx(5.0)
     assert normalized_score(8.0, 6.0, 10.0) == pytest.approx(50.0)
     assert normalized_score(10.0, 6.0, 10.0) == 0.0 and normalized_score(6.0, 6.0, 10.0) == 100.0
-    assert interquartile_mean(range(1, 9)) == pytest.approx(4.5)  # the middle four of 1..8
-    assert interquartile_mean([1, 2, 3, 4, 5, 6]) == pytest.approx(3.5)  # 2 and 5 weigh one half
-    assert interquartile_mean([1.0, 2.0, 3.0, 1000.0]) == pytest.approx(2.5)  # one outlier does not move it
     inst = load_suite().instance("lost-sales/L1-p9")
     row = score_instance({"instance": inst.id, "status": "failed", "reason": "x"}, inst)
     assert row["gap_pct"] is None and row["score"] is None
@@ -200,6 +199,59 @@ def test_scores_gap_and_interquartile_mean():
     groups = overall_groups(entries)  # only entries on the same tracks are ranked against each other
     assert [(tracks, [e["name"] for e in members]) for tracks, members in groups] == [
         (("x",), ["c", "a"]), (("x", "y"), ["b"])]
+
+
+def _rows_at_scores(suite, scores: dict[str, float], noise: float, failed=()) -> list[dict]:
+    """Result rows whose per-env costs (as many as the protocol's envs) average to the cost of each given score."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for instance_id, score in scores.items():
+        inst = suite.instance(instance_id)
+        if instance_id in failed:
+            rows.append({"instance": inst.id, "track": inst.track, "status": "failed", "reason": "x"})
+            continue
+        r, n = inst.reference["cost"], inst.naive["cost"]
+        target = n - score / 100.0 * (n - r)
+        costs = target + noise * rng.standard_normal(inst.protocol.num_envs)
+        costs += target - costs.mean()  # the mean is exactly the target
+        rows.append({"instance": inst.id, "track": inst.track, "status": "ok", "average_cost": float(costs.mean()),
+                     "env_costs": costs.tolist()})
+    return rows
+
+
+def test_interval_estimates_are_rliable_stratified_bootstrap_cis():
+    pytest.importorskip("rliable")
+    suite = load_suite()
+    ids = [f"lost-sales/L{lead}-p{p}" for p in (4, 9) for lead in (1, 2, 3, 4)]  # 8 instances of one track
+    scores = dict(zip(ids, [50.0, 60.0, 70.0, 80.0, 55.0, 65.0, 75.0, -100.0], strict=True))
+    rows = _rows_at_scores(suite, scores, noise=0.01)
+    scored = score_entry(rows, suite)
+    est = interval_estimates(scored, suite)
+    assert set(est) == {"lost-sales", "overall"}
+    mean, low, high = est["lost-sales"]["mean_score"]
+    assert mean == pytest.approx(scored["tracks"]["lost-sales"]["mean_score"]) == pytest.approx(44.375)
+    assert low < mean < high and high - low < 5.0
+    iqm = est["lost-sales"]["iqm_score"][0]  # the middle half of the eight scores: 55, 60, 65, 70
+    assert iqm == pytest.approx(62.5)  # the -100 instance does not move it
+    assert est == interval_estimates(scored, suite)  # a fixed bootstrap seed: the same board every time
+    from rliable.metrics import aggregate_iqm
+
+    for n in range(1, 12):  # the bootstrap's inner trimmed mean is rliable's IQM
+        values = np.random.default_rng(n).standard_normal(n)
+        assert trimmed_mean(values) == pytest.approx(aggregate_iqm(values), rel=1e-12)
+    np.random.seed(3)
+    before = np.random.random()
+    np.random.seed(3)
+    interval_estimates(scored, suite)
+    assert np.random.random() == before  # numpy's global generator is restored
+    noisy = interval_estimates(score_entry(_rows_at_scores(suite, scores, noise=0.3), suite), suite)
+    assert noisy["lost-sales"]["mean_score"][2] - noisy["lost-sales"]["mean_score"][1] > 4 * (high - low)
+    # A failed instance scores the floor in every resample; the overall mean averages the tracks.
+    two = {**dict(list(scores.items())[:2]), "retail/L2": 80.0, "retail/L0": 0.0}
+    rows = _rows_at_scores(suite, two, noise=0.01, failed=("retail/L0",))  # 64 and 200 per-env costs
+    est = interval_estimates(score_entry(rows, suite), suite)
+    assert est["retail"]["mean_score"] == pytest.approx(((80.0 + SCORE_FLOOR) / 2,) * 3, abs=0.1)
+    assert est["overall"]["mean_score"][0] == pytest.approx((55.0 + (80.0 + SCORE_FLOOR) / 2) / 2, abs=0.1)
 
 
 # === run --quick: every built-in baseline, the published heuristic costs, the board ===
