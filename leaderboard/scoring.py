@@ -149,8 +149,8 @@ def require_rliable() -> tuple[Any, Any]:
     try:
         from rliable import library, metrics
     except ImportError as exc:
-        raise ImportError("the board's IQM and confidence intervals need rliable: pip install 'invgym[board]' "
-                          f"({exc})") from exc
+        raise ImportError("the board's IQM and confidence intervals need rliable, a dependency of invgym: "
+                          f"pip install 'rliable>=1.2' 'pandas<3' ({exc})") from exc
     return library, metrics
 
 
@@ -178,7 +178,7 @@ def interval_estimates(scored: Mapping[str, Any], suite: Any, reps: int = BOOTST
         is left out, as in :func:`aggregate`; a failed one scores the floor in every resample.
 
     Raises:
-        ImportError: without ``rliable`` (the ``board`` extra: ``pip install 'invgym[board]'``).
+        ImportError: without ``rliable`` (a dependency of invgym, imported only here).
     """
     import warnings
 
