@@ -341,7 +341,10 @@ def test_verify_rejects_tampered_files(tmp_path, small_suite, monkeypatch):
         return report
 
     better = json.loads(json.dumps(original))  # a better cost, hash left as it was
-    better["results"][0]["average_cost"] *= 0.9
+    first = better["results"][0]
+    first["average_cost"] *= 0.9
+    first["stderr"] *= 0.9
+    first["env_costs"] = [0.9 * c for c in first["env_costs"]]  # per-seed costs kept consistent with it
     check(better, "hash mismatch")
     for key in ("gap_pct", "score"):  # the careful forger recomputes the scores and the hash ...
         row = better["results"][0]
@@ -367,7 +370,13 @@ def test_verify_rejects_tampered_files(tmp_path, small_suite, monkeypatch):
     check(resealed(hidden), "must reproduce as a failure")
     impossible = json.loads(json.dumps(original))  # below the exact optimum, with a tiny claimed stderr
     row = impossible["results"][0]
-    row["average_cost"], row["stderr"] = 0.9 * row["reference_cost"], 1e-6
+    deviations = np.asarray(row["env_costs"]) - np.mean(row["env_costs"])
+    deviations *= 1e-6 / (deviations.std(ddof=1) / math.sqrt(len(deviations)))
+    costs = 0.9 * row["reference_cost"] + deviations  # consistent per-seed costs around the forged mean
+    row["env_costs"] = costs.tolist()
+    row["average_cost"] = math.fsum(row["env_costs"]) / len(costs)
+    row["stderr"] = math.sqrt(math.fsum((c - row["average_cost"]) ** 2 for c in row["env_costs"])
+                              / (len(costs) - 1) / len(costs))
     for key in ("gap_pct", "score"):
         row[key] = score_instance(row, load_suite(small_suite).instance(row["instance"]))[key]
     check(resealed(impossible), "impossible: the claimed cost")
