@@ -196,10 +196,18 @@ def describe(env_id: EnvId, params: Params = None, as_json: Json = False) -> Non
     if "## Period Timeline" in doc:
         timeline = doc.split("## Period Timeline", 1)[1].split("\n## ", 1)[0].strip()
     resolved = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "owner"}
-    data = {"id": env_id, "summary": summary, "action_space": str(config.action_space()),
+    # The env's own spaces: a signed discrete order is offered as indices from 0 and decoded inside the env.
+    from invgym.envs.common import env_action_space
+
+    space, offset = env_action_space(config)
+    data = {"id": env_id, "summary": summary, "action_space": str(space),
             "observation_space": str(config.observation_space()), "parameters": resolved, "timeline": timeline}
     lines = [env_id, "", summary, "", f"action space:      {data['action_space']}",
-             f"observation space: {data['observation_space']}", "", "parameters:"]
+             f"observation space: {data['observation_space']}"]
+    if offset is not None:
+        data["action_decoding"] = f"order u = a + ({', '.join(str(int(o)) for o in offset)}); negative u removes"
+        lines.append(f"action decoding:   {data['action_decoding']}")
+    lines += ["", "parameters:"]
     lines += [f"    {name} = {_short(value)}" for name, value in resolved.items()]
     if timeline:
         lines += ["", "Period Timeline:", timeline]
@@ -209,12 +217,30 @@ def describe(env_id: EnvId, params: Params = None, as_json: Json = False) -> Non
                                   for k, v in resolved.items()}}, as_json, "\n".join(lines))
 
 
+def _policy_names(config: Any) -> list[str]:
+    """The names ``--policy`` accepts on this config: the baselines serving its family, ``naive`` and ``exact``."""
+    from invgym.baselines.common import family_of
+    from invgym.leaderboard.baselines import BASELINES
+
+    return [*(b.name for b in BASELINES if b.serves(family_of(config))), "naive", "exact"]
+
+
+def _canonical_policy(name: str, names: list[str]) -> str:
+    """Map a spelling such as ``base-stock`` or ``basestock`` onto the baseline's name (``BaseStock``)."""
+    def key(text: str) -> str:
+        return text.replace("-", "").replace("_", "").lower()
+
+    matches = [n for n in names if key(n) == key(name)]
+    return matches[0] if matches else name
+
+
 def _policy(name: str, config: Any) -> tuple[Any, str]:
     """Return a fitted policy by name: a built-in baseline, ``naive`` or ``exact`` (the optimum)."""
     from invgym.baselines.common import family_of
     from invgym.leaderboard.baselines import BASELINES, naive_policy
 
     family = family_of(config)
+    name = _canonical_policy(name, _policy_names(config))
     if name == "naive":
         return naive_policy(config)
     if name == "exact":
@@ -225,12 +251,11 @@ def _policy(name: str, config: Any) -> tuple[Any, str]:
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="'--policy'") from exc
         return solution.policy, f"exact optimum ({solution.num_states} states)"
-    names = [b.name for b in BASELINES if b.serves(family)]
     for baseline in BASELINES:
         if baseline.name == name and baseline.serves(family):
             policy = baseline.load().fit(config)
             return policy, f"{name}: {baseline.description} ({policy!r})"
-    choices = ", ".join([*names, "naive", "exact"])
+    choices = ", ".join(_policy_names(config))
     raise typer.BadParameter(f"{name!r} does not run on {family}; choose one of {choices}.", param_hint="'--policy'")
 
 
@@ -253,6 +278,7 @@ def simulate(
     env_id = _env_id(env_id)
     kwargs = parse_env_kwargs(params)
     config = _config(env_id, kwargs)
+    policy = _canonical_policy(policy, _policy_names(config))  # the record shows BaseStock for base-stock
     fitted, description = _policy(policy, config)
     env = gym.make(env_id, **kwargs).unwrapped
     obs, _ = env.reset(seed=seed)

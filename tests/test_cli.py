@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import gymnasium as gym
 import pytest
 
 import invgym
@@ -53,6 +54,22 @@ def test_describe_resolves_parameters_and_shows_the_timeline(capsys):
     assert "Arrival" in data["timeline"]
     code, out, _ = run(capsys, "describe", "invgym/Perishable-v0")
     assert code == 0 and "Period Timeline" in out
+
+
+def test_describe_shows_the_space_the_env_offers(capsys):
+    # ProcurementRemoval's signed orders are offered as indices from 0; describe must show that space, not the
+    # scenario's signed one, and say how an index decodes.
+    code, out, _ = run(capsys, "describe", "ProcurementRemoval-v0", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["action_space"] == str(gym.make("invgym/ProcurementRemoval-v0").action_space)
+    assert data["action_space"] == "Discrete(29)" and "-14" in data["action_decoding"]
+
+
+def test_policy_names_are_spelling_insensitive(capsys):
+    argv = ["simulate", "LostSales-v0", "--periods", "30", "--json", "--policy"]
+    _, exact_name, _ = run(capsys, *argv, "BaseStock")
+    code, kebab, _ = run(capsys, *argv, "base-stock")
+    assert code == 0 and json.loads(kebab) == json.loads(exact_name)
 
 
 def test_simulate_is_deterministic_and_prints_the_cost(capsys):
