@@ -1,6 +1,6 @@
 """DirectBackprop: train an order policy through the differentiable twin, evaluate it on the compiled kernel.
 
-Run: ``python examples/direct_backprop.py [--lead-time 2] [--p 9] [--epochs 120]`` (about 10 CPU seconds;
+Run: ``python examples/direct_backprop.py [--lead-time 2] [--p 9] [--epochs 120]`` (about 12 CPU seconds;
 needs the ``rl`` extra: ``pip install -c constraints.txt -e ".[rl]"``).
 
 The loss is the average cost of a batch of demand paths, simulated by ``invgym.twins`` (the torch copy of the

@@ -1,6 +1,6 @@
 """ORPR on JD-style replenishment: OR teacher -> imitation pretraining -> RL fine-tuning, with JD's metrics.
 
-Run: ``python examples/orpr_replenishment.py [--checkpoint-dir runs/orpr]`` (about 30 CPU seconds on the
+Run: ``python examples/orpr_replenishment.py [--checkpoint-dir runs/orpr]`` (about 70 CPU seconds on the
 default instance; needs the ``rl`` extra). Interrupted, it resumes from the checkpoint folder when given one.
 
 1. ``ORLabeler``: for every SKU, the smallest days of cover whose simulated in-stock rate on the training

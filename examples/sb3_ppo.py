@@ -1,9 +1,8 @@
 """Stable-Baselines3 PPO on invgym's SB3 VecEnv, scored against base-stock and the exact optimum.
 
-Run: ``python examples/sb3_ppo.py [--timesteps 1000000]`` (about 80 CPU seconds for the default million steps;
-needs the ``rl`` extra: ``pip install -c constraints.txt -e ".[rl]"``). Measured on 2026-12-05 with the defaults:
-PPO 6.234 (+2.3 % over the optimum 6.094) against the best base-stock policy's 6.306 (+3.5 %); at 300k steps
-PPO was still at 10.04 (+65 %).
+Run: ``python examples/sb3_ppo.py [--timesteps 1000000]`` (about 170 CPU seconds for the default million steps;
+needs the ``rl`` extra: ``pip install -c constraints.txt -e ".[rl]"``). Measured on 2026-12-07 with the defaults:
+PPO 6.207 (+1.86 % over the optimum 6.094) against the best base-stock policy's 6.306 (+3.49 %).
 
 ``make_sb3_vec_env`` gives SB3 a ``VecEnv`` over the same compiled batch kernel as ``gym.make_vec`` (SB3's
 same-step autoreset, ``terminal_observation`` in ``infos``), so no ``DummyVecEnv`` of Python envs is needed. The
