@@ -119,23 +119,25 @@ def test_python_dash_m_is_the_same_command():
     assert out.stdout.strip() == f"invgym {invgym.__version__}"
 
 
+def train_json(capsys, env_id: str, agent: str, budget: int) -> dict:
+    """``invgym train`` on a tiny budget and a tiny evaluation; its JSON, after checking it ran as asked."""
+    code, out, _ = run(capsys, "train", env_id, "--agent", agent, "--budget", str(budget),
+                       "--eval-envs", "4", "--eval-periods", "40", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["budget"] == budget and data["agent"] == agent
+    return data
+
+
 @pytest.mark.slow
 def test_train_direct_backprop_on_a_tiny_budget(capsys):
     pytest.importorskip("torch")
-    code, out, _ = run(capsys, "train", "LostSales-v0", "--agent", "direct-backprop", "--budget", "3",
-                       "--eval-envs", "4", "--eval-periods", "40", "--json")
-    data = json.loads(out)
-    assert code == 0 and data["budget"] == 3 and data["agent"] == "direct-backprop"
+    data = train_json(capsys, "LostSales-v0", "direct-backprop", 3)
     assert data["average_cost"] > 0 and data["optimum"] == pytest.approx(5.44, abs=0.01)  # Zipkin L=1, p=9
 
 
 @pytest.mark.slow
 def test_train_orpr_on_a_tiny_budget(capsys):
     pytest.importorskip("stable_baselines3")
-    code, out, _ = run(capsys, "train", "Replenishment-v0", "--agent", "orpr", "--budget", "1",
-                       "--eval-envs", "4", "--eval-periods", "40", "--json")
-    data = json.loads(out)
-    assert code == 0 and data["budget"] == 1 and data["agent"] == "orpr"
-    assert data["average_cost"] > 0
+    assert train_json(capsys, "Replenishment-v0", "orpr", 1)["average_cost"] > 0
     code, _, err = run(capsys, "train", "LostSales-v0", "--agent", "orpr", "--budget", "1")
     assert code == 2 and "'--agent'" in err and "Replenishment-v0 only" in err
