@@ -38,7 +38,7 @@ import numpy as np
 
 from invgym.leaderboard._io import sha256_file
 
-__all__ = ["AgentSpec", "build_policy", "parse_agent"]
+__all__ = ["AgentSpec", "build_policy", "parse_agent", "recorded_agent"]
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript")
 
@@ -139,6 +139,33 @@ def parse_agent(agent: str, algo: str | None = None) -> AgentSpec:
         return AgentSpec("python", agent, sha256_file(file), str(file.resolve()))
     file = _module_file(module)
     return AgentSpec("python", agent, sha256_file(file), str(file))
+
+
+def recorded_agent(recorded: dict[str, Any], board: str | Path | None = None) -> AgentSpec:
+    """Resolve the agent a result file records (its ``agent`` block), to re-run it.
+
+    A relative path in the recorded spec (a ``file.py``, a model, a folder) is looked up in the ``board`` folder
+    first, the one holding ``results/`` (``python -m invgym.agents.board`` records its entries as
+    ``learned/<entry>/agent.py:make_agent``, relative to it), then in the current directory (a submission named
+    from where it was submitted). The returned spec keeps the recorded name; its ``path`` is the file found.
+
+    Args:
+        recorded: the result file's ``agent`` block (``kind``, ``spec``, ``algo``).
+        board: the leaderboard folder the result file belongs to.
+
+    Raises:
+        ValueError: when the agent cannot be found or resolved (see :func:`parse_agent`).
+    """
+    if recorded["kind"] == "baseline":
+        return baseline_spec(recorded["spec"])
+    name, algo = recorded["spec"], recorded.get("algo")
+    target, sep, factory = name.rpartition(":") if recorded["kind"] == "python" else (name, "", "")
+    if board is not None and target and not Path(target).is_absolute() and (recorded["kind"] != "python"
+                                                                           or target.endswith(".py")):
+        candidate = Path(board) / target
+        if candidate.exists():
+            return dataclasses.replace(parse_agent(f"{candidate}{sep}{factory}", algo), spec=name)
+    return parse_agent(name, algo)
 
 
 def baseline_spec(name: str) -> AgentSpec:

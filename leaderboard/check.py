@@ -17,7 +17,7 @@ from statistics import NormalDist
 from typing import Any
 
 from invgym.leaderboard._io import read_json
-from invgym.leaderboard.agents import baseline_spec, parse_agent
+from invgym.leaderboard.agents import recorded_agent
 from invgym.leaderboard.engine import DEFAULT_TIMEOUT, make_task, run_tasks
 from invgym.leaderboard.record import check_document
 from invgym.leaderboard.suite import load_suite
@@ -89,8 +89,7 @@ def check(*, root: str | Path | None = None, entries: list[str] | None = None, t
             continue
         recorded = document["agent"]
         try:
-            spec = (baseline_spec(recorded["spec"]) if recorded["kind"] == "baseline"
-                    else parse_agent(recorded["spec"], recorded["algo"]))
+            spec = recorded_agent(recorded, root)
         except (ValueError, TypeError) as exc:
             skipped.append(f"{path.name}: the agent is not here ({exc})")
             continue

@@ -29,7 +29,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from invgym.leaderboard.agents import AgentSpec, baseline_spec, parse_agent
+from invgym.leaderboard.agents import AgentSpec, parse_agent, recorded_agent
 from invgym.leaderboard.engine import DEFAULT_TIMEOUT, SECRET_ENV, make_task, run_tasks
 from invgym.leaderboard.record import load_document
 from invgym.leaderboard.sandbox import make_non_dumpable
@@ -125,11 +125,11 @@ def _impossible(claim: dict[str, Any], new: dict[str, Any], instance: Any, z: fl
     return []
 
 
-def _agent_here(document: dict[str, Any], agent: str | None, algo: str | None) -> AgentSpec:
+def _agent_here(document: dict[str, Any], agent: str | None, algo: str | None, board: Path) -> AgentSpec:
     recorded = document["agent"]
-    if recorded["kind"] == "baseline":
-        return baseline_spec(recorded["spec"])
-    return parse_agent(agent or recorded["spec"], algo or recorded["algo"])
+    if recorded["kind"] == "baseline" or agent is None:
+        return recorded_agent({**recorded, "algo": algo or recorded["algo"]}, board)
+    return parse_agent(agent, algo or recorded["algo"])
 
 
 def _compare(claims: list[dict[str, Any]], rows: list[dict[str, Any]], loaded: Any, z: float,
@@ -199,7 +199,7 @@ def verify(path: str | Path, *, agent: str | None = None, algo: str | None = Non
             f"suite mismatch: the file was made on suite {recorded_suite['name']} {recorded_suite['version']} "
             f"({recorded_suite['sha256'][:12]}), this is {loaded.name} {loaded.version} ({loaded.sha256[:12]})"], [])
     try:
-        spec = _agent_here(document, agent, algo)
+        spec = _agent_here(document, agent, algo, path.resolve().parent.parent)
     except (ValueError, TypeError) as exc:
         return VerifyReport(str(path), False, [f"agent not found: {exc}"], [])
     if spec.sha256 != document["agent"]["sha256"]:

@@ -108,3 +108,14 @@ def test_the_committed_learned_entries_are_sound():
         assert {r["instance"] for r in document["results"]} == set(document["training"]["instances"])
     if not found:
         pytest.skip("no learned entry committed yet")
+
+
+def test_check_finds_a_committed_learned_entry_from_any_directory(tmp_path, monkeypatch):
+    # The result file names the agent relative to the leaderboard folder (learned/<entry>/agent.py:make_agent):
+    # `check` looks for it there, not in the current directory (it used to skip the entry: "does not exist").
+    from invgym.leaderboard.check import check
+
+    monkeypatch.chdir(tmp_path)
+    report = check(root=COMMITTED, entries=["ORPR-clone"], instances=[INSTANCE], jobs=1, progress=False)
+    assert report.skipped == [] and len(report.rows) == 1, report.summary()
+    assert report.rows[0]["verdict"] == "identical", report.summary()

@@ -698,6 +698,24 @@ def test_dirty_means_a_dirty_source_not_the_boards_own_output(tmp_path):
     assert git_commit(tmp_path) == clean + "-dirty"
 
 
+def test_a_recorded_agent_path_is_found_in_its_board_folder_then_in_the_current_directory(tmp_path, monkeypatch):
+    from invgym.leaderboard.agents import parse_agent, recorded_agent
+
+    board, elsewhere = tmp_path / "board", tmp_path / "elsewhere"
+    (board / "learned" / "toy").mkdir(parents=True)
+    elsewhere.mkdir()
+    file = board / "learned" / "toy" / "agent.py"
+    file.write_text("import numpy as np\n\n" + TOY)
+    recorded = {**parse_agent(f"{file}:make_agent").as_dict(), "spec": "learned/toy/agent.py:make_agent"}
+    monkeypatch.chdir(elsewhere)
+    spec = recorded_agent(recorded, board)
+    assert spec.spec == recorded["spec"] and Path(spec.path) == file.resolve() and spec.sha256 == recorded["sha256"]
+    (elsewhere / "mine.py").write_text("import numpy as np\n\n" + TOY)  # a submission named from where it was made
+    assert Path(recorded_agent({**recorded, "spec": "mine.py:make_agent"}, board).path) == elsewhere / "mine.py"
+    with pytest.raises(ValueError, match="names the file 'learned/none/agent.py', which does not exist"):
+        recorded_agent({**recorded, "spec": "learned/none/agent.py:make_agent"}, board)
+
+
 def test_check_reproduces_committed_baseline_costs():
     """`invgym leaderboard check` on a subset of the committed board (the command checks all of it)."""
     from invgym.leaderboard.check import check
