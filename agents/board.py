@@ -17,7 +17,9 @@ resumes: an artifact whose record matches the entry's training settings is kept,
 evaluations under ``runs/``. Per entry it writes
 
 - ``learned/<entry>/<instance>.pt``: the trained policy of each instance (an SB3 policy or a DirectBackprop
-  module), and ``learned/<entry>/<instance>.json``: its training record (settings, seed, CPU seconds, sha256);
+  module), and ``learned/<entry>/<instance>.json``: its training record (settings, seed, CPU seconds, sha256;
+  for ORPR its selection: the timesteps of the weights kept, 0 meaning the clone itself, and the selection-seed
+  costs of those weights and of the clone);
 - ``learned/<entry>/agent.py``: the entry's factory, ``make_agent(env)``, with every artifact's sha256 (checked
   at load), so the sha256 the result file records for the agent covers every artifact;
 - ``results/<entry>.json``: the leaderboard result, with a ``training`` block (the command, seed, settings, CPU
@@ -49,12 +51,14 @@ ENTRIES: dict[str, tuple[str, ...]] = {name: LOST_SALES_TRACKS
 """Entry name -> the tracks it is trained and scored on."""
 
 BUDGETS: dict[str, dict[str, Any]] = {
-    # A few CPU minutes per entry and track on one core: ~5-20 CPU s of training per instance.
+    # A few CPU minutes per entry and track on one core: ~5-20 CPU s of training per instance, ~50 for ORPR.
+    # ORPR gets 300k steps: in 60k (8 rollouts of 32 x 256, 3 of them critic-only) its selection has three
+    # candidates, and on lost-sales/L1-p9 neither trained one beats the clone, so ORPR would be the clone.
     "default": {"label_envs": 64, "label_periods": 200, "clone_epochs": 12, "timesteps": 60_000,
-                "ppo_timesteps": 60_000, "ppo_n_steps": 256, "db_epochs": 100},
+                "orpr_timesteps": 300_000, "ppo_timesteps": 60_000, "ppo_n_steps": 256, "db_epochs": 100},
     # The tests' budget: seconds per instance.
     "tiny": {"label_envs": 8, "label_periods": 50, "clone_epochs": 2, "timesteps": 2 * 16 * 64,
-             "ppo_timesteps": 2 * 16 * 64, "ppo_n_steps": 64, "db_epochs": 2},
+             "orpr_timesteps": 2 * 16 * 64, "ppo_timesteps": 2 * 16 * 64, "ppo_n_steps": 64, "db_epochs": 2},
 }
 SEED = 0
 
@@ -81,11 +85,15 @@ def _fine_tune_config(budget: dict[str, Any], timesteps: int, select: bool) -> A
         select_periods=50 if tiny else 2000, seed=SEED)
 
 
+def _steps(entry: str, budget: dict[str, Any]) -> int:
+    """The KL-PPO steps of a clone-based entry: none for the clone, ``orpr_timesteps`` for ORPR."""
+    return {"ORPR-clone": 0, "ORPR": budget["orpr_timesteps"]}.get(entry, budget["timesteps"])
+
+
 def _settings(entry: str, budget: dict[str, Any]) -> dict[str, Any]:
     """The training settings of one entry (recorded, and compared on resume)."""
     if entry in ("ORPR-clone", "ORPR", "KL-PPO"):
-        steps = 0 if entry == "ORPR-clone" else budget["timesteps"]
-        cfg = _fine_tune_config(budget, steps, select=entry == "ORPR")
+        cfg = _fine_tune_config(budget, _steps(entry, budget), select=entry == "ORPR")
         return {"teacher": "BaseStock.fit", "pipeline": "invgym.agents.orpr.clone_and_fine_tune",
                 "select_best": entry == "ORPR", **json.loads(json.dumps(dataclasses.asdict(cfg), default=str))}
     if entry == "PPO":
@@ -102,8 +110,13 @@ def _settings(entry: str, budget: dict[str, Any]) -> dict[str, Any]:
                      f"{sorted(ENTRIES)}).")
 
 
-def _train(entry: str, config: Any, budget: dict[str, Any], path: Path) -> None:
-    """Train one entry on one instance config and save its policy at ``path`` (atomically)."""
+def _train(entry: str, config: Any, budget: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    """Train one entry on one instance config and save its policy at ``path`` (atomically).
+
+    Returns:
+        For ORPR, its selection: the timesteps of the weights kept (0: the clone itself), their cost and the
+        clone's on the selection seeds; None for the other entries.
+    """
     import torch
 
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
@@ -111,11 +124,14 @@ def _train(entry: str, config: Any, budget: dict[str, Any], path: Path) -> None:
         from invgym.agents.orpr import clone_and_fine_tune
         from invgym.baselines.base_stock import BaseStock
 
-        steps = 0 if entry == "ORPR-clone" else budget["timesteps"]
-        cfg = _fine_tune_config(budget, steps, select=entry == "ORPR")
+        cfg = _fine_tune_config(budget, _steps(entry, budget), select=entry == "ORPR")
         fit = clone_and_fine_tune(config, BaseStock.fit(config), cfg)
         policy = fit["clone"] if fit["model"] is None else fit["model"].policy
         policy.save(tmp)
+        if fit["selection"] is not None:
+            (steps, cost), (_, start) = fit["selection"]["best"], fit["selection"]["history"][0]
+            os.replace(tmp, path)
+            return {"best_timesteps": steps, "best_cost": round(cost, 6), "clone_cost": round(start, 6)}
     elif entry == "PPO":
         from stable_baselines3 import PPO
 
@@ -133,6 +149,7 @@ def _train(entry: str, config: Any, budget: dict[str, Any], path: Path) -> None:
         trained = DirectBackprop(config, "mlp", DirectBackpropConfig(epochs=budget["db_epochs"], seed=SEED)).fit()
         torch.save({"module": trained.module, "info": trained.info}, tmp)
     os.replace(tmp, path)
+    return None
 
 
 def load_policy(folder: str | os.PathLike, artifacts: dict[str, tuple[str, str, str]], env: Any) -> Any:
@@ -246,16 +263,17 @@ def retrain(entries: list[str] | None = None, tracks: list[str] | None = None,
                      and _sha256(path) == record.get("sha256"))
             if not fresh:
                 start = time.process_time()
-                _train(entry, inst.config(), spend, path)
+                selection = _train(entry, inst.config(), spend, path)
                 record = {"instance": inst.id, "settings": settings, "seed": SEED,
                           "cpu_seconds": round(time.process_time() - start, 2), "artifact": path.name,
-                          "sha256": _sha256(path)}
+                          "sha256": _sha256(path), **({"selection": selection} if selection else {})}
                 atomic_write_json(record_path, record)
             if progress:
                 print(f"[{entry} {k + 1}/{len(todo)}] {inst.id}: {'trained' if not fresh else 'kept'} "
                       f"({record['cpu_seconds']:.1f} CPU s)", flush=True)
             records[inst.id] = {"artifact": f"learned/{entry}/{path.name}", "sha256": record["sha256"],
-                                "cpu_seconds": record["cpu_seconds"]}
+                                "cpu_seconds": record["cpu_seconds"],
+                                **({"selection": record["selection"]} if "selection" in record else {})}
             kind = "direct-backprop" if entry == "DirectBackprop" else "sb3-policy"
             artifacts[repr(inst.config())] = (path.name, record["sha256"], kind)
         agent_py = folder / "agent.py"
