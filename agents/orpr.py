@@ -243,6 +243,11 @@ class ORPRConfig:
     """Teacher search and labelled rollout (by default one pass over the 700-day train window)."""
     clone: Any = None
     """A ``CoverCloneConfig`` for behaviour cloning (None: its defaults)."""
+    pretrain: bool = True
+    """Clone the teacher before RL. False is the paper's "no pretraining" ablation: RL starts from an untrained
+    :class:`~invgym.agents.pretrain.CoverPolicy` (flat at 14 days; weights from ``clone.seed`` and
+    ``clone.net_arch``), which needs ``rl.kl_coef = 0`` since there is no clone to leash to. The teacher is still
+    fitted: its in-stock rate is the RL stage's constraint and its days the expert's labels."""
     rl: Any = None
     """An ``RLOOConfig`` for fine-tuning (None: its defaults)."""
     expert_uplift: float = 2.25
@@ -264,6 +269,14 @@ class ORPRConfig:
                              "finite floats (days). "
                              f"Got {self.calibration_shifts!r} instead.")
         check_int(self.torch_threads, "torch_threads", owner, 1, 1024)
+        if not isinstance(self.pretrain, bool):
+            raise TypeError(f"The 'pretrain' parameter of {owner} must be a bool. Got {self.pretrain!r} instead.")
+        if not self.pretrain and self.rl is not None and self.rl.kl_coef != 0:
+            raise ValueError(f"The 'kl_coef' parameter of RLOOConfig must be 0 when the 'pretrain' parameter of "
+                             f"{owner} is False (there is no clone to leash to). Got {self.rl.kl_coef!r} instead.")
+        if not self.pretrain and self.rl is None:
+            raise ValueError(f"The 'rl' parameter of {owner} must be an RLOOConfig with kl_coef=0 when 'pretrain' "
+                             "is False (the default RLOOConfig leashes to a clone). Got None instead.")
         return self
 
 
@@ -305,7 +318,8 @@ class ORPR:
 
     1. **OR teacher**: the smallest days of cover meeting the service target (:meth:`ORLabeler.fit_teacher`),
        and its orders on the states it visits (:meth:`ORLabeler.label`).
-    2. **Pretrain**: the orders cloned into a days-of-cover policy (``clone_cover_policy``).
+    2. **Pretrain**: the orders cloned into a days-of-cover policy (``clone_cover_policy``); with
+       ``pretrain=False`` (the ablation) an untrained one.
     3. **Reinforce**: RLOO with ``kl_coef * KL(pi_ref || pi)`` to the frozen clone and an expert term on
        promotion periods (``RLOO``, ``promotion_expert``), holding cost against the teacher's in-stock rate.
     4. **Calibrate**: the shift of the days chosen whose in-stock rate on the train window is nearest the
@@ -373,10 +387,15 @@ class ORPR:
             labels = {"days": labeler.teacher.params["days"], "grid": labeler.grid, "data": data}
             save(labels, "labels.pt")
         self.teacher = DaysOfCover(self.env_config, labels["days"])
-        # 2. Behaviour cloning in the days-of-cover action space.
+        # 2. Behaviour cloning in the days-of-cover action space (or, ablated, an untrained policy).
         pretrained = load("pretrained.pt")
         if pretrained is None:
-            policy, metrics = clone_cover_policy(self.env_config, labels["data"], clone_cfg)
+            if cfg.pretrain:
+                policy, metrics = clone_cover_policy(self.env_config, labels["data"], clone_cfg)
+            else:
+                torch.manual_seed(clone_cfg.seed)  # the same seed draws the same untrained weights
+                policy = CoverPolicy(self.env_config, clone_cfg.max_days, clone_cfg.net_arch, clone_cfg.min_scale)
+                metrics = []
             pretrained = {"state": policy.state_dict(), "metrics": metrics}
             save(pretrained, "pretrained.pt")
         self.pretrained = CoverPolicy(self.env_config, clone_cfg.max_days, clone_cfg.net_arch, clone_cfg.min_scale)

@@ -290,6 +290,34 @@ def test_orpr_fits_end_to_end_and_resumes_from_its_checkpoints(tmp_path):
         ORPR(ENV_ID, **KW)
 
 
+def test_orpr_without_pretraining_starts_rl_from_an_untrained_policy(tmp_path):
+    # The "no pretraining" ablation: no clone, so RL starts from CoverPolicy's flat 14 days and may not be leashed.
+    from invgym.agents.orpr import ORPR, ORLabelerConfig, ORPRConfig
+    from invgym.agents.pretrain import CoverCloneConfig
+    from invgym.agents.reinforce import RLOOConfig
+
+    labels = ORLabelerConfig(**{**SMALL_LABELS, "label_envs": 16, "label_periods": 70})
+    rl = RLOOConfig(iterations=1, skus=4, samples=2, days=14, warmup=7, kl_coef=0.0)
+    with pytest.raises(ValueError, match="'kl_coef' parameter of RLOOConfig must be 0"):
+        ORPRConfig(pretrain=False, rl=RLOOConfig(kl_coef=0.02)).validate()
+    with pytest.raises(ValueError, match="'rl' parameter of ORPRConfig"):
+        ORPRConfig(pretrain=False).validate()
+    with pytest.raises(TypeError, match="'pretrain' parameter of ORPRConfig must be a bool"):
+        ORPRConfig(pretrain="no").validate()
+    runs = []
+    for _ in range(2):
+        agent = ORPR(REPLENISHMENT, ORPRConfig(labeler=labels, clone=CoverCloneConfig(epochs=2), rl=rl,
+                                               pretrain=False, calibration_shifts=(0.0,)), product=list(range(20)))
+        agent.fit()
+        runs.append(agent)
+    obs = torch.zeros((5, 49))
+    with torch.no_grad():
+        mean, _ = runs[0].pretrained.mean_scale(obs)
+    assert runs[0].clone_metrics == [] and torch.allclose(mean, torch.full_like(mean, 14.0), atol=0.5)
+    for key, value in runs[0].policy.state_dict().items():  # same config, same untrained start, same RL
+        assert torch.equal(value, runs[1].policy.state_dict()[key]), key
+
+
 def test_labeler_matches_exhaustive_enumeration_of_exact_fill_rates():
     # Exhaustive check on a tiny instance: the exact fill rate of every order-up-to level from its Markov chain
     # (built with the plain-Python reference; lost-sales cost 1 and no holding cost make the chain's average
