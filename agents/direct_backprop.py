@@ -71,6 +71,9 @@ class DirectBackpropConfig:
     other multi-order scenarios need ``base_stock_head=False``."""
     window: int = 32
     """Periods of sales history the history encoder reads (``policy="history"``)."""
+    history_quantiles: int = 0
+    """Order statistics of the sales window (plus its mean and standard deviation) the history encoder hands the
+    policy beside its learned summary (``policy="history"``; see ``HistoryEncoder``); 0: none, at most ``window``."""
     structure_weight: float = 0.0
     """Weight of the structure penalty (``invgym.agents.structure.StructurePenalty``) added to the loss; 0: off."""
     structure_states: int = 256
@@ -116,6 +119,7 @@ class DirectBackpropConfig:
                              f"[1, 4096]. Got {self.hidden!r} instead.")
         check_bool(self.base_stock_head, "base_stock_head", owner)
         check_int(self.window, "window", owner, 2, 1024)
+        check_int(self.history_quantiles, "history_quantiles", owner, 0, self.window)
         check_real(self.structure_weight, "structure_weight", owner, 0.0, None)
         check_int(self.structure_states, "structure_states", owner, 1, 10**6)
         check_int(self.seed, "seed", owner, 0, 2**63 - 1)
@@ -429,7 +433,8 @@ class DirectBackprop:
             return copy.deepcopy(self.policy_spec)
         cfg = self.config
         return build_policy(self.policy_spec, self.env_config, hidden=tuple(cfg.hidden),
-                            base_stock_head=cfg.base_stock_head, window=cfg.window, seed=cfg.seed)
+                            base_stock_head=cfg.base_stock_head, window=cfg.window, seed=cfg.seed,
+                            quantiles=cfg.history_quantiles)
 
     def _structure_penalty(self) -> Any:
         if self.config.structure_weight == 0:

@@ -14,6 +14,9 @@ set of initial weights works for any demand level.
 The history encoder follows the structure of Madeka et al. (2022), "Deep inventory management": a causal,
 dilated 1-D convolution over recent observed sales (a WaveNet-style stack, so the receptive field doubles per
 layer) summarises the demand the agent has seen; a small ELU MLP combines that summary with the inventory state.
+With ``quantiles > 0`` the encoder also hands the MLP order statistics of the window (the sorted sales at evenly
+spaced ranks), their mean and standard deviation: for stationary demand the sorted sample is a sufficient
+statistic, and a quantile-shaped policy such as the newsvendor reads its level almost directly off it.
 """
 
 from __future__ import annotations
@@ -75,13 +78,24 @@ class HistoryEncoder(nn.Module):
     Args:
         window: how many recent periods are read (at most the env's ``history``); e.g. 32.
         channels: channels of each convolution.
-        embedding: size of the summary vector.
+        embedding: size of the learned summary vector.
         seed: seeds the initial weights (a local ``torch.Generator``; see :func:`draw_weights`).
+        quantiles: also return this many order statistics of the window (the sorted sales at ranks evenly spaced
+            from the smallest to the largest), then the window's mean and standard deviation (0: none). They
+            add no weights, so the convolutions' initial weights are the same for every ``quantiles``.
     """
 
-    def __init__(self, window: int, channels: int = 16, embedding: int = 16, seed: int = 0) -> None:
+    def __init__(self, window: int, channels: int = 16, embedding: int = 16, seed: int = 0,
+                 quantiles: int = 0) -> None:
         super().__init__()
         self.window = int(window)
+        if isinstance(quantiles, bool) or not isinstance(quantiles, int) or not 0 <= quantiles <= self.window:
+            raise ValueError(f"The 'quantiles' parameter of HistoryEncoder must be an int in the range "
+                             f"[0, {self.window}] (the window). Got {quantiles!r} instead.")
+        self.quantiles = int(quantiles)
+        if self.quantiles:  # registered only then, so a plain encoder's state dict is what it always was
+            ranks = np.linspace(0, self.window - 1, self.quantiles).round().astype(np.int64)
+            self.register_buffer("ranks", torch.as_tensor(ranks, dtype=torch.int64))
         layers, dilation, receptive = [], 1, 1
         in_channels = 1
         # Dilations 1, 2, 4, ... until the receptive field covers the window (kernel size 2 per layer).
@@ -92,7 +106,7 @@ class HistoryEncoder(nn.Module):
             dilation *= 2
         self.convs = nn.ModuleList(layers)
         self.project = nn.utils.skip_init(nn.Linear, in_channels, embedding)
-        self.embedding = embedding
+        self.embedding = embedding + (self.quantiles + 2 if self.quantiles else 0)
         draw_weights(self, seed)
 
     def forward(self, sales: torch.Tensor) -> torch.Tensor:
@@ -101,7 +115,12 @@ class HistoryEncoder(nn.Module):
         for conv in self.convs:
             # Left padding keeps the convolution causal: output t sees only periods <= t.
             h = nn.functional.elu(conv(nn.functional.pad(h, (conv.dilation[0], 0))))
-        return self.project(h[:, :, -1])  # the last (most recent) position has seen the whole window
+        summary = self.project(h[:, :, -1])  # the last (most recent) position has seen the whole window
+        if not self.quantiles:
+            return summary
+        ordered = torch.sort(sales, dim=1).values[:, self.ranks]
+        spread = sales.std(dim=1, keepdim=True) if self.window > 1 else torch.zeros_like(sales[:, :1])
+        return torch.cat([summary, ordered, sales.mean(dim=1, keepdim=True), spread], dim=1)
 
 
 class OrderPolicy(nn.Module):
@@ -143,13 +162,16 @@ class OrderPolicy(nn.Module):
         phases: number of schedule phases S shown in ``phase_column`` (0: none). ``initial_level`` may then be a
             sequence of S levels, one per phase.
         phase_column: observation column of the phase (default: the last).
+        quantiles: order statistics of the sales window the encoder adds to its summary (``kind="history"``;
+            see :class:`HistoryEncoder`; 0: none).
     """
 
     def __init__(self, obs_dim: int, action_dim: int = 1, *, state_dim: int | None = None, history: int = 0,
                  kind: str = "mlp", hidden: Sequence[int] = (64, 64), base_stock_head: bool = False,
                  scale: float = 1.0, initial_level: float | Sequence[float] | None = None, window: int = 32,
                  leak: float = 0.01, history_start: int | None = None, seed: int = 0, signed: bool = False,
-                 initial_gap: float | None = None, phases: int = 0, phase_column: int | None = None) -> None:
+                 initial_gap: float | None = None, phases: int = 0, phase_column: int | None = None,
+                 quantiles: int = 0) -> None:
         super().__init__()
         if kind not in POLICY_KINDS:
             raise ValueError(f"The 'kind' parameter of OrderPolicy must be one of {list(POLICY_KINDS)}. "
@@ -178,7 +200,7 @@ class OrderPolicy(nn.Module):
             for i in range(self.obs_dim)]))
         self.register_buffer("others", torch.tensor(others, dtype=torch.int64))
         if kind == "history":
-            self.encoder: HistoryEncoder | None = HistoryEncoder(min(window, self.history))
+            self.encoder: HistoryEncoder | None = HistoryEncoder(min(window, self.history), quantiles=quantiles)
             features = self.state_dim + self.encoder.embedding + len(others)
         else:
             self.encoder = None
@@ -248,7 +270,7 @@ def _leaky_relu_gradient(z: torch.Tensor, slope: float = 0.01) -> torch.Tensor:
 
 
 def build_policy(kind: str, config: object, *, hidden: Sequence[int] = (64, 64), base_stock_head: bool = False,
-                 window: int = 32, leak: float = 0.01, seed: int = 0) -> OrderPolicy:
+                 window: int = 32, leak: float = 0.01, seed: int = 0, quantiles: int = 0) -> OrderPolicy:
     """Return an :class:`OrderPolicy` sized for a scenario config (its observation and action layout)."""
     obs_dim = int(config.observation_space().shape[0])
     action_dim = int(len(config.action_low))
@@ -283,7 +305,8 @@ def build_policy(kind: str, config: object, *, hidden: Sequence[int] = (64, 64),
         extra = {"phases": phases, "initial_gap": scale}
     return OrderPolicy(obs_dim, action_dim, **{"state_dim": obs_dim - history - (1 if phases else 0), **layout},
                        history=history, kind=kind, hidden=hidden, base_stock_head=base_stock_head, scale=scale,
-                       initial_level=initial_level, window=window, leak=leak, seed=seed, signed=signed, **extra)
+                       initial_level=initial_level, window=window, leak=leak, seed=seed, signed=signed,
+                       quantiles=quantiles, **extra)
 
 
 def dual_index_levels(config: object) -> tuple[float, float]:
@@ -331,9 +354,15 @@ class _LevelCorrection(nn.Module):
     """
 
     def __init__(self, obs_dim: int, levels: Sequence[float], hidden: Sequence[int], scale: float,
-                 seed: int = 0) -> None:
+                 seed: int = 0, gain: float = 1.0) -> None:
         super().__init__()
+        if isinstance(gain, bool) or not isinstance(gain, int | float) or not 0.0 < float(gain) <= 1000.0:
+            raise ValueError(f"The 'gain' parameter of {type(self).__name__} must be a float in the range (0, 1000]. "
+                             f"Got {gain!r} instead.")
+        # Corrections are ``gain * scale`` units per unit of the MLP's output: Adam moves each weight by about the
+        # learning rate per step, so the gain sets how far the levels can travel in a training run.
         self.register_buffer("scale", torch.tensor(float(scale)))
+        self.gain = float(gain)  # a plain attribute: the state dict stays what it always was
         self.register_buffer("levels", torch.as_tensor([float(v) for v in levels]))
         self.body = _mlp([obs_dim, *hidden, len(levels)])
         draw_weights(self.body, seed)
@@ -343,7 +372,7 @@ class _LevelCorrection(nn.Module):
 
     def level(self, obs: torch.Tensor) -> torch.Tensor:
         """The state-dependent levels, shape (B, len(levels))."""
-        return self.levels + self.body(obs / self.scale) * self.scale
+        return self.levels + self.body(obs / self.scale) * (self.scale * self.gain)
 
 
 class CappedBaseStockPolicy(_LevelCorrection):
@@ -382,9 +411,12 @@ class DualIndexPolicy(_LevelCorrection):
     """Dual sourcing: ``q_e = (S_e(x) - IPe)^+``, ``q_r = (S_r(x) - IP - q_e)^+`` (Veeraraghavan & Scheller-Wolf 2008).
 
     Starts at the dual-index policy with levels (S_e, S_r) (e.g. ``invgym.baselines.DualIndex.fit``'s) and lets
-    DirectBackprop make both levels depend on the state. Positions are summed as ``baselines.dual_index.positions``
-    does: the observation is net inventory, the regular pipeline (``l_r - 1`` columns, oldest first), then the
-    expedited pipeline; IPe counts what arrives within ``l_e`` periods, IP everything. Orders are (q_r, q_e).
+    DirectBackprop make both levels depend on the state. With ``cap`` the regular order is also capped,
+    ``q_r = min((S_r(x) - IP - q_e)^+, r(x))``: the capped dual index of Sun & Van Mieghem (2019), near-optimal
+    when the regular lead time is long, with a third state-dependent level r(x) started at ``cap``. Positions
+    are summed as ``baselines.dual_index.positions`` does: the observation is net inventory, the regular
+    pipeline (``l_r - 1`` columns, oldest first), then the expedited pipeline; IPe counts what arrives within
+    ``l_e`` periods, IP everything. Orders are (q_r, q_e).
 
     Args:
         regular_lead_time: l_r.
@@ -397,14 +429,20 @@ class DualIndexPolicy(_LevelCorrection):
             is computed, as the heuristic does (None: no cap).
         leak: gradient slope below zero of the relus.
         seed: seeds the correction MLP's hidden weights (a local ``torch.Generator``; see :func:`draw_weights`).
+        cap: the starting cap r of the regular order (None: no cap, the plain dual index).
+        gain: the levels' corrections are ``gain * scale`` units per unit of the correction MLP's output (1: as
+            before; larger lets training move the levels further from their start).
     """
 
     def __init__(self, regular_lead_time: int, expedited_lead_time: int, expedited_level: float,
                  regular_level: float, *, hidden: Sequence[int] = (32, 32), scale: float = 1.0,
-                 max_expedited: float | None = None, leak: float = 0.01, seed: int = 0) -> None:
+                 max_expedited: float | None = None, leak: float = 0.01, seed: int = 0, cap: float | None = None,
+                 gain: float = 1.0) -> None:
         lr, le = int(regular_lead_time), int(expedited_lead_time)
         obs_dim = lr + max(le - 1, 0)
-        super().__init__(obs_dim, (expedited_level, regular_level), hidden, scale, seed)
+        levels = (expedited_level, regular_level) + (() if cap is None else (cap,))
+        super().__init__(obs_dim, levels, hidden, scale, seed, gain)
+        self.capped = cap is not None
         self.obs_dim, self.action_dim, self.state_dim = obs_dim, 2, obs_dim
         self.regular_lead_time, self.expedited_lead_time = lr, le
         self.max_expedited = None if max_expedited is None else float(max_expedited)
@@ -419,5 +457,7 @@ class DualIndexPolicy(_LevelCorrection):
         q_e = _leaky_relu_gradient(s[:, :1] - ipe, self.leak)
         if self.max_expedited is not None:
             q_e = torch.clamp(q_e, max=self.max_expedited)
-        q_r = _leaky_relu_gradient(s[:, 1:] - ip - q_e, self.leak)
-        return torch.cat([q_r, q_e], dim=1)
+        q_r = s[:, 1:2] - ip - q_e
+        if self.capped:
+            q_r = torch.minimum(q_r, s[:, 2:3])
+        return torch.cat([_leaky_relu_gradient(q_r, self.leak), q_e], dim=1)

@@ -444,3 +444,55 @@ def test_default_head_on_dual_sourcing_is_the_dual_index_rule_at_quantile_levels
     obs = np.c_[np.arange(-6, 10), np.arange(16) % 5, np.arange(16) % 3].astype(np.float64)
     expected = DualIndex(dual, expedited_level=s_e, regular_level=s_r).act(obs)
     assert np.array_equal(untrained.act(obs), expected)
+
+
+def test_the_history_encoder_adds_the_windows_order_statistics_when_asked():
+    from invgym.agents.policies import HistoryEncoder
+
+    sales = torch.tensor([[5.0, 1.0, 3.0, 2.0, 4.0], [0.0, 0.0, 6.0, 0.0, 1.0]])
+    plain, stats = HistoryEncoder(5, seed=2), HistoryEncoder(5, seed=2, quantiles=3)
+    assert all(torch.equal(x, y) for x, y in zip(plain.state_dict().values(),
+                                                 [v for k, v in stats.state_dict().items() if k != "ranks"],
+                                                 strict=True))  # the statistics add no weights
+    out = stats(sales)
+    assert out.shape == (2, plain.embedding + 3 + 2) == (2, stats.embedding)
+    torch.testing.assert_close(out[:, : plain.embedding], plain(sales))
+    torch.testing.assert_close(out[:, plain.embedding :], torch.tensor(  # ranks 0, 2, 4: min, median, max
+        [[1.0, 3.0, 5.0, 3.0, float(np.std([5, 1, 3, 2, 4], ddof=1))],
+         [0.0, 0.0, 6.0, 1.4, float(np.std([0, 0, 6, 0, 1], ddof=1))]]))
+    with pytest.raises(ValueError, match=r"The 'quantiles' parameter of HistoryEncoder must be an int in the range "
+                                         r"\[0, 5\]"):
+        HistoryEncoder(5, quantiles=6)
+    config = config_of(ENV_ID, lead_time=0, history=8)
+    policy = build_policy("history", config, window=8, quantiles=4)
+    assert policy.encoder.quantiles == 4 and policy(torch.ones(3, 9)).shape == (3, 1)
+    with pytest.raises(ValueError, match=r"The 'history_quantiles' parameter of DirectBackpropConfig must be an int "
+                                         r"in the range \[0, 32\]"):
+        DirectBackpropConfig(history_quantiles=33).validate()
+    cfg = DirectBackpropConfig(epochs=3, batch_size=8, periods=4, warmup=8, window=8, history_quantiles=4,
+                               eval_envs=2, eval_periods=5, eval_warmup=8)
+    trained = DirectBackprop(ENV_ID, policy="history", config=cfg, lead_time=0, history=8).fit()
+    assert trained.module.encoder.quantiles == 4 and np.isfinite(trained.info["eval/average_cost"])
+
+
+def test_the_dual_index_head_with_a_cap_starts_at_the_capped_dual_index_and_gain_scales_its_corrections():
+    from invgym.agents.policies import DualIndexPolicy
+    from invgym.baselines import CappedDualIndex
+    from invgym.demand import DiscreteUniform
+
+    dual = config_of("invgym/DualSourcing-v0", regular_lead_time=4, expedited_lead_time=0,
+                     demand=DiscreteUniform(0, 4), expedited_cost=105.0, holding_cost=5.0, backorder_cost=495.0)
+    rng = np.random.default_rng(1)
+    obs = np.c_[rng.integers(-6, 10, 300), rng.integers(0, 5, (300, 3))].astype(np.float64)
+    head = DualIndexPolicy(4, 0, 4.0, 11.0, scale=2.0, max_expedited=float(dual.max_order[1]), cap=1.0)
+    expected = CappedDualIndex.fit(dual, expedited_level=4, regular_level=11, cap=1).act(obs)
+    assert np.array_equal(TrainedPolicy(head, dual).act(obs), expected)
+    plain, fast = (DualIndexPolicy(4, 0, 4.0, 11.0, scale=2.0, seed=3, gain=g) for g in (1.0, 4.0))
+    assert set(plain.state_dict()) == set(fast.state_dict())  # the gain is no weight
+    with torch.no_grad():
+        for module in (plain, fast):
+            module.body[-1].bias.fill_(0.5)
+    x = torch.as_tensor(obs[:5], dtype=torch.float32)
+    torch.testing.assert_close(fast.level(x) - fast.levels, 4.0 * (plain.level(x) - plain.levels))
+    with pytest.raises(ValueError, match=r"The 'gain' parameter of DualIndexPolicy must be a float in the range"):
+        DualIndexPolicy(4, 0, 4.0, 11.0, gain=0.0)

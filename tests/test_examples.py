@@ -63,6 +63,9 @@ def test_figure1_example_renders_the_two_by_four_grid(tmp_path):
     assert set(figures["rows"]) == {"unpenalised", "penalised"}
     for row in figures["rows"].values():
         assert math.isfinite(row["cost"]) and 0.0 <= row["ordered_sensitivity"] <= 1.0
+    rows = figures["rows"]  # the paired difference is the mean of per-env differences: it equals the cost gap
+    assert figures["paired"]["diff"] == pytest.approx(rows["penalised"]["cost"] - rows["unpenalised"]["cost"])
+    assert figures["paired"]["stderr"] >= 0.0
     with Image.open(out) as image:
         assert image.format == "PNG" and image.size == (1400, 660)
     assert not list(tmp_path.glob("*.tmp*"))  # written atomically
