@@ -32,8 +32,12 @@ extensions = [
         name,
         [name.replace(".", "/") + ".pyx"],
         include_dirs=[np.get_include()],
-        extra_compile_args=["-O3"],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=["-O3", "-fno-tree-loop-distribute-patterns"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")] + (
+            # The lost-sales whole-run loops are called with constant lead times so that each compiles into a
+            # loop of its own; forced inlining makes the compiler do it (GCC and Clang).
+            [("CYTHON_INLINE", "__inline__ __attribute__((always_inline))")]
+            if name == "invgym.core._lost_sales" and sys.platform != "win32" else []),
     )
     for name in KERNELS
 ]

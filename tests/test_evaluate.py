@@ -108,6 +108,50 @@ def test_exact_table_policies_run_compiled_and_match_stepping(env_id, kwargs):
     assert compiled.metrics == stepped.metrics
 
 
+@pytest.mark.parametrize("case", ["compact", "fractional", "replay", "history", "discount", "error"])
+def test_lost_sales_table_loop_equals_the_generic_table_loop(case):
+    """The lost-sales kernel's own table loop gives the generic loop's totals, state, streams and errors bit for bit.
+
+    ``cutoffs`` of +inf change no decision but send the run through the generic loop of ``_rollout_table``.
+    """
+    kwargs = {"lead_time": 3, "lost_sales_cost": 9.0, "max_order": 30, "horizon": 5000}
+    if case == "history":
+        kwargs.update(history=2, action_type="continuous")
+    config = _config(**kwargs)
+    rng = np.random.default_rng(7)
+    table = rng.integers(0, 8, size=(24, 9, 9, 1)).astype(np.float64)
+    table[3, 4, 5, 0] = np.nan  # a state without a decision
+    if case in ("fractional", "history"):
+        table += 0.25  # decisions int16 cannot hold: the float64 table is read
+    if case == "error":
+        table[:, :, :, 0] = 40.0  # beyond max_order: the first period raises
+    options = {"position_bound": 20.0, "discount": 0.97 if case == "discount" else 1.0}
+    path = rng.integers(0, 9, size=(6, 5000)).astype(np.float64) + 0.5  # fractional demand, replayed
+    results = []
+    for cutoffs in (None, np.full(3, np.inf)):
+        buf = config.bind(6)
+        kernel = buf.kernel
+        if case == "replay":
+            kernel.set_demand_path(path)
+        buf.reset(seed=3)
+        buf.actions[:] = 4.0
+        for _ in range(5):  # start from a state and clock other than the reset's
+            kernel.step()
+        try:
+            totals = kernel.rollout_table(table, [0, 0, 0], periods=300, warmup=11, cutoffs=cutoffs, **options)
+        except ValueError as error:
+            totals = str(error)
+        results.append((totals, kernel.get_state()))
+    (fast, fast_state), (generic, generic_state) = results
+    if case == "error":
+        assert fast == generic and "lies outside the action space" in fast
+    else:
+        np.testing.assert_array_equal(fast, generic)
+    assert fast_state.keys() == generic_state.keys()
+    for name in fast_state:
+        np.testing.assert_array_equal(fast_state[name], generic_state[name], err_msg=name)
+
+
 def test_table_rollout_clip_uses_the_nearest_state_of_the_box():
     """With clip=True a state beyond the table reads its nearest cell, exactly as a numpy clip-and-look-up does."""
     orders = np.array([8.0, 8.0, 3.0])  # by on-hand 0, 1, >= 2 (the last cell serves every larger stock)

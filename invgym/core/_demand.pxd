@@ -14,6 +14,5 @@ cdef inline double sample_alias(uint64_t* rng, const double* prob, const int32_t
     cdef Py_ssize_t j = <Py_ssize_t>u
     if j >= k:
         j = k - 1
-    if u - j < prob[j]:
-        return <double>j
-    return <double>alias[j]
+    cdef int32_t other = alias[j]  # read either way, so the choice below compiles to a select, not a branch
+    return <double>(j if u - j < prob[j] else other)

@@ -2,9 +2,14 @@
 # The batch-kernel base class that every scenario kernel extends (declared once, cimported by each scenario).
 
 cimport cython
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t
 
 from invgym.core._demand cimport sample_alias
+
+
+cdef enum:
+    TABLE_UNSUPPORTED = -2  # table_rollout's answer when the scenario has no loop of its own for the table
+    TABLE_MISSING = -32768  # a compact (int16) table's mark for a state without a decision (NaN in the table)
 
 
 cdef class BatchKernel:
@@ -53,6 +58,12 @@ cdef class BatchKernel:
     cdef void reset_env(self, Py_ssize_t i) noexcept nogil
     cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil
     cdef void write_obs(self, Py_ssize_t i, float* out) noexcept nogil
+    # A scenario's own compiled loop for a plain lookup-table policy (state = the first ``nd`` columns); the base
+    # returns TABLE_UNSUPPORTED and the generic loop of invgym.core._rollout_table runs instead.
+    cdef Py_ssize_t table_rollout(self, const double* flat, const int16_t* small, const int64_t* offs,
+                                  const int64_t* dims, const int64_t* strides, Py_ssize_t nd,
+                                  double position_bound, double discount, int64_t periods, int64_t warmup,
+                                  double* totals, int64_t* state, int* reason) noexcept nogil
 
     # === Shared helpers ===
     @cython.final

@@ -3,7 +3,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 
 cimport cython
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t
 from libc.math cimport INFINITY, isfinite
 
 from invgym.core._rng cimport rng_below, rng_seed
@@ -165,6 +165,12 @@ cdef class BatchKernel:
 
     cdef void write_obs(self, Py_ssize_t i, float* out) noexcept nogil:
         pass
+
+    cdef Py_ssize_t table_rollout(self, const double* flat, const int16_t* small, const int64_t* offs,
+                                  const int64_t* dims, const int64_t* strides, Py_ssize_t nd,
+                                  double position_bound, double discount, int64_t periods, int64_t warmup,
+                                  double* totals, int64_t* state, int* reason) noexcept nogil:
+        return TABLE_UNSUPPORTED
 
     # === Reset ===
 

@@ -3,9 +3,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 
 cimport cython
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t
+from libc.math cimport isfinite, llrint
 
-from invgym.core._kernel cimport BatchKernel, draw_demand
+from invgym.core._demand cimport sample_alias
+from invgym.core._kernel cimport TABLE_MISSING, TABLE_UNSUPPORTED, BatchKernel, draw_demand
 from invgym.core._pipeline cimport push_window, shift_pipeline
 
 import numpy as np
@@ -37,6 +39,227 @@ cdef enum:
     VECTOR_BASE_STOCK = 3
 
 
+# === One period (the dynamics, written once: the env's step and both compiled rollouts call it) ===
+
+cdef inline void _period(double* x, int64_t L, double q, double d, double h, double p, double c,
+                         double* history, Py_ssize_t num_history, double* out) noexcept nogil:
+    # One period of one env: state row ``x`` ([on_hand, pipeline oldest -> newest]), order q, demand d; the
+    # period's parts go to ``out``. Every scalar is an argument, so an inlined call keeps them in registers.
+    cdef double sales, lost
+    # 3. ORDER: q joins the pipeline; with L = 0 it is on hand at once and serves this period's demand.
+    if L == 0:
+        x[0] += q
+    # 5. SALES AND LOST SALES: demand is met from on-hand stock only; the excess is lost.
+    sales = d if d < x[0] else x[0]
+    lost = d - sales
+    x[0] -= sales
+    # 6. COSTS on the end-of-period state (Zipkin 2008, Sec. 2): h * on-hand + p * lost + c * ordered.
+    out[P_HOLDING] = x[0]
+    out[P_LOST] = lost
+    out[P_SALES] = sales
+    out[P_DEMAND] = d
+    out[P_ORDER] = q
+    out[P_COST] = h * x[0] + p * lost + c * q
+    push_window(history, num_history, sales)
+    # 1. ARRIVAL (start of period t+1): the order placed in t+1-L arrives; the pipeline shifts by one.
+    if L >= 1:
+        x[0] += shift_pipeline(&x[1], L - 1, q)
+
+
+# === One env's whole run (the two compiled rollouts) ===
+# Each takes the env's fields by value and is called with constant ``kind`` and ``L`` where it can be (see
+# ``_fixed_env_any``), so the compiler builds one loop per case with the state row and the stream in registers
+# and no branch on either inside it.
+
+cdef struct EnvRun:
+    double* x  # the env's state row in the kernel (read at the start, written back at the end)
+    uint64_t* rng  # the env's stream in the kernel (the same)
+    const double* path  # the replayed demand, from the env's current period on (NULL: sampled)
+    const double* prob  # the env's product's alias table
+    const int32_t* alias
+    int64_t support
+    double* history  # the env's sales window
+    Py_ssize_t num_history
+    double h, p, c, low, high
+    int64_t warmup, periods
+    double* totals  # the env's part totals over the counted periods
+    double* last  # the parts of the last period run
+
+
+cdef inline void _fixed_env(EnvRun* r, int kind, int64_t L, const double* th) noexcept nogil:
+    # ``rollout``'s loop for one env. ``L`` <= SMALL_WIDTH here: L <= MAX_WIDTH (checked by the caller).
+    cdef uint64_t rng[4]
+    cdef double x[MAX_WIDTH]
+    cdef double row[NUM_PARTS]
+    cdef double acc[NUM_PARTS]
+    cdef Py_ssize_t k, l, width = L if L > 1 else 1
+    cdef int64_t s, total = r.warmup + r.periods, warmup = r.warmup
+    cdef double q, d, position, recent, high = r.high, h = r.h, p = r.p, c = r.c
+    cdef const double* path = r.path
+    cdef const double* prob = r.prob
+    cdef const int32_t* alias = r.alias
+    cdef int64_t support = r.support
+    cdef double* history = r.history
+    cdef Py_ssize_t num_history = r.num_history
+    for k in range(4):
+        rng[k] = r.rng[k]
+    for k in range(width):
+        x[k] = r.x[k]
+    for k in range(NUM_PARTS):
+        acc[k] = 0.0
+    for s in range(total):
+        # 3. ORDER by the fixed policy, from the inventory position (on-hand plus pipeline).
+        if kind == CONSTANT:
+            q = th[0]
+        elif kind == VECTOR_BASE_STOCK:
+            # q = min(s_0, s_l - (l most recent orders) for 0 < l < L, s_L - inventory position).
+            if L == 0:
+                q = th[0] - x[0]
+            else:
+                q = th[0]
+                recent = 0.0
+                for l in range(1, L):
+                    recent += x[L - l]
+                    if th[l] - recent < q:
+                        q = th[l] - recent
+                if th[L] - (recent + x[0]) < q:
+                    q = th[L] - (recent + x[0])
+        else:
+            position = 0.0
+            for k in range(width):
+                position += x[k]
+            q = th[0] - position
+            if kind == CAPPED_BASE_STOCK and q > th[1]:
+                q = th[1]
+        if q < 0.0:
+            q = 0.0
+        elif q > high:
+            q = high
+        # 4. DEMAND (draw_demand's two cases, with the env's table or path hoisted out of the loop).
+        d = path[s] if path != NULL else sample_alias(rng, prob, alias, support)
+        _period(x, L, q, d, h, p, c, history, num_history, row)
+        if s >= warmup:
+            for k in range(NUM_PARTS):
+                acc[k] += row[k]
+    for k in range(4):
+        r.rng[k] = rng[k]
+    for k in range(width):
+        r.x[k] = x[k]
+    for k in range(NUM_PARTS):
+        r.totals[k] = acc[k]
+
+
+cdef void _fixed_env_any(EnvRun* r, int kind, int64_t L, const double* th) noexcept nogil:
+    # ``_fixed_env`` with constant arguments for the common lead times (one compiled loop each).
+    if kind == BASE_STOCK:
+        if L == 1:
+            _fixed_env(r, BASE_STOCK, 1, th)
+        elif L == 2:
+            _fixed_env(r, BASE_STOCK, 2, th)
+        elif L == 3:
+            _fixed_env(r, BASE_STOCK, 3, th)
+        elif L == 4:
+            _fixed_env(r, BASE_STOCK, 4, th)
+        else:
+            _fixed_env(r, BASE_STOCK, L, th)
+    elif kind == CONSTANT:
+        _fixed_env(r, CONSTANT, L, th)
+    elif kind == CAPPED_BASE_STOCK:
+        _fixed_env(r, CAPPED_BASE_STOCK, L, th)
+    else:
+        _fixed_env(r, VECTOR_BASE_STOCK, L, th)
+
+
+cdef inline int64_t _table_env(EnvRun* r, int64_t L, Py_ssize_t nd, const double* flat, const int16_t* small,
+                               const int64_t* offs, const int64_t* dims, const int64_t* strides,
+                               double position_bound, double discount, int64_t* state, int* reason) noexcept nogil:
+    # The generic table loop's numbers for one env, period by period: each state column written as a float32
+    # observation, rounded to the nearest integer, looked up; the action unclipped; the demand drawn at the
+    # env's clock. Returns the periods run (fewer than asked when ``reason`` is set, with ``state`` the
+    # rounded state where it stopped). ``L`` <= MAX_WIDTH.
+    cdef uint64_t rng[4]
+    cdef double x[MAX_WIDTH]
+    cdef double row[NUM_PARTS]
+    cdef double acc[NUM_PARTS]
+    cdef Py_ssize_t k, width = L if L > 1 else 1
+    cdef int64_t s, v, position, index, total = r.warmup + r.periods, warmup = r.warmup
+    cdef double q = 0.0, d, weight = 1.0, low = r.low, high = r.high, h = r.h, p = r.p, c = r.c
+    cdef bint inside
+    cdef const double* path = r.path
+    cdef const double* prob = r.prob
+    cdef const int32_t* alias = r.alias
+    cdef int64_t support = r.support
+    cdef double* history = r.history
+    cdef Py_ssize_t num_history = r.num_history
+    for k in range(4):
+        rng[k] = r.rng[k]
+    for k in range(width):
+        x[k] = r.x[k]
+    for k in range(NUM_PARTS):
+        acc[k] = 0.0
+        row[k] = 0.0
+    for s in range(total):
+        position = 0
+        index = 0
+        inside = True
+        for k in range(nd):
+            v = llrint(<double><float>x[k])  # the observation's float32, rounded as np.rint rounds
+            position += v
+            v -= offs[k]
+            if v < 0 or v >= dims[k]:
+                inside = False
+            else:
+                index += v * strides[k]
+        if position >= position_bound:
+            q = 0.0
+        elif not inside:
+            reason[0] = 1
+        elif small != NULL:
+            if small[index] == TABLE_MISSING:
+                reason[0] = 1
+            q = small[index]
+        else:
+            q = flat[index]
+            if not isfinite(q):
+                reason[0] = 1
+        if reason[0] == 0 and (q < low or q > high):
+            reason[0] = 2
+        if reason[0] != 0:
+            for k in range(nd):
+                state[k] = llrint(<double><float>x[k])
+            total = s
+            break
+        d = path[s] if path != NULL else sample_alias(rng, prob, alias, support)
+        _period(x, L, q, d, h, p, c, history, num_history, row)
+        if s >= warmup:
+            for k in range(NUM_PARTS):
+                acc[k] += weight * row[k]
+            weight *= discount
+    for k in range(4):
+        r.rng[k] = rng[k]
+    for k in range(width):
+        r.x[k] = x[k]
+    for k in range(NUM_PARTS):
+        r.totals[k] = acc[k]
+        r.last[k] = row[k]
+    return total
+
+
+cdef int64_t _table_env_any(EnvRun* r, int64_t L, Py_ssize_t nd, const double* flat, const int16_t* small,
+                            const int64_t* offs, const int64_t* dims, const int64_t* strides,
+                            double position_bound, double discount, int64_t* state, int* reason) noexcept nogil:
+    # ``_table_env`` with constant arguments where the state is the whole row (nd = L) at common lead times.
+    if nd == L and L == 1:
+        return _table_env(r, 1, 1, flat, small, offs, dims, strides, position_bound, discount, state, reason)
+    if nd == L and L == 2:
+        return _table_env(r, 2, 2, flat, small, offs, dims, strides, position_bound, discount, state, reason)
+    if nd == L and L == 3:
+        return _table_env(r, 3, 3, flat, small, offs, dims, strides, position_bound, discount, state, reason)
+    if nd == L and L == 4:
+        return _table_env(r, 4, 4, flat, small, offs, dims, strides, position_bound, discount, state, reason)
+    return _table_env(r, L, nd, flat, small, offs, dims, strides, position_bound, discount, state, reason)
+
+
 # === State ===
 
 @cython.final
@@ -57,6 +280,7 @@ cdef class LostSalesKernel(BatchKernel):
     cdef double[:, ::1] state
     cdef double[:, ::1] sales_history
     cdef double[::1] initial
+    cdef double[::1] last_parts  # the whole-run loops' last period (scratch)
 
     def __init__(self, Py_ssize_t num_envs, int64_t horizon, int64_t lead_time, double holding_cost,
                  double lost_sales_cost, double purchase_cost, double max_order, int64_t history,
@@ -78,6 +302,7 @@ cdef class LostSalesKernel(BatchKernel):
         self.initial = np.ascontiguousarray(initial_state, dtype=np.float64)
         if self.initial.shape[0] != width:
             raise ValueError(f"initial_state must have length {width}. Got {self.initial.shape[0]} instead.")
+        self.last_parts = np.zeros(NUM_PARTS)
         self.state = self._own("state", np.zeros((num_envs, width), dtype=np.float64))
         self.sales_history = self._own("sales_history", np.zeros((num_envs, max(history, 1)), dtype=np.float64))
 
@@ -101,33 +326,56 @@ cdef class LostSalesKernel(BatchKernel):
     cdef inline void period(self, Py_ssize_t i, double q, int64_t t, double* out, double* x,
                             uint64_t* rng) noexcept nogil:
         """One period of env i with order q in its period t, state row ``x`` and stream ``rng``; parts to ``out``."""
-        cdef Py_ssize_t k
-        cdef int64_t L = self.lead_time
-        cdef double d, sales, lost, arriving
-        # 3. ORDER: q joins the pipeline; with L = 0 it is on hand at once and serves this period's demand.
-        if L == 0:
-            x[0] += q
         # 4. DEMAND: sampled from env i's product, or replayed from the demand path.
-        d = draw_demand(self, i, t, rng)
-        # 5. SALES AND LOST SALES: demand is met from on-hand stock only; the excess is lost.
-        sales = d if d < x[0] else x[0]
-        lost = d - sales
-        x[0] -= sales
-        # 6. COSTS on the end-of-period state (Zipkin 2008, Sec. 2): h * on-hand + p * lost + c * ordered.
-        out[P_HOLDING] = x[0]
-        out[P_LOST] = lost
-        out[P_SALES] = sales
-        out[P_DEMAND] = d
-        out[P_ORDER] = q
-        out[P_COST] = self.holding_cost * x[0] + self.lost_sales_cost * lost + self.purchase_cost * q
-        push_window(&self.sales_history[i, 0], self.history, sales)
-        # 1. ARRIVAL (start of period t+1): the order placed in t+1-L arrives; the pipeline shifts by one.
-        if L >= 1:
-            x[0] += shift_pipeline(&x[1], L - 1, q)
+        cdef double d = draw_demand(self, i, t, rng)
+        _period(x, self.lead_time, q, d, self.holding_cost, self.lost_sales_cost, self.purchase_cost,
+                &self.sales_history[i, 0], self.history, out)
 
     cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil:
         self.period(i, action[0], self.t[i], &self.parts[i, 0], &self.state[i, 0], &self.rng[i, 0])
         self.rewards[i] = -self.parts[i, P_COST]
+
+    cdef Py_ssize_t table_rollout(self, const double* flat, const int16_t* small, const int64_t* offs,
+                                  const int64_t* dims, const int64_t* strides, Py_ssize_t nd,
+                                  double position_bound, double discount, int64_t periods, int64_t warmup,
+                                  double* totals, int64_t* state, int* reason) noexcept nogil:
+        # The table rollout of invgym.core._rollout_table for a state of on-hand and pipeline columns, one env
+        # at a time in ``_table_env`` (the same numbers as the generic loop, period by period).
+        cdef Py_ssize_t i, k, n = self.num_envs
+        cdef int64_t done, total = warmup + periods
+        cdef EnvRun r
+        if nd > self.width or self.width > MAX_WIDTH:
+            return TABLE_UNSUPPORTED
+        for i in range(n):
+            self._env_run(i, &r, self.t[i], warmup, periods, &totals[i * NUM_PARTS])
+            done = _table_env_any(&r, self.lead_time, nd, flat, small, offs, dims, strides, position_bound,
+                                  discount, state, reason)
+            self.t[i] += done
+            if done > 0:
+                for k in range(NUM_PARTS):
+                    self.parts[i, k] = r.last[k]
+                self.rewards[i] = -r.last[P_COST]
+            if reason[0] != 0:
+                return i
+        return -1
+
+    cdef inline void _env_run(self, Py_ssize_t i, EnvRun* r, int64_t period, int64_t warmup, int64_t periods,
+                              double* totals) noexcept nogil:
+        # Env i's fields for a whole-run loop, its demand from ``period`` on.
+        cdef int64_t pr = self.product[i]
+        r.x = &self.state[i, 0]
+        r.rng = &self.rng[i, 0]
+        r.path = &self.demand_path[i, period] if self.replay else NULL
+        r.prob = &self.alias_prob[pr, 0]
+        r.alias = &self.alias_idx[pr, 0]
+        r.support = self.support[pr]
+        r.history = &self.sales_history[i, 0]
+        r.num_history = self.history
+        r.h, r.p, r.c = self.holding_cost, self.lost_sales_cost, self.purchase_cost
+        r.low, r.high = self.act_low[0], self.act_high[0]
+        r.warmup, r.periods = warmup, periods
+        r.totals = totals
+        r.last = &self.last_parts[0]
 
     # === Rollout ===
 
@@ -162,60 +410,12 @@ cdef class LostSalesKernel(BatchKernel):
             raise ValueError(f"the demand path has {self.demand_periods} periods; {periods + warmup} are needed.")
         totals_arr = np.zeros((self.num_envs, NUM_PARTS), dtype=np.float64)
         cdef double[:, ::1] totals = totals_arr
-        cdef double row[NUM_PARTS]
-        cdef double acc[NUM_PARTS]
-        cdef uint64_t rng[4]  # env i's stream and state row are copied to locals for its run, then written back,
-        cdef double x[MAX_WIDTH]  # so that the compiler keeps them in registers across periods
-        cdef double q, position, recent, high = self.max_order
-        cdef Py_ssize_t i, k, l, width = self.width
-        cdef int64_t L = self.lead_time
-        cdef int64_t s
-        if width > MAX_WIDTH:
-            raise ValueError(f"rollout supports lead times up to {MAX_WIDTH}. Got {L} instead.")
+        cdef Py_ssize_t i
+        cdef EnvRun r
+        if self.width > MAX_WIDTH:
+            raise ValueError(f"rollout supports lead times up to {MAX_WIDTH}. Got {self.lead_time} instead.")
         with nogil:
             for i in range(self.num_envs):
-                for k in range(4):
-                    rng[k] = self.rng[i, k]
-                for k in range(width):
-                    x[k] = self.state[i, k]
-                for k in range(NUM_PARTS):
-                    acc[k] = 0.0
-                for s in range(warmup + periods):
-                    # 3. ORDER by the fixed policy, from the inventory position (on-hand plus pipeline).
-                    if kind == CONSTANT:
-                        q = theta[i, 0]
-                    elif kind == VECTOR_BASE_STOCK:
-                        # q = min(s_0, s_l - (l most recent orders) for 0 < l < L, s_L - inventory position).
-                        if L == 0:
-                            q = theta[i, 0] - x[0]
-                        else:
-                            q = theta[i, 0]
-                            recent = 0.0
-                            for l in range(1, L):
-                                recent += x[L - l]
-                                if theta[i, l] - recent < q:
-                                    q = theta[i, l] - recent
-                            if theta[i, L] - (recent + x[0]) < q:
-                                q = theta[i, L] - (recent + x[0])
-                    else:
-                        position = 0.0
-                        for k in range(width):
-                            position += x[k]
-                        q = theta[i, 0] - position
-                        if kind == CAPPED_BASE_STOCK and q > theta[i, 1]:
-                            q = theta[i, 1]
-                    if q < 0.0:
-                        q = 0.0
-                    elif q > high:
-                        q = high
-                    self.period(i, q, s, row, x, rng)
-                    if s >= warmup:
-                        for k in range(NUM_PARTS):
-                            acc[k] += row[k]
-                for k in range(4):
-                    self.rng[i, k] = rng[k]
-                for k in range(width):
-                    self.state[i, k] = x[k]
-                for k in range(NUM_PARTS):
-                    totals[i, k] = acc[k]
+                self._env_run(i, &r, 0, warmup, periods, &totals[i, 0])
+                _fixed_env_any(&r, kind, self.lead_time, &theta[i, 0])
         return {name: totals_arr[:, k] for k, name in enumerate(PARTS)}

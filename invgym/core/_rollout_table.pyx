@@ -3,10 +3,10 @@
 # without leaving compiled code, for any scenario whose state is its first observation columns.
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 
-from libc.stdint cimport int64_t
+from libc.stdint cimport int16_t, int64_t
 from libc.math cimport INFINITY, isfinite, llrint
 
-from invgym.core._kernel cimport BatchKernel
+from invgym.core._kernel cimport TABLE_MISSING, TABLE_UNSUPPORTED, BatchKernel
 
 import numpy as np
 
@@ -108,6 +108,23 @@ def rollout_table(BatchKernel kernel, table, offsets, int64_t periods, int64_t w
     cdef int64_t s, v, position, index
     cdef bint inside, beyond
     cdef double weight, a, value
+    cdef const int16_t[::1] small
+    cdef const int16_t* small_ptr = NULL
+    if flat.shape[0] and not (has_fallback or has_projection or clip or integral or cutoffs is not None):
+        # A plain table: the scenario's own loop runs it when it has one (the same numbers, period by period).
+        compact = _compact(table_arr)
+        if compact is not None:
+            small = compact
+            small_ptr = &small[0]
+        with nogil:
+            bad = kernel.table_rollout(&flat[0], small_ptr, &offs[0], &dims[0], &strides[0], nd, position_bound,
+                                       discount, periods, warmup, &totals[0, 0], &state[0], &reason)
+        if bad != TABLE_UNSUPPORTED:
+            if reason == 2:
+                action_arr[:] = table_arr[tuple((state_arr[:nd] - offsets_arr).tolist())]
+            _raise_for(reason, bad, state_arr, nd, dims_arr, offsets_arr, ob, action_arr, kernel)
+            return totals_arr
+        bad, reason = -1, 0
     with nogil:
         for i in range(kernel.num_envs):
             weight = 1.0
@@ -176,6 +193,13 @@ def rollout_table(BatchKernel kernel, table, offsets, int64_t periods, int64_t w
                 break
             for j in range(num_parts):
                 totals[i, j] = acc[j]
+    _raise_for(reason, bad, state_arr, nd, dims_arr, offsets_arr, ob, action_arr, kernel)
+    return totals_arr
+
+
+def _raise_for(int reason, Py_ssize_t bad, state_arr, Py_ssize_t nd, dims_arr, offsets_arr, ob, action_arr,
+               BatchKernel kernel):
+    """Raise the error of a rollout that stopped (``reason`` 1, 2 or 3 at env ``bad``); nothing when 0."""
     if reason == 1:
         raise ValueError(f"env {bad} reached the state {state_arr[:nd].tolist()}, outside the policy's table "
                          f"(dims {dims_arr.tolist()}, offsets {offsets_arr.tolist()}) or without a decision "
@@ -187,4 +211,19 @@ def rollout_table(BatchKernel kernel, table, offsets, int64_t periods, int64_t w
         raise ValueError(f"the table's action {action_arr.tolist()} at state {state_arr[:nd].tolist()} lies "
                          f"outside the action space [{np.asarray(kernel.act_low).tolist()}, "
                          f"{np.asarray(kernel.act_high).tolist()}].")
-    return totals_arr
+
+
+def _compact(table_arr):
+    """The table as int16 (TABLE_MISSING where it holds no decision) when every decision is an integer that
+    int16 holds exactly (and no -0.0, whose sign a conversion would lose); else None. One action column only."""
+    if table_arr.shape[table_arr.ndim - 1] != 1:
+        return None
+    flat = table_arr.reshape(-1)
+    finite = np.isfinite(flat)
+    values = flat[finite]
+    if values.size and (np.any(values != np.rint(values)) or np.any(np.abs(values) > 32767)
+                        or np.any(np.signbit(values) & (values == 0))):
+        return None
+    compact = np.full(flat.shape[0], TABLE_MISSING, dtype=np.int16)
+    compact[finite] = values.astype(np.int16)
+    return compact
