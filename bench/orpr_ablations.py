@@ -84,6 +84,17 @@ def paired(a: dict[str, np.ndarray], b: dict[str, np.ndarray], skus: np.ndarray)
     return "; ".join(f"{label} {cell}" for (_, label, _), cell in zip(METRICS, cells, strict=True))
 
 
+def compare(title: str, results: dict[str, dict[str, np.ndarray]], skus: np.ndarray, width: int) -> None:
+    """Print a transfer table: the first policy (the one run unseen) and each other policy, then unseen - other."""
+    print(f"\n{title}")
+    print(f"{'policy':<34}" + "".join(f"{label:>22}" for _, label, _ in METRICS))
+    for name, m in results.items():
+        print(row(name, m, skus))
+    unseen, *others = results
+    for other in others:
+        print(f"  unseen - {other:<{width}} {paired(results[unseen], results[other], skus)}")
+
+
 def main() -> None:
     """Fit every variant, evaluate on the test year and print the tables."""
     import torch
@@ -128,12 +139,8 @@ def main() -> None:
     b = np.asarray(HALF_B)
     transfer = {"ORPR fitted on A (unseen B)": per_sku(on_a.policy, test),
                 "ORPR fitted on B": per_sku(on_b.policy, test), "OR teacher fitted on B": per_sku(on_b.teacher, test)}
-    print(f"\nTransfer to unseen SKUs: half B (SKUs 100-199), test year; fits {cpu['A']:.0f} + {cpu['B']:.0f} CPU s")
-    print(header)
-    for name, m in transfer.items():
-        print(row(name, m, b))
-    for other in ("ORPR fitted on B", "OR teacher fitted on B"):
-        print(f"  unseen - {other:<24} {paired(transfer['ORPR fitted on A (unseen B)'], transfer[other], b)}")
+    compare(f"Transfer to unseen SKUs: half B (SKUs 100-199), test year; fits {cpu['A']:.0f} + {cpu['B']:.0f} CPU s",
+            transfer, b, width=24)
 
     # Transfer to a shifted panel: the default ORPR unchanged, against ORPR and the teacher fitted there.
     shifted_panel = synthetic_panel(seed=1, slow_mover_share=0.5, promo_rate=0.04)
@@ -142,12 +149,8 @@ def main() -> None:
     moved = {"default ORPR (unseen panel)": per_sku(agents["ORPR"].policy, shifted),
              "ORPR fitted on the panel": per_sku(on_shifted.policy, shifted),
              "OR teacher fitted on the panel": per_sku(on_shifted.teacher, shifted)}
-    print(f"\nShifted panel (seed 1, 50 % slow movers, promo rate 0.04), test year; fit {cpu['shifted']:.0f} CPU s")
-    print(header)
-    for name, m in moved.items():
-        print(row(name, m, every))
-    for other in ("ORPR fitted on the panel", "OR teacher fitted on the panel"):
-        print(f"  unseen - {other:<30} {paired(moved['default ORPR (unseen panel)'], moved[other], every)}")
+    compare(f"Shifted panel (seed 1, 50 % slow movers, promo rate 0.04), test year; fit {cpu['shifted']:.0f} CPU s",
+            moved, every, width=30)
     print(f"\ntotal {time.process_time() - start:.0f} CPU s")
 
 
