@@ -258,6 +258,13 @@ class ORPRConfig:
     """Folder of the resumable checkpoints (None: nothing saved, nothing resumed)."""
     torch_threads: int = 1
     """torch.set_num_threads while fitting."""
+    in_stock_reference: Any = None
+    """The policy whose in-stock rate the RL constraint (``rl.in_stock_margin`` above it, on the same SKUs and
+    days) and the calibration (``calibration_margin`` above its train rate) aim at. None: the OR teacher (JD's
+    objective, holding at the teacher's in-stock rate). The incumbent (e.g. ``DaysOfCover.fit(train)``) with
+    positive margins gives the paper's field objective: an in-stock rate above the incumbent's, least cost."""
+    calibration_margin: float = 0.0
+    """In-stock rate above the reference's train rate that the calibration shift aims at."""
 
     def validate(self) -> ORPRConfig:
         """Check every field; return self."""
@@ -269,6 +276,10 @@ class ORPRConfig:
                              "finite floats (days). "
                              f"Got {self.calibration_shifts!r} instead.")
         check_int(self.torch_threads, "torch_threads", owner, 1, 1024)
+        check_real(self.calibration_margin, "calibration_margin", owner, -1.0, 1.0)
+        if self.in_stock_reference is not None and not callable(self.in_stock_reference):
+            raise TypeError(f"The 'in_stock_reference' parameter of {owner} must be None or a policy (obs -> "
+                            f"orders). Got {self.in_stock_reference!r} instead.")
         if not isinstance(self.pretrain, bool):
             raise TypeError(f"The 'pretrain' parameter of {owner} must be a bool. Got {self.pretrain!r} instead.")
         if not self.pretrain and self.rl is not None and self.rl.kl_coef != 0:
@@ -325,6 +336,10 @@ class ORPR:
     4. **Calibrate**: the shift of the days chosen whose in-stock rate on the train window is nearest the
        teacher's (the same simulation-augmented search that picked the teacher; the deterministic policy holds
        less than the sampled one RL trained).
+
+    With ``in_stock_reference`` (e.g. the incumbent days-of-cover rule), steps 3 and 4 aim at that policy's
+    in-stock rate plus the margins instead of the teacher's: the paper's field objective (``python -m
+    bench.orpr_incumbent``).
 
     With ``checkpoint_dir``, each stage writes its result there (the RL stage every ``checkpoint_every``
     updates) and a later ``fit()`` resumes from what it finds.
@@ -405,7 +420,8 @@ class ORPR:
         # 3. RLOO fine-tuning, from the last checkpoint if there is one.
         self.policy = copy.deepcopy(self.pretrained)
         expert = promotion_expert(labels["days"], cfg.expert_uplift, clone_cfg.max_days) if cfg.expert_uplift else None
-        self.rloo = RLOO(self.env_config, self.policy, self.pretrained, self.teacher, expert, rl_cfg)
+        reference = self.teacher if cfg.in_stock_reference is None else cfg.in_stock_reference
+        self.rloo = RLOO(self.env_config, self.policy, self.pretrained, reference, expert, rl_cfg)
         state = load("rloo.pt")
         if state is not None:
             self.rloo.load_state_dict(state)
@@ -415,9 +431,10 @@ class ORPR:
                 save(self.rloo.state_dict(), "rloo.pt")
         # 4. Calibration of the deterministic policy on the train window (every SKU once).
         shift = load("calibration.pt")
-        if shift is None or shift["iteration"] != self.rloo.iteration:  # calibrated for another policy
-            train = self.env_config.replace(product=tuple(self.env_config.products))  # every env its own SKU
-            target = replenishment_report(self.teacher, train, len(train.products))["in_stock_rate"]
+        train = self.env_config.replace(product=tuple(self.env_config.products))  # every env its own SKU
+        target = replenishment_report(reference, train, len(train.products))["in_stock_rate"] + cfg.calibration_margin
+        if shift is None or shift["iteration"] != self.rloo.iteration or shift["target"] != target:
+            # No calibration yet, or one for another policy or another target.
             shift = {"offset": max(cfg.calibration_shifts), "target": target, "tried": [],
                      "iteration": self.rloo.iteration}
             for offset in sorted(cfg.calibration_shifts):

@@ -332,6 +332,10 @@ class RLOOConfig:
     """Multiplicative step of the multiplier per percentage point of in-stock rate below the teacher's."""
     in_stock_margin: float = 0.001
     """In-stock rate the policy must keep above the teacher's on the same SKUs and days (the constraint)."""
+    turnover_weight: float = 0.0
+    """Weight of JD's turnover days in the objective: each unit on hand costs ``turnover_weight`` divided by its
+    SKU's mean daily train demand per day (so a SKU's daily term is its stock in days of its sales); 0 (the
+    default) leaves it out."""
     checkpoint_every: int = 25
     """Updates between checkpoints."""
     seed: int = 0
@@ -345,7 +349,7 @@ class RLOOConfig:
         check_int(self.samples, "samples", owner, 2, 1024)
         check_int(self.warmup, "warmup", owner, 0, 10**5)
         check_real(self.learning_rate, "learning_rate", owner, 0.0, 10.0, closed="right")
-        for name in ("kl_coef", "expert_coef", "lost_sales_weight", "stockout_price", "dual_rate"):
+        for name in ("kl_coef", "expert_coef", "lost_sales_weight", "stockout_price", "dual_rate", "turnover_weight"):
             check_real(getattr(self, name), name, owner, 0.0, None)
         check_real(self.in_stock_margin, "in_stock_margin", owner, -1.0, 1.0)
         check_int(self.seed, "seed", owner, 0, 2**62)
@@ -360,8 +364,10 @@ class RLOO:
     compiled kernel. The objective is JD's — holding cost at the teacher's in-stock rate, as a Lagrangian — plus
     the env's lost margin: each counted day costs ``holding_cost + w * lost_sales_cost + lam * 1[no stock on
     the shelf]`` (``w = lost_sales_weight``; without it, stock moves from fast to slow movers, which keeps the
-    SKU-day in-stock rate but loses more sales); ``lam`` rises when the sampled
-    rollouts' in-stock rate falls below the teacher's and falls otherwise (dual ascent). The loss is
+    SKU-day in-stock rate but loses more sales), plus ``turnover_weight * on_hand / mean train demand`` when
+    that weight is set (JD's turnover days); ``lam`` rises when the sampled
+    rollouts' in-stock rate falls below the teacher's and falls otherwise (dual ascent). The ``teacher`` argument
+    is only the in-stock reference: pass the incumbent to hold RL above the incumbent's rate instead. The loss is
 
         -mean_i A_i * sum_t log pi(d_it | s_it) + kl_coef * mean_s KL(pi_ref || pi)(s)
         - expert_coef * mean_{s: promotion} log pi(d_expert(s) | s)
@@ -422,6 +428,8 @@ class RLOO:
         hold, lost, in_stock = parts.index("holding_cost"), parts.index("lost_sales_cost"), parts.index("in_stock")
         review = env.slices["review"].start
         n = g * k
+        on_hand = parts.index("on_hand")
+        per_unit = cfg.turnover_weight / np.maximum(env.train_mean[np.asarray(products[:n])], 1e-3)
         states, chosen, when, owner = [], [], [], []
         cost = np.zeros((cfg.days, n))
         stocked = np.zeros(len(products))
@@ -444,6 +452,8 @@ class RLOO:
                 owner.append(decide)
                 cost[t - cfg.warmup] = (buf.parts[:n, hold] + cfg.lost_sales_weight * buf.parts[:n, lost]
                                         + self.lam * (1.0 - buf.parts[:n, in_stock]))
+                if cfg.turnover_weight:
+                    cost[t - cfg.warmup] += per_unit * buf.parts[:n, on_hand]
                 stocked += buf.parts[:, in_stock]
         # Credit of a decision: the cost of the next credit_days days (an order acts for about R + L days).
         cum = np.vstack([np.zeros((1, n)), np.cumsum(cost, axis=0)])

@@ -43,12 +43,18 @@ METRICS = (("turnover_days", "turnover days", 1.0), ("in_stock_rate", "in-stock 
 
 
 def per_sku(policy: object, config: object) -> dict[str, np.ndarray]:
-    """Per-SKU JD metrics over the test year (holding and lost per SKU-day)."""
+    """Per-SKU JD metrics over the test year (holding and lost per SKU-day; in-stock on promotion days).
+
+    ``promo_in_stock`` is NaN for a SKU without promotion days.
+    """
     parts = run_panel(config, policy, seed=0)
     m = per_sku_metrics(parts)
     days = parts["sales"].shape[1]
     m["holding_cost"] = m["holding_cost"] / days
     m["lost_sales"] = m["lost_sales"] / days
+    promo = config.panel.promo[parts["product"].astype(int), parts["day"].astype(int)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m["promo_in_stock"] = (parts["in_stock"] * promo).sum(axis=1) / promo.sum(axis=1)
     return m
 
 

@@ -318,6 +318,60 @@ def test_orpr_without_pretraining_starts_rl_from_an_untrained_policy(tmp_path):
         assert torch.equal(value, runs[1].policy.state_dict()[key]), key
 
 
+def test_orpr_holds_its_in_stock_rate_above_a_reference_policy(tmp_path):
+    # The paper's field objective: RL's in-stock constraint and the calibration aim at the incumbent's rate plus a
+    # margin, not at the OR teacher's; a changed margin recalibrates a resumed fit.
+    from invgym.agents.orpr import ORPR, DaysOfCover, ORLabelerConfig, ORPRConfig, replenishment_report
+    from invgym.agents.pretrain import CoverCloneConfig
+    from invgym.agents.reinforce import RLOOConfig
+    from invgym.envs.common import config_of
+
+    few = dict(product=list(range(20)))
+    train = config_of(REPLENISHMENT, **few)
+    incumbent = DaysOfCover(train, 10)
+
+    def config(margin):
+        return ORPRConfig(labeler=ORLabelerConfig(**{**SMALL_LABELS, "label_envs": 16, "label_periods": 70}),
+                          clone=CoverCloneConfig(epochs=2),
+                          rl=RLOOConfig(iterations=2, skus=4, samples=2, days=14, warmup=7, turnover_weight=0.1,
+                                        in_stock_margin=margin),
+                          calibration_shifts=(-2.0, 0.0, 2.0), in_stock_reference=incumbent,
+                          calibration_margin=margin, checkpoint_dir=str(tmp_path))
+
+    agent = ORPR(REPLENISHMENT, config(0.01), **few)
+    agent.fit()
+    assert agent.rloo.teacher is incumbent and agent.teacher.params["days"] != 10  # labels stay the OR teacher's
+    base = replenishment_report(incumbent, train.replace(product=tuple(train.products)), 20)["in_stock_rate"]
+    assert agent.calibration["target"] == pytest.approx(base + 0.01)
+    again = ORPR(REPLENISHMENT, config(0.03), **few)
+    again.fit()
+    assert again.calibration["target"] == pytest.approx(base + 0.03)  # not the checkpoint's old target
+    with pytest.raises(TypeError, match="'in_stock_reference' parameter of ORPRConfig must be None or a policy"):
+        ORPRConfig(in_stock_reference="incumbent").validate()
+    with pytest.raises(ValueError, match="'calibration_margin' parameter of ORPRConfig"):
+        ORPRConfig(calibration_margin=2.0).validate()
+    with pytest.raises(ValueError, match="'turnover_weight' parameter of RLOOConfig"):
+        RLOOConfig(turnover_weight=-1.0).validate()
+
+
+def test_the_turnover_weight_charges_stock_in_days_of_its_skus_sales(cover_labels):
+    import copy
+
+    from invgym.agents.pretrain import CoverCloneConfig, clone_cover_policy
+    from invgym.agents.reinforce import RLOO, RLOOConfig
+
+    labeler, data = cover_labels
+    reference, _ = clone_cover_policy(labeler.env_config, data, CoverCloneConfig(epochs=1))
+    returns = {}
+    for weight in (0.0, 0.5, 1.0):
+        rl = RLOO(labeler.env_config, copy.deepcopy(reference), reference, labeler.teacher, None,
+                  RLOOConfig(skus=8, samples=2, days=28, warmup=7, turnover_weight=weight))
+        returns[weight] = rl._rollout()["returns"]  # same seed: same SKUs, days and sampled actions
+    extra = returns[0.0] - returns[0.5]
+    assert (extra > 0).all()  # every sampled rollout holds stock at some point
+    np.testing.assert_allclose(returns[0.0] - returns[1.0], 2 * extra, rtol=1e-9)  # linear in the weight
+
+
 def test_labeler_matches_exhaustive_enumeration_of_exact_fill_rates():
     # Exhaustive check on a tiny instance: the exact fill rate of every order-up-to level from its Markov chain
     # (built with the plain-Python reference; lost-sales cost 1 and no holding cost make the chain's average
