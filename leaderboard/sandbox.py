@@ -5,11 +5,11 @@ For a submitted agent it starts this module as a fresh interpreter, ``python -I 
 and evaluates a :class:`SandboxedPolicy`, whose every call
 
 1. copies the batch of observations ``(num_envs, obs_dim)`` into a shared-memory block (a ``memfd``),
-2. writes one byte on a pipe (and bumps a sequence number in the block, on which the agent may spin for
-   ``spin_us`` microseconds before it blocks on the pipe; off by default, see bench/RESULTS.md), and
-3. reads back a fixed 48-byte header (dtype code, shape) or an error text, then copies the actions out of the
-   block. Nothing the agent sends is unpickled or executed: the header is parsed as numbers, the actions as a raw
-   numeric array, and ``invgym.evaluate`` then checks them against the action space as for any policy.
+2. writes one byte on a pipe, and
+3. sleeps in one ``poll`` until it can read back a fixed 48-byte header (dtype code, shape) or an error text,
+   then copies the actions out of the block. Nothing the agent sends is unpickled or executed: the header is
+   parsed as numbers, the actions as a raw numeric array, and ``invgym.evaluate`` then checks them against the
+   action space as for any policy.
 
 The jail, from strongest to weakest, by what the machine allows (:func:`sandbox_mode`):
 
@@ -50,9 +50,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_MEMORY_MB", "DEFAULT_SPIN_US", "MODE_ENV", "SPIN_ENV", "AgentProcessError", "SandboxedPolicy",
-           "default_spin_us",
-           "make_non_dumpable", "sandbox_mode"]
+__all__ = ["DEFAULT_MEMORY_MB", "MODE_ENV", "AgentProcessError", "SandboxedPolicy", "make_non_dumpable",
+           "sandbox_mode"]
 
 DEFAULT_MEMORY_MB = 4096
 MODE_ENV = "INVGYM_SANDBOX"  # "process" forces the weakest mode (benchmarks, debugging); never a stronger one
@@ -64,14 +63,8 @@ _DTYPES = {b"b": np.int8, b"B": np.uint8, b"h": np.int16, b"H": np.uint16, b"i":
            b"q": np.int64, b"Q": np.uint64, b"e": np.float16, b"f": np.float32, b"d": np.float64, b"?": np.bool_}
 _CODES = {np.dtype(v).str: k for k, v in _DTYPES.items()}
 _MAX_ERROR = 4000
-# The block starts with two sequence numbers, each on its own cache line: the evaluator's request count (word 0)
-# and the agent's reply count (word 8, byte 64). Each side writes its word after its pipe message and spins on
-# the other's for at most spin_us before blocking on the pipe. They are hints only: the pipe carries the
-# messages, and a hostile value merely ends a spin early or lets it run its (bounded) course.
-_CONTROL, _REQ_SEQ, _REP_SEQ = 128, 0, 8
-SPIN_ENV = "INVGYM_SANDBOX_SPIN_US"
-_MAX_SPIN_US = 100_000.0
-DEFAULT_SPIN_US = 0.0
+# The block starts with a reserved control area (kept so the observations stay cache-line aligned).
+_CONTROL = 128
 
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = (
@@ -166,38 +159,6 @@ def _read_exact(fd: int, size: int, deadline: float, poll: Any) -> bytes:
             return out
 
 
-def _check_spin(value: Any, owner: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= _MAX_SPIN_US:
-        raise ValueError(f"The 'spin_us' parameter of {owner} must be a float in the range [0, {_MAX_SPIN_US}]. "
-                         f"Got {value!r} instead.")
-    return float(value)
-
-
-def default_spin_us() -> float:
-    """Microseconds each side of the channel spins before blocking: ``INVGYM_SANDBOX_SPIN_US``, else the default.
-
-    See :data:`DEFAULT_SPIN_US`.
-    """
-    text = os.environ.get(SPIN_ENV)
-    if text is None:
-        return DEFAULT_SPIN_US
-    try:
-        value = float(text)
-    except ValueError:
-        value = text
-    return _check_spin(value, f"the {SPIN_ENV} environment variable")
-
-
-def _spin(control: Any, index: int, target: int, spin_us: float) -> None:
-    """Wait at most ``spin_us`` microseconds for ``control[index]`` to reach ``target`` (a hint, never trusted)."""
-    if spin_us <= 0 or control[index] == target:
-        return
-    clock = time.perf_counter
-    end = clock() + spin_us * 1e-6
-    while control[index] != target and clock() < end:
-        pass
-
-
 class SandboxedPolicy:
     """``obs -> actions`` answered by an agent running in its jail (see the module docstring).
 
@@ -217,11 +178,19 @@ class SandboxedPolicy:
 
     def __init__(self, agent: dict[str, Any], env_id: str, env_kwargs: dict[str, Any], *, num_envs: int,
                  obs_dim: int, act_dim: int, instance: str = "", quick: bool = False,
-                 memory_mb: int = DEFAULT_MEMORY_MB, cpu_seconds: float = 3600.0, timeout: float = 600.0,
-                 spin_us: float | None = None) -> None:
+                 memory_mb: int = DEFAULT_MEMORY_MB, cpu_seconds: float = 3600.0, timeout: float = 600.0) -> None:
         self.num_envs, self.obs_dim, self.act_dim, self.timeout = num_envs, obs_dim, act_dim, timeout
-        self.spin_us = default_spin_us() if spin_us is None else _check_spin(spin_us, "SandboxedPolicy")
+        self._timeout_ms = max(1, math.ceil(timeout * 1000))
         self.mode = sandbox_mode()
+        try:
+            self._launch(agent, env_id, env_kwargs, instance, quick, memory_mb, cpu_seconds)
+        except BaseException:
+            self.close()
+            raise
+
+    def _launch(self, agent: dict[str, Any], env_id: str, env_kwargs: dict[str, Any], instance: str, quick: bool,
+                memory_mb: int, cpu_seconds: float) -> None:
+        num_envs, obs_dim, act_dim = self.num_envs, self.obs_dim, self.act_dim
         obs_bytes = num_envs * obs_dim * 4
         self._act_capacity = max(num_envs * act_dim * 8, 64)
         total = _CONTROL + obs_bytes + self._act_capacity
@@ -232,11 +201,9 @@ class SandboxedPolicy:
             self._fd = os.dup(self._spare.fileno())
         os.ftruncate(self._fd, total)
         self._map = mmap.mmap(self._fd, total)
-        self._control = memoryview(self._map)[:_CONTROL].cast("q")
         self._obs = np.ndarray((num_envs, obs_dim), dtype=np.float32, buffer=self._map, offset=_CONTROL)
         self._act_offset = _CONTROL + obs_bytes
-        self._views: dict[tuple[bytes, tuple[int, ...]], np.ndarray] = {}
-        self._seq = 0
+        self._views: dict[bytes, np.ndarray] = {}
         self._workdir = tempfile.mkdtemp(prefix="invgym-agent-")
         req_r, self._req = os.pipe()
         self._rep, rep_w = os.pipe()
@@ -246,8 +213,7 @@ class SandboxedPolicy:
         init = {"agent": agent, "env": env_id, "kwargs": env_kwargs, "num_envs": num_envs, "obs_dim": obs_dim,
                 "act_dim": act_dim, "instance": instance, "quick": quick, "memory_mb": int(memory_mb),
                 "cpu_seconds": float(cpu_seconds), "workdir": self._workdir, "mode": self.mode,
-                "fds": [req_r, rep_w, self._fd], "sizes": [obs_bytes, self._act_capacity],
-                "spin_us": self.spin_us}
+                "fds": [req_r, rep_w, self._fd], "sizes": [obs_bytes, self._act_capacity]}
         command = [*_launcher(self.mode), sys.executable, "-I", "-m", "invgym.leaderboard.sandbox"]
         # The agent's stderr goes to a file (a pipe would block an agent that prints a lot); its tail is quoted
         # when it dies. RLIMIT_FSIZE bounds it.
@@ -263,11 +229,7 @@ class SandboxedPolicy:
             self._proc.stdin.close()
         except (BrokenPipeError, OSError):
             pass
-        try:
-            self._expect_reply(start=True)
-        except BaseException:
-            self.close()
-            raise
+        self._expect_reply(start=True)
 
     # --- the channel ---
 
@@ -288,32 +250,51 @@ class SandboxedPolicy:
                                  "limit" + (f"; its last words: {tail[0][:300]}" if tail else ""))
 
     def _expect_reply(self, start: bool = False) -> np.ndarray | None:
-        deadline = time.monotonic() + self.timeout
-        try:
-            header = _read_exact(self._rep, _HEADER.size, deadline, self._poll)
-        except EOFError:
-            raise self._died() from None
-        except TimeoutError:
-            self.close()
-            raise AgentProcessError(f"the agent did not answer within the time limit of {self.timeout:g} s "
-                                   "for one instance") from None
+        # The hot path: one poll (it sleeps until the reply, the agent's death or the time limit) and one read of
+        # the 48-byte header, which the agent writes in one piece; a header seen before maps to its checked view.
+        if not self._poll.poll(self._timeout_ms):
+            self._timed_out()
+        header = b""
+        with contextlib.suppress(BlockingIOError):
+            header = os.read(self._rep, _HEADER.size)
+        if len(header) != _HEADER.size:
+            header = self._rest_of_header(header)
+        view = self._views.get(header)
+        if view is not None and not start:
+            return view.copy()  # the agent can rewrite the block at any time: evaluate checks this copy
         kind, code, ndim, *dims = _HEADER.unpack(header)
         if kind == b"A" and not start:
-            key = (code, tuple(dims[:ndim]) if 0 <= ndim <= 4 else None)
-            view = self._views.get(key)
-            if view is None:
-                view = self._views[key] = self._view(code, ndim, dims)
-            return view.copy()  # the agent can rewrite the block at any time: evaluate checks this copy
+            view = self._view(code, ndim, dims)
+            if len(self._views) >= 16:  # a hostile agent answering ever new shapes cannot grow the cache
+                self._views.clear()
+            self._views[header] = view
+            return view.copy()
         if kind == b"E":
             size = max(0, min(int(ndim), _MAX_ERROR))
             try:
-                text = _read_exact(self._rep, size, deadline, self._poll).decode("utf-8", "replace")
+                text = _read_exact(self._rep, size, time.monotonic() + self.timeout,
+                                   self._poll).decode("utf-8", "replace")
             except (EOFError, TimeoutError):
                 text = "(the error text was cut off)"
             raise AgentProcessError(text)
         if kind == b"R" and start:
             return None
         raise AgentProcessError(f"the agent process broke the protocol (reply {kind!r})")
+
+    def _rest_of_header(self, header: bytes) -> bytes:
+        """The slow path of a header read: the agent died, or wrote its header in pieces (a hostile agent)."""
+        try:
+            deadline = time.monotonic() + self.timeout
+            return header + _read_exact(self._rep, _HEADER.size - len(header), deadline, self._poll)
+        except EOFError:
+            raise self._died() from None
+        except TimeoutError:
+            self._timed_out()
+
+    def _timed_out(self) -> None:
+        self.close()
+        raise AgentProcessError(f"the agent did not answer within the time limit of {self.timeout:g} s "
+                                "for one instance")
 
     def _view(self, code: bytes, ndim: int, dims: list[int]) -> np.ndarray:
         """The actions block seen as the array the header describes (checked: dtype, rank, shape, size)."""
@@ -331,13 +312,10 @@ class SandboxedPolicy:
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """Send a batch of observations to the agent; return its actions (checked later by evaluate)."""
         np.copyto(self._obs, obs, casting="same_kind")
-        self._seq += 1
         try:
             os.write(self._req, b"S")
-        except (BrokenPipeError, OSError):
+        except OSError:
             raise self._died() from None
-        self._control[_REQ_SEQ] = self._seq
-        _spin(self._control, _REP_SEQ, self._seq, self.spin_us)
         return self._expect_reply()
 
     def close(self) -> None:
@@ -370,9 +348,6 @@ class SandboxedPolicy:
                 setattr(self, name, None)
         if getattr(self, "_map", None) is not None:
             self._obs, self._views = None, {}
-            if getattr(self, "_control", None) is not None:
-                self._control.release()
-                self._control = None
             with contextlib.suppress(BufferError):
                 self._map.close()
             self._map = None
@@ -494,8 +469,8 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def _answer(raw: Any, block: np.ndarray, fd: int) -> None:
-    """Put the policy's actions in the block and send their header (dtype code and shape)."""
+def _slot(raw: Any, block: np.ndarray) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """Check the policy's first answer of a new dtype/shape; return it as an array, its block view and header."""
     if type(raw) is not np.ndarray:
         if isinstance(raw, tuple):
             raise TypeError("the policy returned a tuple: pass the model (or a callable returning only actions), "
@@ -503,23 +478,46 @@ def _answer(raw: Any, block: np.ndarray, fd: int) -> None:
         if hasattr(raw, "detach"):  # a torch tensor
             raw = raw.detach().cpu().numpy()
         raw = np.asarray(raw)
-    arr = raw if raw.flags.c_contiguous else np.ascontiguousarray(raw)
-    code = _CODES.get(arr.dtype.str)
-    if code is None or arr.ndim > 4:
-        raise ValueError(f"the policy must return numeric actions. Got {arr.dtype} of shape {arr.shape} instead.")
-    if arr.nbytes > block.size:
-        raise ValueError(f"the policy returned actions of shape {arr.shape} ({arr.dtype}), larger than a batch of "
+    code = _CODES.get(raw.dtype.str)
+    if code is None or raw.ndim > 4:
+        raise ValueError(f"the policy must return numeric actions. Got {raw.dtype} of shape {raw.shape} instead.")
+    if raw.nbytes > block.size:
+        raise ValueError(f"the policy returned actions of shape {raw.shape} ({raw.dtype}), larger than a batch of "
                          f"actions for this instance.")
-    block[:arr.nbytes] = arr.reshape(-1).view(np.uint8)
-    shape = arr.shape
-    os.write(fd, _HEADER.pack(b"A", code, len(shape), *shape, *(0,) * (4 - len(shape))))
+    view = block[:raw.nbytes].view(raw.dtype).reshape(raw.shape)
+    return raw, view, _HEADER.pack(b"A", code, raw.ndim, *raw.shape, *(0,) * (4 - raw.ndim))
+
+
+def _serve(act: Any, obs: np.ndarray, block: np.ndarray, req: int, rep: int) -> None:
+    """Answer requests until the evaluator says stop (or goes away): actions into the block, then their header.
+
+    The hot path per period is one blocking read, the policy, one copy into the block and one write; the checks
+    of :func:`_slot` run once per dtype/shape the policy answers with.
+    """
+    slots: dict[tuple[Any, tuple[int, ...]], tuple[np.ndarray, bytes]] = {}
+    while True:
+        try:
+            if os.read(req, 1) != b"S":
+                return
+        except OSError:
+            return
+        try:
+            raw = act(obs.copy())
+            slot = slots.get((raw.dtype, raw.shape)) if type(raw) is np.ndarray else None
+            if slot is None:
+                raw, view, header = _slot(raw, block)
+                slot = slots[(raw.dtype, raw.shape)] = (view, header)
+            np.copyto(slot[0], raw)
+            os.write(rep, slot[1])
+        except BaseException as exc:
+            _reply_error(rep, _describe(exc))
+            return
 
 
 def _child_main() -> None:  # noqa: C901 - one straight sequence: read, jail, limit, build, serve
     init = json.loads(sys.stdin.buffer.readline())
     req, rep, shm = init["fds"]
     obs_bytes, act_bytes = init["sizes"]
-    spin_us = float(init.get("spin_us", 0.0))
     libc = _libc() if sys.platform.startswith("linux") else None
     try:
         if libc is not None:
@@ -529,7 +527,6 @@ def _child_main() -> None:  # noqa: C901 - one straight sequence: read, jail, li
             _drop_capabilities(libc)
         os.chdir(init["workdir"])
         buffer = mmap.mmap(shm, _CONTROL + obs_bytes + act_bytes)
-        control = memoryview(buffer)[:_CONTROL].cast("q")
         obs = np.ndarray((init["num_envs"], init["obs_dim"]), dtype=np.float32, buffer=buffer, offset=_CONTROL)
         block = np.ndarray((act_bytes,), dtype=np.uint8, buffer=buffer, offset=_CONTROL + obs_bytes)
         _limit(init["memory_mb"], init["cpu_seconds"])
@@ -549,22 +546,7 @@ def _child_main() -> None:  # noqa: C901 - one straight sequence: read, jail, li
         _reply_error(rep, _describe(exc))
         return
     os.write(rep, _HEADER.pack(b"R", b"\0", 0, 0, 0, 0, 0))
-    seq = 0
-    while True:
-        _spin(control, _REQ_SEQ, seq + 1, spin_us)
-        try:
-            command = os.read(req, 1)
-        except OSError:
-            return
-        if command != b"S":
-            return
-        seq += 1
-        try:
-            _answer(act(obs.copy()), block, rep)
-        except BaseException as exc:
-            _reply_error(rep, _describe(exc))
-            return
-        control[_REP_SEQ] = seq
+    _serve(act, obs, block, req, rep)
 
 
 def _probe_main(mode: str, workdir: str) -> None:
