@@ -33,6 +33,10 @@ __all__ = [
 
 TAIL = 1e-12
 MAX_SUPPORT = 100_000
+# Poisson pmfs by mean: every env, vector env and evaluate call builds its config's pmf more than once, and the
+# lgamma sum costs about 0.5 ms each time (a third of a small evaluate call).
+_POISSON_PMFS: dict[float, np.ndarray] = {}
+_CACHED_MEANS = 256
 
 
 def _truncate(pmf: np.ndarray) -> np.ndarray:
@@ -114,11 +118,17 @@ class Poisson(DemandModel):
         self._mean = check_real(mean, "mean", "Poisson", 0.0, 10_000.0, closed="right")
 
     def pmf(self) -> np.ndarray:
-        """Return the truncated Poisson pmf."""
+        """Return the truncated Poisson pmf (a fresh copy: computed once per mean, then cached)."""
         lam = self._mean
-        k = np.arange(int(lam + 40.0 * math.sqrt(lam) + 40))
-        logp = -lam + k * math.log(lam) - np.array([math.lgamma(i + 1.0) for i in k])
-        return _truncate(np.exp(logp))
+        cached = _POISSON_PMFS.get(lam)
+        if cached is None:
+            k = np.arange(int(lam + 40.0 * math.sqrt(lam) + 40))
+            logp = -lam + k * math.log(lam) - np.array([math.lgamma(i + 1.0) for i in k])
+            cached = _truncate(np.exp(logp))
+            if len(_POISSON_PMFS) >= _CACHED_MEANS:
+                _POISSON_PMFS.clear()
+            _POISSON_PMFS[lam] = cached
+        return cached.copy()
 
     def __repr__(self) -> str:
         return f"Poisson(mean={self._mean!r})"

@@ -4,7 +4,7 @@
 # Reference: Vose (1991), "A linear algorithm for generating random numbers with a given distribution", IEEE TSE.
 
 from invgym.core._rng cimport rng_uniform
-from libc.stdint cimport int32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 
 cdef inline double sample_alias(uint64_t* rng, const double* prob, const int32_t* alias,
@@ -14,5 +14,7 @@ cdef inline double sample_alias(uint64_t* rng, const double* prob, const int32_t
     cdef Py_ssize_t j = <Py_ssize_t>u
     if j >= k:
         j = k - 1
-    cdef int32_t other = alias[j]  # read either way, so the choice below compiles to a select, not a branch
-    return <double>(j if u - j < prob[j] else other)
+    # Both candidates are read and the choice is made with a mask, so it compiles to a select, not a branch
+    # (the outcome is random: a branch on it is mispredicted often).
+    cdef int64_t keep = -<int64_t>(u - j < prob[j])  # all ones: the column's own value; zero: its alias
+    return <double>((j & keep) | (<int64_t>alias[j] & ~keep))

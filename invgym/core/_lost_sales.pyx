@@ -86,28 +86,26 @@ cdef struct EnvRun:
     double* last  # the parts of the last period run
 
 
-cdef inline void _fixed_env(EnvRun* r, int kind, int64_t L, const double* th) noexcept nogil:
-    # ``rollout``'s loop for one env. ``L`` <= SMALL_WIDTH here: L <= MAX_WIDTH (checked by the caller).
-    cdef uint64_t rng[4]
-    cdef double x[MAX_WIDTH]
+cdef inline void _fixed_span(EnvRun* r, int kind, int64_t L, const double* th, int64_t start, int64_t stop,
+                             bint count, bint plain, double* x, uint64_t* rng, double* acc) noexcept nogil:
+    # Periods ``start`` to ``stop`` of ``_fixed_env``'s loop (state row ``x`` and stream ``rng`` in the caller's
+    # locals), adding the parts to ``acc`` when ``count``. ``plain``: the demand is sampled and there is no
+    # sales window (the caller has checked). Called with constant ``count`` and ``plain``, so the warmup loop
+    # carries no totals and the plain one no test of either case.
     cdef double row[NUM_PARTS]
-    cdef double acc[NUM_PARTS]
     cdef Py_ssize_t k, l, width = L if L > 1 else 1
-    cdef int64_t s, total = r.warmup + r.periods, warmup = r.warmup
+    cdef int64_t s
     cdef double q, d, position, recent, high = r.high, h = r.h, p = r.p, c = r.c
+    cdef double level = th[0], cap = th[1] if kind == CAPPED_BASE_STOCK else 0.0  # in registers, not re-read
     cdef const double* path = r.path
     cdef const double* prob = r.prob
     cdef const int32_t* alias = r.alias
     cdef int64_t support = r.support
     cdef double* history = r.history
-    cdef Py_ssize_t num_history = r.num_history
-    for k in range(4):
-        rng[k] = r.rng[k]
-    for k in range(width):
-        x[k] = r.x[k]
-    for k in range(NUM_PARTS):
-        acc[k] = 0.0
-    for s in range(total):
+    cdef Py_ssize_t num_history = 0 if plain else r.num_history
+    if plain:
+        path = NULL
+    for s in range(start, stop):
         # 3. ORDER by the fixed policy, from the inventory position (on-hand plus pipeline).
         if kind == CONSTANT:
             q = th[0]
@@ -128,9 +126,9 @@ cdef inline void _fixed_env(EnvRun* r, int kind, int64_t L, const double* th) no
             position = 0.0
             for k in range(width):
                 position += x[k]
-            q = th[0] - position
-            if kind == CAPPED_BASE_STOCK and q > th[1]:
-                q = th[1]
+            q = level - position
+            if kind == CAPPED_BASE_STOCK and q > cap:
+                q = cap
         if q < 0.0:
             q = 0.0
         elif q > high:
@@ -138,9 +136,30 @@ cdef inline void _fixed_env(EnvRun* r, int kind, int64_t L, const double* th) no
         # 4. DEMAND (draw_demand's two cases, with the env's table or path hoisted out of the loop).
         d = path[s] if path != NULL else sample_alias(rng, prob, alias, support)
         _period(x, L, q, d, h, p, c, history, num_history, row)
-        if s >= warmup:
+        if count:
             for k in range(NUM_PARTS):
                 acc[k] += row[k]
+
+
+cdef inline void _fixed_env(EnvRun* r, int kind, int64_t L, const double* th) noexcept nogil:
+    # ``rollout``'s loop for one env: the warmup, then the counted periods, each a loop of its own
+    # (``_fixed_span``). L <= MAX_WIDTH (checked by the caller).
+    cdef uint64_t rng[4]
+    cdef double x[MAX_WIDTH]
+    cdef double acc[NUM_PARTS]
+    cdef Py_ssize_t k, width = L if L > 1 else 1
+    for k in range(4):
+        rng[k] = r.rng[k]
+    for k in range(width):
+        x[k] = r.x[k]
+    for k in range(NUM_PARTS):
+        acc[k] = 0.0
+    if r.path == NULL and r.num_history == 0:
+        _fixed_span(r, kind, L, th, 0, r.warmup, False, True, x, rng, acc)
+        _fixed_span(r, kind, L, th, r.warmup, r.warmup + r.periods, True, True, x, rng, acc)
+    else:
+        _fixed_span(r, kind, L, th, 0, r.warmup, False, False, x, rng, acc)
+        _fixed_span(r, kind, L, th, r.warmup, r.warmup + r.periods, True, False, x, rng, acc)
     for k in range(4):
         r.rng[k] = rng[k]
     for k in range(width):
@@ -170,35 +189,30 @@ cdef void _fixed_env_any(EnvRun* r, int kind, int64_t L, const double* th) noexc
         _fixed_env(r, VECTOR_BASE_STOCK, L, th)
 
 
-cdef inline int64_t _table_env(EnvRun* r, int64_t L, Py_ssize_t nd, const double* flat, const int16_t* small,
-                               const int64_t* offs, const int64_t* dims, const int64_t* strides,
-                               double position_bound, double discount, int64_t* state, int* reason) noexcept nogil:
-    # The generic table loop's numbers for one env, period by period: each state column written as a float32
-    # observation, rounded to the nearest integer, looked up; the action unclipped; the demand drawn at the
-    # env's clock. Returns the periods run (fewer than asked when ``reason`` is set, with ``state`` the
-    # rounded state where it stopped). ``L`` <= MAX_WIDTH.
-    cdef uint64_t rng[4]
-    cdef double x[MAX_WIDTH]
-    cdef double row[NUM_PARTS]
-    cdef double acc[NUM_PARTS]
-    cdef Py_ssize_t k, width = L if L > 1 else 1
-    cdef int64_t s, v, position, index, total = r.warmup + r.periods, warmup = r.warmup
-    cdef double q = 0.0, d, weight = 1.0, low = r.low, high = r.high, h = r.h, p = r.p, c = r.c
+cdef inline int64_t _table_span(EnvRun* r, int64_t L, Py_ssize_t nd, const double* flat, const int16_t* small,
+                                const int64_t* offs, const int64_t* dims, const int64_t* strides,
+                                double position_bound, int64_t start, int64_t stop, bint count, bint weighted,
+                                bint plain, double discount, double* x, uint64_t* rng, double* row, double* acc,
+                                double* weight, int64_t* state, int* reason) noexcept nogil:
+    # Periods ``start`` to ``stop`` of ``_table_env``'s loop (state row ``x``, stream ``rng``, last parts ``row``
+    # in the caller's locals); with ``count`` the parts are added to ``acc``, times the running discount weight
+    # when ``weighted``; ``plain``: sampled demand and no sales window (the caller has checked). Called with
+    # constant ``count``, ``weighted`` and ``plain`` so the warmup loop carries no totals, the undiscounted one
+    # no weight and the plain one no test of either case. Returns the period where it stopped (``stop`` unless
+    # ``reason`` is set).
+    cdef Py_ssize_t k
+    cdef int64_t s, v, position, index
+    cdef double q = 0.0, d, w = weight[0], low = r.low, high = r.high, h = r.h, p = r.p, c = r.c
     cdef bint inside
     cdef const double* path = r.path
     cdef const double* prob = r.prob
     cdef const int32_t* alias = r.alias
     cdef int64_t support = r.support
     cdef double* history = r.history
-    cdef Py_ssize_t num_history = r.num_history
-    for k in range(4):
-        rng[k] = r.rng[k]
-    for k in range(width):
-        x[k] = r.x[k]
-    for k in range(NUM_PARTS):
-        acc[k] = 0.0
-        row[k] = 0.0
-    for s in range(total):
+    cdef Py_ssize_t num_history = 0 if plain else r.num_history
+    if plain:
+        path = NULL
+    for s in range(start, stop):
         position = 0
         index = 0
         inside = True
@@ -227,14 +241,68 @@ cdef inline int64_t _table_env(EnvRun* r, int64_t L, Py_ssize_t nd, const double
         if reason[0] != 0:
             for k in range(nd):
                 state[k] = llrint(<double><float>x[k])
-            total = s
-            break
+            weight[0] = w
+            return s
         d = path[s] if path != NULL else sample_alias(rng, prob, alias, support)
         _period(x, L, q, d, h, p, c, history, num_history, row)
-        if s >= warmup:
-            for k in range(NUM_PARTS):
-                acc[k] += weight * row[k]
-            weight *= discount
+        if count:
+            if weighted:
+                for k in range(NUM_PARTS):
+                    acc[k] += w * row[k]
+                w *= discount
+            else:
+                for k in range(NUM_PARTS):
+                    acc[k] += row[k]  # = 1.0 * row[k]: the weighted sum's numbers when discount is 1
+    weight[0] = w
+    return stop
+
+
+cdef inline int64_t _table_spans(EnvRun* r, int64_t L, Py_ssize_t nd, const double* flat, const int16_t* small,
+                                 const int64_t* offs, const int64_t* dims, const int64_t* strides,
+                                 double position_bound, bint plain, double discount, double* x, uint64_t* rng,
+                                 double* row, double* acc, int64_t* state, int* reason) noexcept nogil:
+    # ``_table_env``'s warmup, then its counted periods (weighted only when discounted); the periods run.
+    cdef double weight = 1.0
+    cdef int64_t done, total = r.warmup + r.periods, warmup = r.warmup
+    done = _table_span(r, L, nd, flat, small, offs, dims, strides, position_bound, 0, warmup, False, False, plain,
+                       discount, x, rng, row, acc, &weight, state, reason)
+    if done == warmup:
+        if discount == 1.0:
+            done = _table_span(r, L, nd, flat, small, offs, dims, strides, position_bound, warmup, total, True,
+                               False, plain, discount, x, rng, row, acc, &weight, state, reason)
+        else:
+            done = _table_span(r, L, nd, flat, small, offs, dims, strides, position_bound, warmup, total, True,
+                               True, plain, discount, x, rng, row, acc, &weight, state, reason)
+    return done
+
+
+cdef inline int64_t _table_env(EnvRun* r, int64_t L, Py_ssize_t nd, const double* flat, const int16_t* small,
+                               const int64_t* offs, const int64_t* dims, const int64_t* strides,
+                               double position_bound, double discount, int64_t* state, int* reason) noexcept nogil:
+    # The generic table loop's numbers for one env, period by period: each state column written as a float32
+    # observation, rounded to the nearest integer, looked up; the action unclipped; the demand drawn at the
+    # env's clock. Returns the periods run (fewer than asked when ``reason`` is set, with ``state`` the
+    # rounded state where it stopped). ``L`` <= MAX_WIDTH. The warmup and the counted periods run in loops of
+    # their own (``_table_span``).
+    cdef uint64_t rng[4]
+    cdef double x[MAX_WIDTH]
+    cdef double row[NUM_PARTS]
+    cdef double acc[NUM_PARTS]
+    cdef Py_ssize_t k, width = L if L > 1 else 1
+    cdef int64_t done
+    for k in range(4):
+        rng[k] = r.rng[k]
+    for k in range(width):
+        x[k] = r.x[k]
+    for k in range(NUM_PARTS):
+        acc[k] = 0.0
+        row[k] = 0.0
+    if r.path == NULL and r.num_history == 0:
+        done = _table_spans(r, L, nd, flat, small, offs, dims, strides, position_bound, True, discount, x, rng,
+                            row, acc, state, reason)
+    else:
+        done = _table_spans(r, L, nd, flat, small, offs, dims, strides, position_bound, False, discount, x, rng,
+                            row, acc, state, reason)
     for k in range(4):
         r.rng[k] = rng[k]
     for k in range(width):
@@ -242,7 +310,7 @@ cdef inline int64_t _table_env(EnvRun* r, int64_t L, Py_ssize_t nd, const double
     for k in range(NUM_PARTS):
         r.totals[k] = acc[k]
         r.last[k] = row[k]
-    return total
+    return done
 
 
 cdef int64_t _table_env_any(EnvRun* r, int64_t L, Py_ssize_t nd, const double* flat, const int16_t* small,
