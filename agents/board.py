@@ -1,20 +1,28 @@
 """The learned agents on the leaderboard: train, save, score and record them (``python -m invgym.agents.board``).
 
-Five entries, each trained per instance on the tracks it applies to (every instance's own config, seed 0) and
+Five entries, each trained per instance on every track it applies to (every instance's own config, seed 0) and
 scored by the leaderboard's own engine exactly as a submission is:
 
-- ``ORPR-clone``: the behaviour clone (``Pretrainer``) of the base-stock teacher (``BaseStock.fit``).
+- ``ORPR-clone``: the behaviour clone (``Pretrainer``) of the track's OR teacher (:data:`TEACHERS`: ``BaseStock``
+  on the lost-sales tracks, the track's best built-in OR baseline elsewhere, fitted per instance as
+  ``invgym leaderboard run`` fits it).
 - ``ORPR``: that clone fine-tuned by :func:`~invgym.agents.orpr.clone_and_fine_tune` (tempered KL-PPO, critic
   warm-up, the best deterministic policy kept on selection seeds).
 - ``KL-PPO``: ``KLRegularizedPPO`` from the same clone (tempered, critic warm-up, ``kl_coef=0.1``), its last
   weights, no selection.
-- ``PPO``: plain Stable-Baselines3 PPO (``MlpPolicy``, SB3's defaults but the budget), from scratch.
-- ``DirectBackprop``: :class:`~invgym.agents.direct_backprop.DirectBackprop` with its defaults but the epochs.
+- ``PPO``: plain Stable-Baselines3 PPO (``MlpPolicy`` on the env's own spaces, SB3's defaults but the budget),
+  from scratch.
+- ``DirectBackprop``: :class:`~invgym.agents.direct_backprop.DirectBackprop` with its defaults but the epochs, on
+  every track whose scenario has a torch twin (all but replenishment).
+
+On the panel tracks (retail, replenishment) every entry trains on the panel's *train* window (the instance's
+config with ``split="train"``; the teacher fits there too) and is scored on the instance's test window.
 
 Run ``nice -n 10 python -m invgym.agents.board`` (all entries on their tracks; ``--entries ORPR,PPO``,
 ``--tracks lost-sales``, ``--instances lost-sales/L1-p4`` narrow it; ``--budget tiny`` is the tests' budget). It
-resumes: an artifact whose record matches the entry's training settings is kept, and the engine keeps finished
-evaluations under ``runs/``. Per entry it writes
+resumes: an artifact whose record matches the entry's training settings is kept, a kept artifact's row of the
+committed result file is kept (same artifact sha256, suite and protocol; ``--rescore`` evaluates every row
+again), and the engine keeps finished evaluations under ``runs/``. Per entry it writes
 
 - ``learned/<entry>/<instance>.pt``: the trained policy of each instance (an SB3 policy or a DirectBackprop
   module), and ``learned/<entry>/<instance>.json``: its training record (settings, seed, CPU seconds, sha256;
@@ -22,8 +30,8 @@ evaluations under ``runs/``. Per entry it writes
   costs of those weights and of the clone);
 - ``learned/<entry>/agent.py``: the entry's factory, ``make_agent(env)``, with every artifact's sha256 (checked
   at load), so the sha256 the result file records for the agent covers every artifact;
-- ``results/<entry>.json``: the leaderboard result, with a ``training`` block (the command, seed, settings, CPU
-  seconds and per-instance artifacts with their sha256).
+- ``results/<entry>.json``: the leaderboard result, with a ``training`` block (the command, seed, the settings of
+  each track, CPU seconds and per-instance artifacts with their sha256 and the commit their row was scored at).
 
 ``invgym leaderboard run`` renders these committed files next to the OR baselines; it never retrains.
 """
@@ -43,12 +51,23 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BUDGETS", "ENTRIES", "load_policy", "main", "retrain"]
+__all__ = ["BUDGETS", "ENTRIES", "TEACHERS", "TRACK_BUDGETS", "IndexDecoder", "load_policy", "main", "retrain",
+           "same_settings"]
 
 LOST_SALES_TRACKS = ("lost-sales", "long-lead")
-ENTRIES: dict[str, tuple[str, ...]] = {name: LOST_SALES_TRACKS
-                                       for name in ("ORPR-clone", "ORPR", "DirectBackprop", "PPO", "KL-PPO")}
-"""Entry name -> the tracks it is trained and scored on."""
+TWIN_TRACKS = (*LOST_SALES_TRACKS, "perishable", "dual-sourcing", "removal", "retail")
+ALL_TRACKS = (*TWIN_TRACKS, "replenishment")
+PANEL_TRACKS = ("retail", "replenishment")
+ENTRIES: dict[str, tuple[str, ...]] = {"ORPR-clone": ALL_TRACKS, "ORPR": ALL_TRACKS, "DirectBackprop": TWIN_TRACKS,
+                                       "PPO": ALL_TRACKS, "KL-PPO": ALL_TRACKS}
+"""Entry name -> the tracks it is trained and scored on (DirectBackprop needs a torch twin: replenishment has none)."""
+
+TEACHERS: dict[str, str] = {"lost_sales": "BaseStock", "perishable": "EstimatedWithdrawal",
+                            "dual_sourcing": "CappedDualIndex", "procurement_removal": "IntervalStock",
+                            "retail": "PredictThenOptimize", "replenishment": "PredictThenOptimize"}
+"""Scenario family -> the built-in OR baseline (``invgym.leaderboard.baselines``) the clone-based entries learn
+from, fitted per instance as the board fits it. Lost sales keeps plain ``BaseStock`` (the committed entries' teacher);
+every other family takes the baseline with the lowest mean gap on its track."""
 
 BUDGETS: dict[str, dict[str, Any]] = {
     # A few CPU minutes per entry and track on one core: ~5-20 CPU s of training per instance, ~50 for ORPR.
@@ -60,6 +79,12 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "tiny": {"label_envs": 8, "label_periods": 50, "clone_epochs": 2, "timesteps": 2 * 16 * 64,
              "orpr_timesteps": 2 * 16 * 64, "ppo_timesteps": 2 * 16 * 64, "ppo_n_steps": 64, "db_epochs": 2},
 }
+TRACK_BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
+    # Per track, what differs from BUDGETS[budget] (the lost-sales tracks take BUDGETS as it is). "db" holds
+    # DirectBackpropConfig fields besides the epochs.
+    "default": {},
+    "tiny": {},
+}
 SEED = 0
 
 
@@ -69,6 +94,15 @@ def _stem(instance_id: str) -> str:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _spend(budget: str, track: str) -> dict[str, Any]:
+    """The budget of one track: ``BUDGETS[budget]`` with the track's entries of :data:`TRACK_BUDGETS`."""
+    return {**BUDGETS[budget], **TRACK_BUDGETS.get(budget, {}).get(track, {})}
+
+
+def _family(track: str, loaded: Any) -> str:
+    return loaded.instances([track])[0].family
 
 
 def _fine_tune_config(budget: dict[str, Any], timesteps: int, select: bool) -> Any:
@@ -90,22 +124,32 @@ def _steps(entry: str, budget: dict[str, Any]) -> int:
     return {"ORPR-clone": 0, "ORPR": budget["orpr_timesteps"]}.get(entry, budget["timesteps"])
 
 
-def _settings(entry: str, budget: dict[str, Any]) -> dict[str, Any]:
-    """The training settings of one entry (recorded, and compared on resume)."""
+def _db_config(budget: dict[str, Any]) -> Any:
+    from invgym.agents.direct_backprop import DirectBackpropConfig
+
+    return DirectBackpropConfig(epochs=budget["db_epochs"], seed=SEED, **budget.get("db", {}))
+
+
+def _settings(entry: str, budget: dict[str, Any], family: str = "lost_sales") -> dict[str, Any]:
+    """The training settings of one entry on one track's family (recorded, and compared on resume).
+
+    The lost-sales settings are exactly those the committed lost-sales artifacts record (so they are kept); a panel
+    family adds ``"train_split": "train"``.
+    """
+    panel = {"train_split": "train"} if family in ("retail", "replenishment") else {}
     if entry in ("ORPR-clone", "ORPR", "KL-PPO"):
         cfg = _fine_tune_config(budget, _steps(entry, budget), select=entry == "ORPR")
-        return {"teacher": "BaseStock.fit", "pipeline": "invgym.agents.orpr.clone_and_fine_tune",
-                "select_best": entry == "ORPR", **json.loads(json.dumps(dataclasses.asdict(cfg), default=str))}
+        return {"teacher": f"{TEACHERS[family]}.fit", "pipeline": "invgym.agents.orpr.clone_and_fine_tune",
+                "select_best": entry == "ORPR", **json.loads(json.dumps(dataclasses.asdict(cfg), default=str)),
+                **panel}
     if entry == "PPO":
         return {"algo": "stable_baselines3.PPO", "policy": "MlpPolicy", "n_envs": 16,
                 "n_steps": budget["ppo_n_steps"], "batch_size": budget["ppo_n_steps"],
-                "timesteps": budget["ppo_timesteps"], "seed": SEED}
+                "timesteps": budget["ppo_timesteps"], "seed": SEED, **panel}
     if entry == "DirectBackprop":
-        from invgym.agents.direct_backprop import DirectBackpropConfig
-
-        cfg = DirectBackpropConfig(epochs=budget["db_epochs"], seed=SEED)
+        cfg = _db_config(budget)
         return {"agent": "invgym.agents.DirectBackprop", "policy": "mlp",
-                **json.loads(json.dumps(dataclasses.asdict(cfg), default=str))}
+                **json.loads(json.dumps(dataclasses.asdict(cfg), default=str)), **panel}
     raise ValueError(f"The 'entries' parameter names {entry!r}, which is not a learned entry (known: "
                      f"{sorted(ENTRIES)}).")
 
@@ -113,19 +157,27 @@ def _settings(entry: str, budget: dict[str, Any]) -> dict[str, Any]:
 def _train(entry: str, config: Any, budget: dict[str, Any], path: Path) -> dict[str, Any] | None:
     """Train one entry on one instance config and save its policy at ``path`` (atomically).
 
+    A panel instance (retail, replenishment) is trained on its train window (``split="train"``), never on the
+    test window it is scored on.
+
     Returns:
         For ORPR, its selection: the timesteps of the weights kept (0: the clone itself), their cost and the
         clone's on the selection seeds; None for the other entries.
     """
     import torch
 
+    from invgym.baselines.common import family_of
+
+    family = family_of(config)
+    if family in ("retail", "replenishment"):
+        config = config.replace(split="train")
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     if entry in ("ORPR-clone", "ORPR", "KL-PPO"):
         from invgym.agents.orpr import clone_and_fine_tune
-        from invgym.baselines.base_stock import BaseStock
+        from invgym.leaderboard.baselines import fit_baseline
 
         cfg = _fine_tune_config(budget, _steps(entry, budget), select=entry == "ORPR")
-        fit = clone_and_fine_tune(config, BaseStock.fit(config), cfg)
+        fit = clone_and_fine_tune(config, fit_baseline(TEACHERS[family], config), cfg)
         policy = fit["clone"] if fit["model"] is None else fit["model"].policy
         policy.save(tmp)
         if fit["selection"] is not None:
@@ -144,9 +196,9 @@ def _train(entry: str, config: Any, budget: dict[str, Any], path: Path) -> dict[
         model.learn(budget["ppo_timesteps"])
         model.policy.save(tmp)
     else:
-        from invgym.agents.direct_backprop import DirectBackprop, DirectBackpropConfig
+        from invgym.agents.direct_backprop import DirectBackprop
 
-        trained = DirectBackprop(config, "mlp", DirectBackpropConfig(epochs=budget["db_epochs"], seed=SEED)).fit()
+        trained = DirectBackprop(config, "mlp", _db_config(budget)).fit()
         torch.save({"module": trained.module, "info": trained.info}, tmp)
     os.replace(tmp, path)
     return None
@@ -175,11 +227,31 @@ def load_policy(folder: str | os.PathLike, artifacts: dict[str, tuple[str, str, 
     if kind == "sb3-policy":
         from stable_baselines3.common.policies import ActorCriticPolicy
 
-        return ActorCriticPolicy.load(str(path), device="cpu")
+        from invgym.envs.common import env_action_space
+
+        policy = ActorCriticPolicy.load(str(path), device="cpu")
+        offset = env_action_space(config)[1]
+        return policy if offset is None else IndexDecoder(policy, offset)
     from invgym.agents.direct_backprop import TrainedPolicy
 
     saved = torch.load(path, weights_only=False)
     return TrainedPolicy(saved["module"], config, saved["info"])
+
+
+class IndexDecoder:
+    """An SB3 policy of an env whose discrete orders do not start at 0, as ``obs -> orders`` in scenario units.
+
+    SB3 acts in indices from 0 (``invgym.envs.common.env_action_space``; ProcurementRemoval's signed order); the
+    board's agent contract is the scenario's orders, so the offset is added here, as the env itself does.
+    """
+
+    def __init__(self, policy: Any, offset: np.ndarray) -> None:
+        self.policy, self.offset = policy, np.asarray(offset)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """Return the deterministic orders of a batch of observations."""
+        actions = np.asarray(self.policy.predict(obs, deterministic=True)[0])
+        return actions + (self.offset[0] if actions.ndim == 1 else self.offset)
 
 
 _AGENT_PY = '''"""The {entry} leaderboard entry: one trained policy per instance.
@@ -203,8 +275,14 @@ def make_agent(env):
 
 def retrain(entries: list[str] | None = None, tracks: list[str] | None = None,
             instances: list[str] | None = None, budget: str = "default", root: str | os.PathLike | None = None,
-            suite: str | os.PathLike | None = None, progress: bool = True) -> list[Path]:
+            suite: str | os.PathLike | None = None, progress: bool = True, rescore: bool = False) -> list[Path]:
     """Train (or resume) the learned entries, score them on the suite and write their result files.
+
+    An entry's result file covers every instance of its tracks that has a current artifact: the instances this
+    call chooses (trained, or kept when their record matches the settings) and, from the previous result file,
+    the rows of the entry's other instances whose artifact is still current. A row of the previous file is kept
+    when its instance's artifact is unchanged (same sha256) under the same suite and protocol; every other row
+    is evaluated.
 
     Args:
         entries: entry names (default all of :data:`ENTRIES`).
@@ -214,6 +292,7 @@ def retrain(entries: list[str] | None = None, tracks: list[str] | None = None,
         root: the leaderboard folder (``learned/``, ``results/``, ``runs/``); default the checkout's.
         suite: the suite file (default the packaged one).
         progress: print one line per trained instance.
+        rescore: evaluate every row again (no row of the previous result file is kept).
 
     Returns:
         The written result files.
@@ -222,82 +301,145 @@ def retrain(entries: list[str] | None = None, tracks: list[str] | None = None,
 
     from invgym.leaderboard._io import atomic_write_json, atomic_write_text, read_json
     from invgym.leaderboard.agents import parse_agent
-    from invgym.leaderboard.record import check_document, content_hash
+    from invgym.leaderboard.record import build_document, check_document, content_hash, environment_info
     from invgym.leaderboard.submit import default_root, evaluate_entries
     from invgym.leaderboard.suite import load_suite
 
     entries = list(ENTRIES) if entries is None else list(entries)
-    for entry in entries:
-        if entry not in ENTRIES:
-            raise ValueError(f"The 'entries' parameter names {entry!r}, which is not a learned entry (known: "
-                             f"{sorted(ENTRIES)}).")
-    if budget not in BUDGETS:
-        raise ValueError(f"The 'budget' parameter must be one of {sorted(BUDGETS)}. Got {budget!r} instead.")
-    spend = BUDGETS[budget]
     root = Path(root) if root else default_root()
     loaded = load_suite(suite)
     known = {t.id for t in loaded.tracks}
-    for track in tracks or ():
-        if track not in known:
-            raise ValueError(f"The 'tracks' parameter names {track!r}, which is not a track of the suite (known: "
-                             f"{sorted(known)}).")
+    _check_arguments(entries, budget, tracks, known)
     command = "nice -n 10 python -m invgym.agents.board" + (f" --budget {budget}" if budget != "default" else "")
     torch.set_num_threads(1)
     written = []
     for entry in entries:
-        chosen = [t for t in ENTRIES[entry] if t in known and (tracks is None or t in tracks)]
-        if not chosen:
-            continue
+        scope = [t for t in ENTRIES[entry] if t in known]
+        chosen = [t for t in scope if tracks is None or t in tracks]
         todo = [i for i in loaded.instances(chosen) if instances is None or i.id in instances]
         if not todo:
             continue
         folder = root / "learned" / entry
         folder.mkdir(parents=True, exist_ok=True)
-        settings = _settings(entry, spend)
-        records, artifacts = {}, {}
-        for k, inst in enumerate(todo):
-            stem = _stem(inst.id)
-            path, record_path = folder / f"{stem}.pt", folder / f"{stem}.json"
-            record = read_json(record_path) if record_path.is_file() else None
-            fresh = (record is not None and record.get("settings") == settings and path.is_file()
-                     and _sha256(path) == record.get("sha256"))
-            if not fresh:
+        result_path = root / "results" / f"{entry}.json"
+        previous = _previous_rows(result_path, loaded, read_json, check_document)
+        settings = {t: _settings(entry, _spend(budget, t), _family(t, loaded)) for t in scope}
+        environment = environment_info()  # before anything is written (see record.git_commit)
+        records, artifacts, rows = {}, {}, {}
+        doing = {i.id: k for k, i in enumerate(todo)}
+        for inst in loaded.instances(scope):
+            path = folder / f"{_stem(inst.id)}.pt"
+            record, fresh = _current_record(path, settings[inst.track], read_json)
+            old = previous.get(inst.id) if fresh else None
+            old = old if old is not None and old[1] == record["sha256"] else None
+            if inst.id not in doing:
+                if old is None:
+                    continue  # not chosen now and not on the board with a current artifact: left out
+            elif not fresh:
                 start = time.process_time()
-                selection = _train(entry, inst.config(), spend, path)
-                record = {"instance": inst.id, "settings": settings, "seed": SEED,
+                selection = _train(entry, inst.config(), _spend(budget, inst.track), path)
+                record = {"instance": inst.id, "settings": settings[inst.track], "seed": SEED,
                           "cpu_seconds": round(time.process_time() - start, 2), "artifact": path.name,
                           "sha256": _sha256(path), **({"selection": selection} if selection else {})}
-                atomic_write_json(record_path, record)
-            if progress:
-                print(f"[{entry} {k + 1}/{len(todo)}] {inst.id}: {'trained' if not fresh else 'kept'} "
-                      f"({record['cpu_seconds']:.1f} CPU s)", flush=True)
+                atomic_write_json(path.with_suffix(".json"), record)
+            old = None if rescore else old
+            if progress and inst.id in doing:
+                print(f"[{entry} {doing[inst.id] + 1}/{len(todo)}] {inst.id}: {'kept' if fresh else 'trained'} "
+                      f"({record['cpu_seconds']:.1f} CPU s){', row kept' if old else ''}", flush=True)
+            if old is not None:
+                rows[inst.id] = old[0]
             records[inst.id] = {"artifact": f"learned/{entry}/{path.name}", "sha256": record["sha256"],
                                 "cpu_seconds": record["cpu_seconds"],
-                                **({"selection": record["selection"]} if "selection" in record else {})}
+                                **({"selection": record["selection"]} if "selection" in record else {}),
+                                "scored_at": old[2] if old else environment.get("git_commit")}
             kind = "direct-backprop" if entry == "DirectBackprop" else "sb3-policy"
             artifacts[repr(inst.config())] = (path.name, record["sha256"], kind)
         agent_py = folder / "agent.py"
         atomic_write_text(agent_py, _AGENT_PY.format(entry=entry, artifacts=_format_table(artifacts)))
         spec = parse_agent(f"{agent_py}:make_agent")
-        ids = {i.id for i in todo}
+        missing = {i for i in records if i not in rows}
+        if missing:
 
-        def include(_: str, inst: Any, ids: set[str] = ids) -> bool:
-            return inst.id in ids
+            def include(_: str, inst: Any, ids: set[str] = missing) -> bool:
+                return inst.id in ids
 
-        [result] = evaluate_entries([(entry, "submission", spec)], loaded, tracks=chosen, root=root,
-                                    progress=progress, isolate=False, include=include)
-        document = read_json(result)
+            [result] = evaluate_entries([(entry, "submission", spec)], loaded,
+                                        tracks=sorted({loaded.instance(i).track for i in missing}), root=root,
+                                        progress=progress, isolate=False, include=include)
+            rows.update({row["instance"]: row for row in read_json(result)["results"]})
+        ordered = [rows[i.id] for i in loaded.instances(scope) if i.id in records]
+        document = build_document(entry, "submission", spec.as_dict(), loaded, False, ordered,
+                                  environment=environment)
         document["agent"]["spec"] = f"learned/{entry}/agent.py:make_agent"  # relative to the leaderboard folder
+        used = sorted({loaded.instance(i).track for i in records}, key=scope.index)
         document["training"] = {"command": command + f" --entries {shlex.quote(entry)}", "seed": SEED,
-                                "budget": budget, "settings": settings,
+                                "budget": budget, "settings": {t: settings[t] for t in used},
                                 "cpu_seconds": round(sum(r["cpu_seconds"] for r in records.values()), 2),
                                 "instances": records}
         document["integrity"] = {"algorithm": "sha256", "sha256": content_hash(document)}
         problems = check_document(document)
         if problems:
             raise RuntimeError(f"the result document of {entry} does not validate: {problems}")
-        written.append(atomic_write_json(result, document))
+        written.append(atomic_write_json(result_path, document))
     return written
+
+
+def _check_arguments(entries: list[str], budget: str, tracks: list[str] | None, known: set[str]) -> None:
+    for entry in entries:
+        if entry not in ENTRIES:
+            raise ValueError(f"The 'entries' parameter names {entry!r}, which is not a learned entry (known: "
+                             f"{sorted(ENTRIES)}).")
+    if budget not in BUDGETS:
+        raise ValueError(f"The 'budget' parameter must be one of {sorted(BUDGETS)}. Got {budget!r} instead.")
+    for track in tracks or ():
+        if track not in known:
+            raise ValueError(f"The 'tracks' parameter names {track!r}, which is not a track of the suite (known: "
+                             f"{sorted(known)}).")
+
+
+NEUTRAL_DEFAULTS: dict[str, Any] = {
+    # DirectBackpropConfig.history_quantiles (74f8e02): 0 trains exactly as before the field existed (retrained
+    # lost-sales/L1-p4: every weight bit-identical to the committed artifact's).
+    "history_quantiles": 0,
+}
+"""Settings fields added after artifacts were trained, at the value that trains exactly as before: a record
+without such a field still matches settings that hold it at this value."""
+
+
+def same_settings(recorded: dict[str, Any] | None, current: dict[str, Any]) -> bool:
+    """Whether an artifact's recorded settings are the current ones (up to :data:`NEUTRAL_DEFAULTS`)."""
+    if recorded is None:
+        return False
+    current = {k: v for k, v in current.items()
+               if k in recorded or k not in NEUTRAL_DEFAULTS or v != NEUTRAL_DEFAULTS[k]}
+    return recorded == current
+
+
+def _current_record(path: Path, settings: dict[str, Any], read_json: Any) -> tuple[dict[str, Any] | None, bool]:
+    """The training record next to an artifact, and whether it is current (same settings, artifact unchanged)."""
+    record_path = path.with_suffix(".json")
+    record = read_json(record_path) if record_path.is_file() else None
+    fresh = (record is not None and same_settings(record.get("settings"), settings) and path.is_file()
+             and _sha256(path) == record.get("sha256"))
+    return record, fresh
+
+
+def _previous_rows(path: Path, suite: Any, read_json: Any, check_document: Any) -> dict[str, tuple[dict, str, Any]]:
+    """``instance -> (row, artifact sha256, commit it was scored at)`` of a sound previous result file.
+
+    Only ok rows of a file on the same suite (sha256) and protocol count; an unsound or foreign file gives none.
+    """
+    if not path.is_file():
+        return {}
+    document = read_json(path)
+    if (check_document(document) or document.get("protocol") != "default" or "training" not in document
+            or document["suite"]["sha256"] != suite.sha256):
+        return {}
+    commit = document["environment"].get("git_commit")
+    trained = document["training"]["instances"]
+    return {row["instance"]: (row, trained[row["instance"]]["sha256"],
+                              trained[row["instance"]].get("scored_at", commit))
+            for row in document["results"] if row["status"] == "ok" and row["instance"] in trained}
 
 
 def _format_table(artifacts: dict[str, tuple[str, str, str]]) -> str:
@@ -314,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", default="default", choices=sorted(BUDGETS))
     parser.add_argument("--root", default=None, help="the leaderboard folder (default the checkout's)")
     parser.add_argument("--suite", default=None)
+    parser.add_argument("--rescore", action="store_true",
+                        help="evaluate every row again (by default a kept artifact's committed row is kept)")
     args = parser.parse_args(argv)
 
     def split(value: str | None) -> list[str] | None:
@@ -321,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         paths = retrain(split(args.entries), split(args.tracks), split(args.instances), args.budget, args.root,
-                        args.suite)
+                        args.suite, rescore=args.rescore)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

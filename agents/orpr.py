@@ -169,13 +169,17 @@ class ORLabeler:
             path: write the dataset there as ``.npz`` (atomically: a temporary file, then ``os.replace``), with
                 a JSON ``meta`` entry naming the env, the teacher and the settings.
         """
-        from invgym.envs.common import KernelVectorEnv
+        from invgym.envs.common import KernelVectorEnv, env_action_space
 
         cfg = self.config
         teacher = self.fit_teacher()
         total = cfg.label_warmup + cfg.label_periods
         envs = KernelVectorEnv(dataclasses.replace(self.env_config, horizon=max(self.env_config.horizon, total)),
                                cfg.label_envs)
+        # The teacher (and _random_actions) give the scenario's orders; an env whose discrete orders do not start
+        # at 0 (ProcurementRemoval's signed order) takes indices from 0, so the moves are shifted by its offset.
+        # The labels stay the teacher's orders.
+        offset = env_action_space(self.env_config)[1]
         rng = np.random.default_rng(cfg.seed)
         obs, _ = envs.reset(seed=cfg.seed)
         observations, actions = [], []
@@ -191,7 +195,7 @@ class ORLabeler:
                 random = _random_actions(self.env_config, cfg.label_envs, rng)
                 pick = rng.random(cfg.label_envs) < cfg.explore
                 move[pick] = random.reshape(move.shape)[pick]
-            obs, *_ = envs.step(move)
+            obs, *_ = envs.step(move if offset is None else move - (offset[0] if move.ndim == 1 else offset))
         envs.close()
         data = {"obs": np.concatenate(observations).astype(np.float32), "actions": np.concatenate(actions)}
         if path is not None:

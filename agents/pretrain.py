@@ -26,6 +26,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
 from invgym.baselines.common import config_of
+from invgym.envs.common import env_action_space
 from invgym.validation import check_int, check_real
 
 __all__ = ["CoverCloneConfig", "CoverPolicy", "PretrainConfig", "Pretrainer", "ScaledObservations",
@@ -123,13 +124,25 @@ class Pretrainer:
         if obs.ndim != 2 or obs.shape[1] != obs_dim or len(actions) != len(obs):
             raise ValueError(f"the dataset must hold obs of shape (n, {obs_dim}) and n actions for this env. Got obs "
                              f"{obs.shape} and {len(actions)} actions instead.")
+        # The policy acts in the env's own space (what SB3 and KLRegularizedPPO see through InvgymVecEnv): discrete
+        # orders that do not start at 0 (a signed order) are indices from 0 there, so the labels (the teacher's
+        # orders) are shifted into it.
+        self.action_space, offset = env_action_space(self.env_config)
+        if offset is not None:
+            shift = offset[0] if actions.ndim == 1 else offset
+            low, high = self.env_config.action_low, self.env_config.action_high
+            if actions.min() < low.min() or actions.max() > high.max():
+                raise ValueError(f"the dataset's actions must be orders of this env's action space "
+                                 f"{self.env_config.action_space()}. Got orders from {actions.min()} to "
+                                 f"{actions.max()} instead.")
+            actions = actions - shift
         self.obs, self.actions = obs, actions
         self.metrics: list[dict[str, float]] = []
 
     def make_policy(self) -> ActorCriticPolicy:
         """Return a fresh (untrained) policy with the ORPR architecture for this env."""
         cfg = self.config
-        return ActorCriticPolicy(self.env_config.observation_space(), self.env_config.action_space(),
+        return ActorCriticPolicy(self.env_config.observation_space(), self.action_space,
                                  lambda _: cfg.learning_rate,
                                  **policy_kwargs_for(self.env_config, cfg.net_arch, self.obs))
 

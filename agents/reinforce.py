@@ -61,6 +61,8 @@ def reference_kl(reference: ActorCriticPolicy, policy: ActorCriticPolicy, obs: t
     with torch.no_grad():
         ref = reference.get_distribution(obs).distribution
     cur = policy.get_distribution(obs).distribution
+    if isinstance(ref, list):  # a MultiDiscrete space: independent categoricals, whose KLs add up
+        return sum(torch.distributions.kl_divergence(r, c) for r, c in zip(ref, cur, strict=True))
     kl = torch.distributions.kl_divergence(ref, cur)
     return kl.sum(dim=-1) if kl.ndim > 1 else kl  # a diagonal Gaussian: sum over action dimensions
 

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("stable_baselines3")
 
-from invgym.agents.board import ENTRIES, load_policy, retrain  # noqa: E402
+from invgym.agents.board import ENTRIES, TEACHERS, load_policy, retrain  # noqa: E402
 from invgym.leaderboard import render  # noqa: E402
 from invgym.leaderboard._io import read_json  # noqa: E402
 from invgym.leaderboard.record import check_document  # noqa: E402
@@ -23,13 +23,14 @@ INSTANCE = "lost-sales/L1-p9"
 COMMITTED = Path(__file__).resolve().parents[1] / "leaderboard"
 
 
-def _small_suite(path: Path) -> Path:
-    """The packaged suite with one instance and a short protocol."""
+def _small_suite(path: Path, *ids: str) -> Path:
+    """The packaged suite with a few instances (default INSTANCE) and a short protocol."""
+    ids = ids or (INSTANCE,)
     data = read_json(DEFAULT_SUITE)
     tracks = []
     for track in data["tracks"]:
         keep = [dict(i, protocol={"num_envs": 8, "periods": 300, "warmup": 30, "seed": 0})
-                for i in track["instances"] if i["id"] == INSTANCE]
+                for i in track["instances"] if i["id"] in ids]
         if keep:
             tracks.append({**track, "instances": keep})
     data["tracks"] = tracks
@@ -52,7 +53,8 @@ def test_one_entry_retrains_on_a_tiny_budget_records_its_training_and_resumes(tm
     assert row["instance"] == INSTANCE and row["status"] == "ok" and row["gap_pct"] is not None
     training = document["training"]
     assert training["seed"] == 0 and "python -m invgym.agents.board" in training["command"]
-    assert training["settings"]["timesteps"] > 0 and training["settings"]["select_best"] is False
+    settings = training["settings"]["lost-sales"]
+    assert settings["timesteps"] > 0 and settings["select_best"] is False and settings["teacher"] == "BaseStock.fit"
     record = training["instances"][INSTANCE]
     artifact = root / record["artifact"]
     assert record["cpu_seconds"] > 0 and _sha(artifact) == record["sha256"]
@@ -66,6 +68,87 @@ def test_one_entry_retrains_on_a_tiny_budget_records_its_training_and_resumes(tm
     [again] = retrain(["KL-PPO"], budget="tiny", root=root, suite=suite, progress=True)
     assert "kept" in capsys.readouterr().out and artifact.stat().st_mtime_ns == mtime
     assert read_json(again)["results"][0]["average_cost"] == row["average_cost"]
+
+
+@pytest.mark.parametrize(("entry", "instance"), [
+    ("DirectBackprop", "perishable/m2-L1-fifo-w7"),
+    ("KL-PPO", "dual-sourcing/le0-lr2-ce105"),  # MultiDiscrete: the KL of independent categoricals
+    ("ORPR-clone", "removal/L1-backlog-b9"),  # signed orders: labels shifted to indices, decoded at load
+    ("PPO", "removal/L0-lost-p9"),  # the same decoding for plain PPO
+    ("DirectBackprop", "retail/L2"),  # a panel: trained on the train window
+    ("ORPR-clone", "replenishment/R7"),  # no twin; PredictThenOptimize teaches
+])
+def test_an_entry_retrains_on_each_kind_of_track(tmp_path, entry, instance):
+    from invgym.leaderboard.suite import load_suite
+
+    suite = _small_suite(tmp_path / "suite.json", instance)
+    [path] = retrain([entry], budget="tiny", root=tmp_path / "board", suite=suite, progress=False)
+    document = read_json(path)
+    assert check_document(document) == []
+    [row] = document["results"]
+    assert row["instance"] == instance and row["status"] == "ok", row.get("reason")
+    assert row["gap_pct"] is not None
+    track = instance.split("/")[0]
+    family = load_suite(suite).instance(instance).family
+    settings = document["training"]["settings"][track]
+    if entry in ("ORPR-clone", "KL-PPO", "ORPR"):
+        assert settings["teacher"] == f"{TEACHERS[family]}.fit"
+    assert settings.get("train_split") == ("train" if family in ("retail", "replenishment") else None)
+    assert track in ENTRIES[entry]
+
+
+def test_a_new_track_joins_the_entry_and_keeps_its_other_rows(tmp_path):
+    # Training an entry on one more track keeps the rows of its current artifacts on the others (not
+    # re-evaluated), and --rescore evaluates them again to the same costs (same artifact, same seeds).
+    other = "perishable/m2-L1-fifo-w7"
+    suite = _small_suite(tmp_path / "suite.json", INSTANCE, other)
+    root = tmp_path / "board"
+    [path] = retrain(["DirectBackprop"], tracks=["lost-sales"], budget="tiny", root=root, suite=suite,
+                     progress=False)
+    first = read_json(path)
+    assert [r["instance"] for r in first["results"]] == [INSTANCE]
+    [path] = retrain(["DirectBackprop"], tracks=["perishable"], budget="tiny", root=root, suite=suite,
+                     progress=False)
+    second = read_json(path)
+    assert check_document(second) == [] and [r["instance"] for r in second["results"]] == [INSTANCE, other]
+    assert second["results"][0] == first["results"][0]  # the same row, its wall seconds included: not re-run
+    assert set(second["training"]["settings"]) == {"lost-sales", "perishable"}
+    assert (second["training"]["instances"][INSTANCE]["scored_at"]
+            == first["training"]["instances"][INSTANCE]["scored_at"])
+    [path] = retrain(["DirectBackprop"], budget="tiny", root=root, suite=suite, progress=False, rescore=True)
+    third = read_json(path)
+    assert [r["average_cost"] for r in third["results"]] == [r["average_cost"] for r in second["results"]]
+
+
+def test_the_committed_artifacts_match_the_current_settings():
+    # A committed artifact is kept on resume only while its record's settings are what the board would use now:
+    # a changed default (of DirectBackprop, FineTuneConfig, ...) must show up here, not as a silent retrain.
+    from invgym.agents.board import _settings, _spend, same_settings
+    from invgym.leaderboard.suite import load_suite
+
+    suite = load_suite()
+    stale = []
+    for name in ENTRIES:
+        path = COMMITTED / "results" / f"{name}.json"
+        if not path.is_file():
+            continue
+        for instance in read_json(path)["training"]["instances"]:
+            inst = suite.instance(instance)
+            record = read_json(COMMITTED / "learned" / name / f"{instance.replace('/', '__')}.json")
+            if not same_settings(record["settings"], _settings(name, _spend("default", inst.track), inst.family)):
+                stale.append((name, instance))
+    assert stale == [], f"artifacts trained with other settings than the board's current ones: {stale}"
+
+
+def test_settings_match_up_to_fields_added_at_their_neutral_default():
+    from invgym.agents.board import same_settings
+
+    old = {"epochs": 100, "seed": 0}
+    assert same_settings(old, {**old, "history_quantiles": 0})
+    assert not same_settings(old, {**old, "history_quantiles": 4})
+    assert not same_settings(old, {**old, "window": 32})  # not a known neutral field
+    assert not same_settings({**old, "history_quantiles": 4}, {**old, "history_quantiles": 0})
+    assert not same_settings(None, old)
 
 
 def test_a_changed_artifact_is_refused_and_bad_settings_name_the_parameter(tmp_path):

@@ -519,3 +519,50 @@ def test_orpr_agents_are_deterministic_given_their_seed(labelled):
 
     (r1, m1), (rb, _), (r2, m2) = rloo(0), rloo(1), rloo(0)
     assert same(r1, r2) and m1 == m2 and not same(r1, rb)
+
+
+def test_a_signed_order_env_is_labelled_on_the_teachers_path_and_cloned_in_its_own_space():
+    # ProcurementRemoval's env takes indices from 0 (u = a - 14): the labeler steps it with the teacher's orders
+    # shifted into indices (the labels stay orders), and the clone acts in the env's Discrete(29).
+    from invgym.baselines.interval_stock import IntervalStock
+    from invgym.envs.common import config_for, env_action_space
+
+    config = config_for("invgym/ProcurementRemoval-v0", lead_time=1, backlog=True, backorder_cost=9.0,
+                        lost_sales_cost=0.0)
+    teacher = IntervalStock.fit(config)
+    data = ORLabeler(config, teacher=teacher, config=ORLabelerConfig(label_envs=32, label_periods=100,
+                                                                     label_warmup=20, explore=0.0)).label()
+    # On the teacher's own path orders average the demand (5 a period); the old, unshifted moves ordered
+    # 14 fewer units than labelled, so the backlog grew and every label was the largest order.
+    assert abs(data["actions"].mean() - 5.0) < 1.0
+    assert np.array_equal(data["actions"], teacher(data["obs"]))
+    space, offset = env_action_space(config)
+    pretrainer = Pretrainer(config, data, PretrainConfig(epochs=12, validation_fraction=0.0))
+    policy = pretrainer.fit()
+    assert policy.action_space == space and offset[0] == config.action_low[0] < 0
+    assert pretrainer.score(policy)["accuracy"] > 0.7  # against the labels shifted into indices
+    bad = {"obs": data["obs"], "actions": np.full(len(data["obs"]), 99)}
+    with pytest.raises(ValueError, match="orders of this env's action space"):
+        Pretrainer(config, bad)
+
+
+def test_the_reference_kl_of_a_multidiscrete_policy_adds_its_categoricals():
+    import torch
+
+    from invgym.agents.reinforce import reference_kl
+    from invgym.envs.common import config_for
+
+    config = config_for("invgym/DualSourcing-v0")
+    data = {"obs": np.zeros((4, config.observation_space().shape[0]), np.float32),
+            "actions": np.array([[1, 2]] * 4)}
+    a = Pretrainer(config, data, PretrainConfig(epochs=1, seed=0)).make_policy()
+    b = Pretrainer(config, data, PretrainConfig(epochs=1, seed=1)).make_policy()
+    with torch.no_grad():
+        generator = torch.Generator().manual_seed(0)
+        b.action_net.bias.add_(torch.randn(b.action_net.bias.shape, generator=generator))
+    obs = torch.zeros((3, config.observation_space().shape[0]))
+    same, other = reference_kl(a, a, obs), reference_kl(a, b, obs)
+    assert same.shape == (3,) and torch.allclose(same, torch.zeros(3), atol=1e-6)
+    ra, rb = a.get_distribution(obs).distribution, b.get_distribution(obs).distribution
+    parts = sum(torch.distributions.kl_divergence(x, y) for x, y in zip(ra, rb, strict=True))
+    assert (other > 0).all() and torch.allclose(other, parts)
