@@ -32,6 +32,7 @@ CPU seconds are this process's (``time.process_time``), one torch thread.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from typing import Any
@@ -42,6 +43,7 @@ from bench.orpr_field import METRICS, per_sku
 from invgym.agents.orpr import ORPR, ORPRConfig
 from invgym.agents.reinforce import RLOOConfig
 from invgym.analysis.did import difference_in_differences, simulate_deployment
+from invgym.atomic import atomic_write_json
 from invgym.baselines.days_of_cover import DaysOfCover
 from invgym.baselines.predict_then_optimize import PredictThenOptimize
 from invgym.envs.common import config_of
@@ -56,19 +58,35 @@ DID_OUTCOMES = (("on_hand", "on-hand units"), ("in_stock", "in-stock rate"), ("h
 def orpr_config(args: argparse.Namespace, incumbent: Any, expert: bool = True) -> ORPRConfig:
     """The paper's objective: least holding + lost margin + turnover, in-stock above the incumbent's."""
     rl = RLOOConfig(iterations=args.iterations, in_stock_margin=args.in_stock_margin,
-                    lost_sales_weight=args.lost_sales_weight, turnover_weight=args.turnover_weight)
+                    lost_sales_weight=args.lost_sales_weight, turnover_weight=args.turnover_weight, seed=args.seed)
     return ORPRConfig(rl=rl, in_stock_reference=incumbent, calibration_margin=args.in_stock_margin,
                       **({} if expert else {"expert_uplift": 0.0}))
 
 
 def fit(name: str, config: ORPRConfig, folder: str | None, **env_kwargs: Any) -> tuple[ORPR, float]:
-    """Fit one ORPR (resuming from ``folder/name`` when given); return it and its fit's CPU seconds."""
-    if folder is not None:
-        config.checkpoint_dir = os.path.join(folder, name)
+    """Fit one ORPR (resuming from ``folder/name`` when given); return it and its fit's CPU seconds.
+
+    The folder's name carries every setting the command line changes, so another objective never resumes these
+    checkpoints; the CPU seconds of the first complete fit are kept there (``cpu.json``) and returned on resume.
+    """
+    if folder is None:
+        agent = ORPR(ENV_ID, config, **env_kwargs)
+        start = time.process_time()
+        agent.fit()
+        return agent, time.process_time() - start
+    rl = config.rl
+    config.checkpoint_dir = os.path.join(folder, f"{name}_t{rl.turnover_weight:g}_m{config.calibration_margin:g}_"
+                                                 f"w{rl.lost_sales_weight:g}_i{rl.iterations}_s{rl.seed}")
+    record = os.path.join(config.checkpoint_dir, "cpu.json")
     agent = ORPR(ENV_ID, config, **env_kwargs)
     start = time.process_time()
     agent.fit()
-    return agent, time.process_time() - start
+    if os.path.exists(record):
+        with open(record) as f:
+            return agent, json.load(f)["cpu_seconds"]
+    cpu = time.process_time() - start  # after an interrupted first fit: only the resumed part's CPU
+    atomic_write_json(record, {"cpu_seconds": cpu})
+    return agent, cpu
 
 
 def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, int]:
@@ -93,6 +111,7 @@ def main() -> None:
     parser.add_argument("--did-skus", type=int, default=1000, help="SKUs of the deployment's panel (0: skip it)")
     parser.add_argument("--did-seed", type=int, default=2, help="seed of the deployment's synthetic panel")
     parser.add_argument("--switch-day", type=int, default=183, help="day of the test year the treated SKUs switch")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every RLOO stage")
     parser.add_argument("--checkpoint-dir", default=None, help="resumable fits, one folder per fit")
     args = parser.parse_args()
     torch.set_num_threads(1)
