@@ -1,8 +1,8 @@
 """ORPR against the incumbent with the paper's objective, its simulated field deployment (DiD), promotion days.
 
 Run: ``nice -n 10 python -m bench.orpr_incumbent --checkpoint-dir DIR`` (about 4 CPU minutes at the defaults:
-four ORPR fits of about a minute; with ``--checkpoint-dir`` an interrupted run resumes, each fit from its own
-folder). A benchmark, never a test.
+three ORPR fits of 45-90 CPU s; with ``--checkpoint-dir`` an interrupted run resumes, each fit from its own
+folder; ``--did-skus 0`` skips the deployment, ``--seed`` reseeds the RL stages). A benchmark, never a test.
 
 On ``invgym/Replenishment-v0`` the incumbents are the days-of-cover rule (``DaysOfCover.fit(train, max_days=30)``:
 one number of days for every SKU, the cheapest on the train window, as industry practice and the leaderboard fit
@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--lost-sales-weight", type=float, default=1.0, help="weight of the lost margin")
     parser.add_argument("--turnover-weight", type=float, default=0.1,
                         help="cost of one day of a SKU's sales on hand, per day")
-    parser.add_argument("--did-skus", type=int, default=1000, help="SKUs of the deployment's panel (0: skip it)")
+    parser.add_argument("--did-skus", type=int, default=4000, help="SKUs of the deployment's panel (0: skip it)")
     parser.add_argument("--did-seed", type=int, default=2, help="seed of the deployment's synthetic panel")
     parser.add_argument("--switch-day", type=int, default=183, help="day of the test year the treated SKUs switch")
     parser.add_argument("--seed", type=int, default=0, help="seed of every RLOO stage")
