@@ -154,10 +154,31 @@ class LostSalesTablePolicy(FittedPolicy):
         return orders if self.discrete else orders.astype(np.float64)
 
     def rollout_spec(self) -> tuple[str, dict[str, Any]]:
-        """The table for ``BatchKernel.rollout_table``: NaN where no state is solved, 0 from the bound S up."""
-        table = np.where(self.table >= 0, self.table, np.nan)[..., None]
-        return "table", {"table": table, "offsets": np.zeros(self.width, dtype=np.int64),
-                         "position_bound": float(self.position_bound)}
+        """The table for ``BatchKernel.rollout_table``: NaN where no state is solved, 0 from the bound S up.
+
+        Built once per ``self.table`` (arrays read-only) with its int16 form, so that every ``evaluate`` call
+        after the first skips rebuilding them; assigning a new ``table`` rebuilds them.
+        """
+        cached = getattr(self, "_spec", None)
+        if cached is None or cached[0] is not self.table:
+            from invgym.core._rollout_table import compact_table
+
+            table = np.where(self.table >= 0, self.table, np.nan)[..., None]
+            offsets = np.zeros(self.width, dtype=np.int64)
+            compact = compact_table(table)
+            for array in (table, offsets, compact):
+                if isinstance(array, np.ndarray):
+                    array.flags.writeable = False
+            cached = (self.table, {"table": table, "offsets": offsets,
+                                   "position_bound": float(self.position_bound), "compact": compact})
+            self._spec = cached
+        return "table", dict(cached[1])
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the cached rollout spec (rebuilt on first use)."""
+        state = dict(self.__dict__)
+        state.pop("_spec", None)
+        return state
 
 
 # === Solver ===

@@ -10,7 +10,10 @@ import os
 import pyximport
 
 _ROOT = os.path.join(os.path.dirname(__file__), "..")
-pyximport.install(language_level=3, setup_args={"include_dirs": [_ROOT]}, inplace=False)
+# Built into this checkout's build/ (not the user-wide ~/.pyxbld, which every clone would share), and rebuilt
+# when its build flags or the kernels' .pxd files it inlines change (bench/_probe.pyxdep).
+pyximport.install(language_level=3, setup_args={"include_dirs": [_ROOT]}, inplace=False,
+                  build_dir=os.path.join(_ROOT, "build", "pyxbld"))
 
 from bench._probe import LostSalesStepper, lost_sales_rollout  # noqa: E402
 

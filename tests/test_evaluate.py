@@ -152,6 +152,36 @@ def test_lost_sales_table_loop_equals_the_generic_table_loop(case):
         np.testing.assert_array_equal(fast_state[name], generic_state[name], err_msg=name)
 
 
+def test_exact_table_spec_is_cached_per_table_and_gives_the_uncached_numbers():
+    """The lost-sales table policy builds its rollout spec once per table; cached, fresh and stepped runs agree."""
+    import pickle
+
+    from invgym.core._rollout_table import compact_table
+
+    policy = solve_exact(ENV_ID, lead_time=2, lost_sales_cost=9.0).policy
+    name, first = policy.rollout_spec()
+    _, again = policy.rollout_spec()
+    assert name == "table" and again["table"] is first["table"] and again["compact"] is first["compact"]
+    assert not first["table"].flags.writeable and not first["compact"].flags.writeable
+    np.testing.assert_array_equal(first["compact"], compact_table(first["table"]))
+    run = {"num_envs": 4, "periods": 300, "warmup": 7, "seed": 5, "lead_time": 2, "lost_sales_cost": 9.0}
+    cached = invgym.evaluate(policy, ENV_ID, **run)
+    plain = {key: value for key, value in first.items() if key != "compact"}
+    totals = []
+    for spec in (first, plain):  # the cached int16 table, and computed inside
+        kernel = _config(lead_time=2, lost_sales_cost=9.0).bind(4).reset(seed=5).kernel
+        totals.append(kernel.rollout_table(periods=300, warmup=7, **spec))
+    np.testing.assert_array_equal(totals[0], totals[1])
+    stepped = invgym.evaluate(lambda obs: policy(obs), ENV_ID, **run)
+    np.testing.assert_array_equal(cached.per_env_cost, stepped.per_env_cost)
+    copy = pickle.loads(pickle.dumps(policy))  # pickled without the cache
+    assert "_spec" not in copy.__dict__ and copy.rollout_spec()[1]["table"] is not first["table"]
+    policy.table = np.zeros_like(policy.table)  # a new table: a new spec (order nothing)
+    assert not policy.rollout_spec()[1]["table"].any()
+    with pytest.raises(ValueError, match=r"compact must be compact_table\(table\)"):
+        kernel.rollout_table(periods=3, compact=np.zeros(3, dtype=np.int16), **plain)
+
+
 def test_table_rollout_clip_uses_the_nearest_state_of_the_box():
     """With clip=True a state beyond the table reads its nearest cell, exactly as a numpy clip-and-look-up does."""
     orders = np.array([8.0, 8.0, 3.0])  # by on-hand 0, 1, >= 2 (the last cell serves every larger stock)

@@ -244,13 +244,13 @@ cdef class BatchKernel:
 
     def rollout_table(self, table, offsets, int64_t periods, int64_t warmup=0, double position_bound=INFINITY,
                       double discount=1.0, obs_dim=None, cutoffs=None, bint integral=False, fallback=None,
-                      projection=None, bint clip=False):
+                      projection=None, bint clip=False, compact=None):
         """Run a lookup-table policy in every env; see ``invgym.core._rollout_table.rollout_table``."""
         from invgym.core._rollout_table import rollout_table
 
         return rollout_table(self, table, offsets, periods, warmup=warmup, position_bound=position_bound,
                              discount=discount, obs_dim=obs_dim, cutoffs=cutoffs, integral=integral,
-                             fallback=fallback, projection=projection, clip=clip)
+                             fallback=fallback, projection=projection, clip=clip, compact=compact)
 
 
 cdef Py_ssize_t _advance(BatchKernel self):

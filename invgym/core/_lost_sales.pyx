@@ -86,6 +86,59 @@ cdef struct EnvRun:
     double* last  # the parts of the last period run
 
 
+cdef struct Source:
+    # Where a whole-run loop's demand comes from, copied into the loop's locals (``_source``) so that the
+    # stores into the state row cannot make the compiler re-read them from the EnvRun every period.
+    const double* path  # NULL: sampled from the alias table
+    const double* prob
+    const int32_t* alias
+    int64_t support
+    double* history
+    Py_ssize_t num_history
+
+
+cdef inline Source _source(const EnvRun* r, bint plain) noexcept nogil:
+    # The env's demand source; ``plain``: sampled demand and no sales window (the caller has checked).
+    cdef Source src
+    src.path = r.path
+    if plain:
+        src.path = NULL
+    src.prob = r.prob
+    src.alias = r.alias
+    src.support = r.support
+    src.history = r.history
+    src.num_history = 0 if plain else r.num_history
+    return src
+
+
+cdef inline double _demand(const Source* src, int64_t s, uint64_t* rng) noexcept nogil:
+    # Period s's demand: replayed from the path, or drawn from the alias table with the stream ``rng``.
+    return src.path[s] if src.path != NULL else sample_alias(rng, src.prob, src.alias, src.support)
+
+
+cdef inline void _load(const EnvRun* r, Py_ssize_t width, uint64_t* rng, double* x, double* acc) noexcept nogil:
+    # The env's stream and state row into a whole-run loop's locals; its part totals start at zero.
+    cdef Py_ssize_t k
+    for k in range(4):
+        rng[k] = r.rng[k]
+    for k in range(width):
+        x[k] = r.x[k]
+    for k in range(NUM_PARTS):
+        acc[k] = 0.0
+
+
+cdef inline void _store(EnvRun* r, Py_ssize_t width, const uint64_t* rng, const double* x,
+                        const double* acc) noexcept nogil:
+    # A whole-run loop's locals back into the env: its stream, its state row and its part totals.
+    cdef Py_ssize_t k
+    for k in range(4):
+        r.rng[k] = rng[k]
+    for k in range(width):
+        r.x[k] = x[k]
+    for k in range(NUM_PARTS):
+        r.totals[k] = acc[k]
+
+
 cdef inline void _fixed_span(EnvRun* r, int kind, int64_t L, const double* th, int64_t start, int64_t stop,
                              bint count, bint plain, double* x, uint64_t* rng, double* acc) noexcept nogil:
     # Periods ``start`` to ``stop`` of ``_fixed_env``'s loop (state row ``x`` and stream ``rng`` in the caller's
@@ -97,14 +150,7 @@ cdef inline void _fixed_span(EnvRun* r, int kind, int64_t L, const double* th, i
     cdef int64_t s
     cdef double q, d, position, recent, high = r.high, h = r.h, p = r.p, c = r.c
     cdef double level = th[0], cap = th[1] if kind == CAPPED_BASE_STOCK else 0.0  # in registers, not re-read
-    cdef const double* path = r.path
-    cdef const double* prob = r.prob
-    cdef const int32_t* alias = r.alias
-    cdef int64_t support = r.support
-    cdef double* history = r.history
-    cdef Py_ssize_t num_history = 0 if plain else r.num_history
-    if plain:
-        path = NULL
+    cdef Source src = _source(r, plain)
     for s in range(start, stop):
         # 3. ORDER by the fixed policy, from the inventory position (on-hand plus pipeline).
         if kind == CONSTANT:
@@ -134,8 +180,8 @@ cdef inline void _fixed_span(EnvRun* r, int kind, int64_t L, const double* th, i
         elif q > high:
             q = high
         # 4. DEMAND (draw_demand's two cases, with the env's table or path hoisted out of the loop).
-        d = path[s] if path != NULL else sample_alias(rng, prob, alias, support)
-        _period(x, L, q, d, h, p, c, history, num_history, row)
+        d = _demand(&src, s, rng)
+        _period(x, L, q, d, h, p, c, src.history, src.num_history, row)
         if count:
             for k in range(NUM_PARTS):
                 acc[k] += row[k]
@@ -147,25 +193,15 @@ cdef inline void _fixed_env(EnvRun* r, int kind, int64_t L, const double* th) no
     cdef uint64_t rng[4]
     cdef double x[MAX_WIDTH]
     cdef double acc[NUM_PARTS]
-    cdef Py_ssize_t k, width = L if L > 1 else 1
-    for k in range(4):
-        rng[k] = r.rng[k]
-    for k in range(width):
-        x[k] = r.x[k]
-    for k in range(NUM_PARTS):
-        acc[k] = 0.0
+    cdef Py_ssize_t width = L if L > 1 else 1
+    _load(r, width, rng, x, acc)
     if r.path == NULL and r.num_history == 0:
         _fixed_span(r, kind, L, th, 0, r.warmup, False, True, x, rng, acc)
         _fixed_span(r, kind, L, th, r.warmup, r.warmup + r.periods, True, True, x, rng, acc)
     else:
         _fixed_span(r, kind, L, th, 0, r.warmup, False, False, x, rng, acc)
         _fixed_span(r, kind, L, th, r.warmup, r.warmup + r.periods, True, False, x, rng, acc)
-    for k in range(4):
-        r.rng[k] = rng[k]
-    for k in range(width):
-        r.x[k] = x[k]
-    for k in range(NUM_PARTS):
-        r.totals[k] = acc[k]
+    _store(r, width, rng, x, acc)
 
 
 cdef void _fixed_env_any(EnvRun* r, int kind, int64_t L, const double* th) noexcept nogil:
@@ -204,14 +240,7 @@ cdef inline int64_t _table_span(EnvRun* r, int64_t L, Py_ssize_t nd, const doubl
     cdef int64_t s, v, position, index
     cdef double q = 0.0, d, w = weight[0], low = r.low, high = r.high, h = r.h, p = r.p, c = r.c
     cdef bint inside
-    cdef const double* path = r.path
-    cdef const double* prob = r.prob
-    cdef const int32_t* alias = r.alias
-    cdef int64_t support = r.support
-    cdef double* history = r.history
-    cdef Py_ssize_t num_history = 0 if plain else r.num_history
-    if plain:
-        path = NULL
+    cdef Source src = _source(r, plain)
     for s in range(start, stop):
         position = 0
         index = 0
@@ -243,8 +272,8 @@ cdef inline int64_t _table_span(EnvRun* r, int64_t L, Py_ssize_t nd, const doubl
                 state[k] = llrint(<double><float>x[k])
             weight[0] = w
             return s
-        d = path[s] if path != NULL else sample_alias(rng, prob, alias, support)
-        _period(x, L, q, d, h, p, c, history, num_history, row)
+        d = _demand(&src, s, rng)
+        _period(x, L, q, d, h, p, c, src.history, src.num_history, row)
         if count:
             if weighted:
                 for k in range(NUM_PARTS):
@@ -290,12 +319,8 @@ cdef inline int64_t _table_env(EnvRun* r, int64_t L, Py_ssize_t nd, const double
     cdef double acc[NUM_PARTS]
     cdef Py_ssize_t k, width = L if L > 1 else 1
     cdef int64_t done
-    for k in range(4):
-        rng[k] = r.rng[k]
-    for k in range(width):
-        x[k] = r.x[k]
+    _load(r, width, rng, x, acc)
     for k in range(NUM_PARTS):
-        acc[k] = 0.0
         row[k] = 0.0
     if r.path == NULL and r.num_history == 0:
         done = _table_spans(r, L, nd, flat, small, offs, dims, strides, position_bound, True, discount, x, rng,
@@ -303,12 +328,8 @@ cdef inline int64_t _table_env(EnvRun* r, int64_t L, Py_ssize_t nd, const double
     else:
         done = _table_spans(r, L, nd, flat, small, offs, dims, strides, position_bound, False, discount, x, rng,
                             row, acc, state, reason)
-    for k in range(4):
-        r.rng[k] = rng[k]
-    for k in range(width):
-        r.x[k] = x[k]
+    _store(r, width, rng, x, acc)
     for k in range(NUM_PARTS):
-        r.totals[k] = acc[k]
         r.last[k] = row[k]
     return done
 

@@ -15,7 +15,7 @@ import numpy as np
 
 def rollout_table(BatchKernel kernel, table, offsets, int64_t periods, int64_t warmup=0,
                   double position_bound=INFINITY, double discount=1.0, obs_dim=None, cutoffs=None,
-                  bint integral=False, fallback=None, projection=None, bint clip=False):
+                  bint integral=False, fallback=None, projection=None, bint clip=False, compact=None):
     """Run a lookup-table policy in every env of ``kernel`` for ``warmup + periods`` periods, compiled.
 
     Env i's state is read as its first ``len(offsets)`` observation columns (or, with ``projection``, as
@@ -42,6 +42,9 @@ def rollout_table(BatchKernel kernel, table, offsets, int64_t periods, int64_t w
         projection: float64 ``(len(dims), obs_dim)``: state k is ``projection[k] @ obs`` (a reduced state,
             e.g. dual sourcing's expedited inventory position); None: the first columns as they are.
         clip: a state outside the table uses the nearest state of the table's box instead.
+        compact: what ``compact_table(table)`` returns for this table (its int16 form, or False when it has
+            none), computed once by a caller that runs the same table many times; None: computed here. Only a
+            plain table (none of the options above) uses it.
 
     Returns:
         float64 array (num_envs, num_parts): each part's (discounted) total over the counted periods.
@@ -112,8 +115,13 @@ def rollout_table(BatchKernel kernel, table, offsets, int64_t periods, int64_t w
     cdef const int16_t* small_ptr = NULL
     if flat.shape[0] and not (has_fallback or has_projection or clip or integral or cutoffs is not None):
         # A plain table: the scenario's own loop runs it when it has one (the same numbers, period by period).
-        compact = _compact(table_arr)
-        if compact is not None:
+        if compact is None:
+            compact = compact_table(table_arr)
+        elif compact is not False and (not isinstance(compact, np.ndarray) or compact.dtype != np.int16
+                                       or compact.shape != (flat.shape[0],)):
+            raise ValueError(f"compact must be compact_table(table): int16 of shape ({flat.shape[0]},) or "
+                             f"False. Got {compact!r:.60} instead.")
+        if compact is not False:
             small = compact
             small_ptr = &small[0]
         with nogil:
@@ -213,17 +221,21 @@ def _raise_for(int reason, Py_ssize_t bad, state_arr, Py_ssize_t nd, dims_arr, o
                          f"{np.asarray(kernel.act_high).tolist()}].")
 
 
-def _compact(table_arr):
+def compact_table(table):
     """The table as int16 (TABLE_MISSING where it holds no decision) when every decision is an integer that
-    int16 holds exactly (and no -0.0, whose sign a conversion would lose); else None. One action column only."""
+    int16 holds exactly (and no -0.0, whose sign a conversion would lose); else False. One action column only.
+
+    ``rollout_table(..., compact=compact_table(table))`` skips computing it again on every call.
+    """
+    table_arr = np.ascontiguousarray(table, dtype=np.float64)
     if table_arr.shape[table_arr.ndim - 1] != 1:
-        return None
+        return False
     flat = table_arr.reshape(-1)
     finite = np.isfinite(flat)
     values = flat[finite]
     if values.size and (np.any(values != np.rint(values)) or np.any(np.abs(values) > 32767)
                         or np.any(np.signbit(values) & (values == 0))):
-        return None
+        return False
     compact = np.full(flat.shape[0], TABLE_MISSING, dtype=np.int16)
     compact[finite] = values.astype(np.int16)
     return compact
