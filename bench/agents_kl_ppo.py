@@ -1,8 +1,11 @@
 """The SB3 reinforce stage on Zipkin's 16 lost-sales cells: KL-PPO from a clone of the base-stock teacher.
 
 Run: ``nice -n 10 python -m bench.agents_kl_ppo`` (all 16 cells, L = 1..4, p = 4, 9, 19, 39; ``--cells 1:9,4:39``
-picks some; ``--out DIR`` keeps one JSON per finished cell there, so an interrupted run resumes; ``--timesteps N``
-changes the PPO budget). A benchmark, never a test.
+picks some; ``--out DIR`` keeps one JSON per finished cell there, so an interrupted run resumes, and a cell file
+made with other settings stops the run; ``--timesteps N`` changes the PPO budget). ``--config reinforce`` trains
+with :class:`~invgym.agents.orpr.ReinforceConfig` (centred rewards, ...) instead of ``FineTuneConfig``, and ``--set
+FIELD=VALUE`` (repeatable) changes one field of the config, e.g. ``--set gamma=0.95 --set n_envs=128``. A
+benchmark, never a test.
 
 Per cell: the teacher is ``BaseStock.fit`` (the cost-optimal level), cloned by
 ``invgym.agents.orpr.clone_and_fine_tune`` (labels, ``Pretrainer``, ``KLRegularizedPPO`` with the tempered clone as
@@ -17,6 +20,7 @@ torch thread.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 
@@ -25,7 +29,7 @@ import torch
 
 import invgym
 from bench.agents_common import add_evaluation_arguments, evaluation_settings, paired
-from invgym.agents.orpr import FineTuneConfig, clone_and_fine_tune
+from invgym.agents.orpr import FineTuneConfig, ReinforceConfig, clone_and_fine_tune
 from invgym.baselines import solve_exact
 from invgym.baselines.base_stock import BaseStock
 
@@ -33,12 +37,41 @@ ENV_ID = "invgym/LostSales-v0"
 CELLS = [(lead, p) for lead in (1, 2, 3, 4) for p in (4.0, 9.0, 19.0, 39.0)]
 
 
+CONFIGS = {"fine-tune": FineTuneConfig, "reinforce": ReinforceConfig}
+
+
+def make_config(args: argparse.Namespace) -> FineTuneConfig:
+    """The training config of ``--config``, ``--timesteps``, ``--train-seed`` and the ``--set`` overrides."""
+    cls = CONFIGS[args.config]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    changes: dict = {"timesteps": args.timesteps, "seed": args.train_seed}
+    for item in args.set:
+        name, _, text = item.partition("=")
+        if name not in fields or name in ("labeler", "pretrain"):
+            raise ValueError(f"The '--set' parameter names {name!r}, which is not a scalar field of {cls.__name__} "
+                             f"(known: {sorted(k for k in fields if k not in ('labeler', 'pretrain'))}).")
+        default = getattr(cls(), name)
+        if isinstance(default, bool):
+            if text not in ("true", "false"):
+                raise ValueError(f"The '--set {name}' value must be true or false. Got {text!r} instead.")
+            changes[name] = text == "true"
+        else:
+            changes[name] = type(default)(text)
+    return cls(**changes).validate()
+
+
+def settings_of(cfg: FineTuneConfig) -> dict:
+    """The config as JSON-able data (recorded with each cell, compared on resume)."""
+    return {"class": type(cfg).__name__, **json.loads(json.dumps(dataclasses.asdict(cfg), default=str))}
+
+
 def run_cell(lead: int, p: float, args: argparse.Namespace) -> dict:
     """Fit and evaluate one cell; return its row."""
     kw = {"lead_time": lead, "lost_sales_cost": p}
     optimum = solve_exact(ENV_ID, **kw).average_cost
     teacher = BaseStock.fit(ENV_ID, **kw)
-    fit = clone_and_fine_tune(ENV_ID, teacher, FineTuneConfig(timesteps=args.timesteps, seed=args.train_seed), **kw)
+    cfg = make_config(args)
+    fit = clone_and_fine_tune(ENV_ID, teacher, cfg, **kw)
     ev = evaluation_settings(args)
     res = {name: invgym.evaluate(pol, ENV_ID, **ev, **kw)
            for name, pol in (("teacher", teacher), ("clone", fit["clone"]), ("tuned", fit["model"]))}
@@ -48,7 +81,9 @@ def run_cell(lead: int, p: float, args: argparse.Namespace) -> dict:
             "clone": res["clone"].average_cost, "tuned": res["tuned"].average_cost, "gap": gap,
             "closed": diff / gap if gap > 0 else float("nan"),
             "closed_ci": [(diff - 1.96 * se) / gap, (diff + 1.96 * se) / gap] if gap > 0 else None,
-            "selected_at": fit["selection"]["best"][0], "cpu_seconds": fit["cpu_seconds"]}
+            "selected_at": fit["selection"]["best"][0] if fit["selection"] else None,
+            "selection": fit["selection"]["history"] if fit["selection"] else None,
+            "cpu_seconds": fit["cpu_seconds"], "settings": settings_of(cfg)}
 
 
 def main() -> None:
@@ -58,17 +93,25 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=FineTuneConfig.timesteps)
     parser.add_argument("--train-seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="folder of per-cell results (resume)")
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="fine-tune")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="change one scalar field of the config (repeatable)")
     add_evaluation_arguments(parser, envs=100, periods=5000, warmup=500)
     args = parser.parse_args()
     torch.set_num_threads(1)
     cells = CELLS if args.cells is None else [(int(c.split(":")[0]), float(c.split(":")[1]))
                                               for c in args.cells.split(",")]
+    settings = settings_of(make_config(args))
     rows = []
     for i, (lead, p) in enumerate(cells):
         path = os.path.join(args.out, f"L{lead}_p{p:g}.json") if args.out else None
         if path and os.path.exists(path):
             with open(path) as f:
                 row = json.load(f)
+            # Files written before settings were recorded hold the FineTuneConfig defaults of that time.
+            if row.get("settings", settings) != settings:
+                changed = sorted(k for k in settings if row["settings"].get(k) != settings[k])
+                raise SystemExit(f"{path} was made with other settings ({changed}); use another --out folder.")
         else:
             row = run_cell(lead, p, args)
             if path:
@@ -80,8 +123,11 @@ def main() -> None:
         print(f"[{i + 1}/{len(cells)}] L={lead} p={p:g}: clone {row['clone']:.4f} tuned {row['tuned']:.4f} "
               f"optimum {row['optimum']:.4f} closed {row['closed']:+.2f} ({row['cpu_seconds']:.0f} CPU s)",
               flush=True)
-    print(f"\nKL-PPO from a clone of BaseStock, {args.timesteps} steps per cell; test: {args.envs} envs x "
-          f"{args.periods} periods, seeds {args.seed}+i")
+    changed = {k: v for k, v in settings.items() if k not in ("labeler", "pretrain", "seed", "timesteps")
+               and v != settings_of(FineTuneConfig()).get(k)}
+    print(f"\nKL-PPO from a clone of BaseStock, {args.timesteps} steps per cell, {args.config} config "
+          f"{changed if changed else '(FineTuneConfig defaults)'}; test: {args.envs} envs x {args.periods} periods, "
+          f"seeds {args.seed}+i")
     print(f"{'L':>2}{'p':>4}{'optimum':>9}{'teacher':>9}{'clone':>9}{'tuned':>9}{'closed':>8}{'95% CI':>16}"
           f"{'CPU s':>7}")
     for r in rows:

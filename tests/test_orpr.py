@@ -477,6 +477,47 @@ def test_kl_ppo_loads_with_sb3s_own_load_and_keeps_its_reference(pretrained, lab
     assert KLRegularizedPPO.load(tmp_path / "plain.zip").reference is None
 
 
+def test_reinforce_config_checks_its_fields_and_keeps_fine_tune_config_as_it_is():
+    import dataclasses
+
+    from invgym.agents.orpr import FineTuneConfig, ReinforceConfig
+
+    with pytest.raises(TypeError, match=r"'center_rewards' parameter of ReinforceConfig must be a bool"):
+        ReinforceConfig(center_rewards=1).validate()
+    with pytest.raises(TypeError, match=r"'kl_anneal' parameter of ReinforceConfig must be a bool"):
+        ReinforceConfig(kl_anneal="yes").validate()
+    with pytest.raises(ValueError, match=r"'ent_coef' parameter of ReinforceConfig must be a float in the range"):
+        ReinforceConfig(ent_coef=-0.1).validate()
+    with pytest.raises(ValueError, match=r"'n_envs' parameter of ReinforceConfig must be an int"):
+        ReinforceConfig(n_envs=0).validate()  # the inherited fields are checked too
+    # The board records FineTuneConfig's fields: the new settings live only on the subclass.
+    assert not {"center_rewards", "kl_anneal", "ent_coef"} & {f.name for f in dataclasses.fields(FineTuneConfig)}
+
+
+def test_centred_rewards_add_the_clones_cost_and_the_kl_weight_anneals():
+    import dataclasses
+
+    from invgym.agents.orpr import ReinforceConfig, _ShiftedRewards, clone_and_fine_tune
+
+    small = _small_fine_tune(2 * 16 * 128, select_periods=50, pretrain=PretrainConfig(epochs=1))
+    cfg = ReinforceConfig(**{f.name: getattr(small, f.name) for f in dataclasses.fields(small)}, kl_anneal=True)
+    fit = clone_and_fine_tune(ENV_ID, None, cfg, **KW)
+    clone_cost = invgym.evaluate(fit["clone"], ENV_ID, num_envs=cfg.select_envs, periods=cfg.select_periods,
+                                 warmup=100, seed=cfg.select_seed, **KW).average_cost
+    assert fit["reward_offset"] == clone_cost > 0
+    assert 0 <= fit["model"].kl_coef < cfg.kl_coef  # annealed from kl_coef towards 0
+    assert isinstance(fit["model"].get_env(), _ShiftedRewards(_env(), 0.0).__class__)
+    # The wrapper adds the constant to every reward and changes nothing else.
+    plain, shifted = _env(), _ShiftedRewards(_env(), 2.5)
+    o1, o2 = plain.reset(), shifted.reset()
+    actions = np.full(8, 3)
+    for _ in range(5):
+        plain.step_async(actions), shifted.step_async(actions)
+        (o1, r1, d1, _), (o2, r2, d2, _) = plain.step_wait(), shifted.step_wait()
+        np.testing.assert_array_equal(o1, o2), np.testing.assert_array_equal(d1, d2)
+        np.testing.assert_allclose(r2, r1 + 2.5)
+
+
 def test_orpr_agents_are_deterministic_given_their_seed(labelled):
     # Train A, then B (another seed), then A again: A's weights are bit-identical both times, whatever ran
     # between (torch's and numpy's global generators are disturbed on purpose).
