@@ -44,7 +44,9 @@ def make_config(args: argparse.Namespace) -> FineTuneConfig:
     """The training config of ``--config``, ``--timesteps``, ``--train-seed`` and the ``--set`` overrides."""
     cls = CONFIGS[args.config]
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    changes: dict = {"timesteps": args.timesteps, "seed": args.train_seed}
+    changes: dict = {"seed": args.train_seed}
+    if args.timesteps is not None:
+        changes["timesteps"] = args.timesteps
     for item in args.set:
         name, _, text = item.partition("=")
         if name not in fields or name in ("labeler", "pretrain"):
@@ -90,7 +92,7 @@ def main() -> None:
     """Run the cells (resuming from ``--out``) and print the table and the goal."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", default=None, help="comma-separated L:p, e.g. 1:9,4:39 (default all 16)")
-    parser.add_argument("--timesteps", type=int, default=FineTuneConfig.timesteps)
+    parser.add_argument("--timesteps", type=int, default=None, help="PPO steps per cell (default: the config's)")
     parser.add_argument("--train-seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="folder of per-cell results (resume)")
     parser.add_argument("--config", choices=sorted(CONFIGS), default="fine-tune")
@@ -125,7 +127,7 @@ def main() -> None:
               flush=True)
     changed = {k: v for k, v in settings.items() if k not in ("labeler", "pretrain", "seed", "timesteps")
                and v != settings_of(FineTuneConfig()).get(k)}
-    print(f"\nKL-PPO from a clone of BaseStock, {args.timesteps} steps per cell, {args.config} config "
+    print(f"\nKL-PPO from a clone of BaseStock, {settings['timesteps']} steps per cell, {args.config} config "
           f"{changed if changed else '(FineTuneConfig defaults)'}; test: {args.envs} envs x {args.periods} periods, "
           f"seeds {args.seed}+i")
     print(f"{'L':>2}{'p':>4}{'optimum':>9}{'teacher':>9}{'clone':>9}{'tuned':>9}{'closed':>8}{'95% CI':>16}"

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> dict:
 def main() -> None:
     """Run (or read back from ``--out``) and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timesteps", type=int, default=300_000)
+    parser.add_argument("--timesteps", type=int, default=None, help="PPO steps (default: the config's)")
     parser.add_argument("--train-seed", type=int, default=0)
     parser.add_argument("--config", choices=sorted(CONFIGS), default="fine-tune")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -89,8 +89,8 @@ def main() -> None:
                 json.dump(row, f)
             os.replace(f"{args.out}.tmp", args.out)
     print(f"SB3 reinforce stage on {ENV_ID}: teacher {row['teacher_days']:g} days of cover (service-target grid), "
-          f"{args.timesteps} KL-PPO steps, {args.config} config, selection kept step {row['selected_at']}; fit "
-          f"{row['cpu_seconds']:.0f} CPU s")
+          f"{row['settings']['timesteps']} KL-PPO steps, {args.config} config, selection kept step "
+          f"{row['selected_at']}; fit {row['cpu_seconds']:.0f} CPU s")
     print(f"test year: {args.envs} envs x 366 days (every SKU {args.envs // 200}x), seeds {args.seed}+i")
     print(f"{'policy':<9}{'cost/SKU-day':>13}{'holding':>9}{'in-stock':>9}{'service':>9}{'turnover d':>11}")
     for name in ("teacher", "clone", "tuned"):

@@ -290,6 +290,17 @@ def test_orpr_fits_end_to_end_and_resumes_from_its_checkpoints(tmp_path):
         ORPR(ENV_ID, **KW)
 
 
+def test_orpr_refuses_the_promotion_expert_on_a_panel_without_promotions():
+    from invgym.agents.orpr import ORPR, ORPRConfig
+    from invgym.panels import synthetic_panel
+
+    panel = synthetic_panel(num_products=10, promo_rate=0.0, seed=3)
+    with pytest.raises(ValueError, match=r"'expert_uplift' parameter of ORPRConfig is 2.25 .* no promotion day"):
+        ORPR(REPLENISHMENT, panel=panel)
+    assert ORPR(REPLENISHMENT, ORPRConfig(expert_uplift=0.0), panel=panel).teacher is None  # accepted without it
+    ORPR(REPLENISHMENT, panel=synthetic_panel(num_products=10, promo_rate=0.05, seed=3))  # promotions: accepted
+
+
 def test_orpr_without_pretraining_starts_rl_from_an_untrained_policy(tmp_path):
     # The "no pretraining" ablation: no clone, so RL starts from CoverPolicy's flat 14 days and may not be leashed.
     from invgym.agents.orpr import ORPR, ORLabelerConfig, ORPRConfig
