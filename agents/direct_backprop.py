@@ -42,6 +42,7 @@ from invgym.validation import check_bool, check_int, check_real
 __all__ = ["DemandSampler", "DirectBackprop", "DirectBackpropConfig", "PanelSampler", "TrainedPolicy"]
 
 CHECKPOINT_NAME = "direct_backprop.pt"
+STRUCTURE_STREAM = 0x5354  # second entropy word of the structure penalty's state stream (``[seed, STRUCTURE_STREAM]``)
 
 
 @dataclasses.dataclass
@@ -79,9 +80,10 @@ class DirectBackpropConfig:
     structure_states: int = 256
     """States sampled from each step's rollout at which the structure penalty is evaluated."""
     seed: int = 0
-    """Seeds every random draw of training: the policy's initial weights (a local ``torch.Generator``) and the
-    demand paths and structure states (a local ``numpy.random.Generator``); torch's and numpy's global RNGs are
-    never used, so the same config gives the same weights whatever ran before in the process."""
+    """Seeds every random draw of training: the policy's initial weights (a local ``torch.Generator``), the
+    demand paths (a local ``numpy.random.Generator``) and the structure penalty's states (a second local
+    generator, so that penalised and unpenalised runs of one seed see the same demand paths); torch's and numpy's
+    global RNGs are never used, so the same config gives the same weights whatever ran before in the process."""
     eval_every: int = 0
     """Evaluate on the compiled kernel every this many epochs (0: only when fit ends)."""
     eval_envs: int = 64
@@ -346,6 +348,9 @@ class DirectBackprop:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda e: cfg.final_lr_fraction + (
             1.0 - cfg.final_lr_fraction) * 0.5 * (1.0 + math.cos(math.pi * min(e, cfg.epochs) / cfg.epochs)))
         self.rng = np.random.default_rng(cfg.seed)
+        # The structure penalty's states come from a stream of their own, so a penalised run draws exactly the
+        # demand paths of the unpenalised run with the same seed (the penalty is then the only difference).
+        self.structure_rng = np.random.default_rng([cfg.seed, STRUCTURE_STREAM])
         self.epoch, self.metrics = 0, []
         if cfg.checkpoint_dir is not None and cfg.resume and os.path.exists(self.checkpoint_path):
             self._load_checkpoint()
@@ -375,7 +380,7 @@ class DirectBackprop:
             if penalty is not None:
                 # 4. STRUCTURE: penalise Jacobian violations at states the policy actually visits.
                 states = rollout.observations[:, cfg.warmup:].reshape(-1, rollout.observations.shape[-1]).detach()
-                pick = torch.as_tensor(self.rng.integers(0, states.shape[0], cfg.structure_states))
+                pick = torch.as_tensor(self.structure_rng.integers(0, states.shape[0], cfg.structure_states))
                 structure = penalty(self.module, states[pick])
                 loss = loss + cfg.structure_weight * structure
             # 5. GRADIENT STEP.
@@ -476,6 +481,7 @@ class DirectBackprop:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "numpy_rng": self.rng.bit_generator.state,
+            "structure_rng": self.structure_rng.bit_generator.state,
             "metrics": self.metrics,
             "config": dataclasses.asdict(self.config),
         }
@@ -493,6 +499,12 @@ class DirectBackprop:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.rng.bit_generator.state = state["numpy_rng"]
+        if "structure_rng" in state:
+            self.structure_rng.bit_generator.state = state["structure_rng"]
+        elif self.config.structure_weight > 0 and int(state["epoch"]) > 0:
+            raise ValueError(f"the checkpoint in {self.config.checkpoint_dir!r} predates the structure penalty's own "
+                             "random stream (its states were drawn from the demand stream), so resuming it would "
+                             "not give the uninterrupted run; use another checkpoint_dir or resume=False.")
         self.epoch = int(state["epoch"])
         self.metrics = list(state["metrics"])
 

@@ -22,14 +22,14 @@ statistic, and a quantile-shaped policy such as the newsvendor reads its level a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["CappedBaseStockPolicy", "DualIndexPolicy", "HistoryEncoder", "OrderPolicy", "build_policy", "draw_weights",
-           "dual_index_levels", "schedule_levels"]
+__all__ = ["CappedBaseStockPolicy", "DualIndexPolicy", "ForecastLevelPolicy", "HistoryEncoder", "OrderPolicy",
+           "build_policy", "draw_weights", "dual_index_levels", "schedule_levels"]
 
 POLICY_KINDS = ("mlp", "history")
 
@@ -257,6 +257,56 @@ class OrderPolicy(nn.Module):
         if self.signed:
             return out * self.scale
         return nn.functional.softplus(out) * self.scale
+
+
+class ForecastLevelPolicy(nn.Module):
+    """A base-stock head on a given forecast level, corrected by an MLP: end-to-end learning from a forecaster's start.
+
+    ``q = relu(F(x) * (1 + tanh(m_1(x))) + scale * m_2(x) + offset - position)``, where ``F`` is a fixed, non-learned
+    order-up-to level computed from the observation (e.g. :meth:`invgym.baselines.PredictThenOptimize.level`:
+    the forecast quantile of protection-period demand) and ``m`` an MLP whose output layer starts at zero, so
+    the untrained policy orders exactly ``relu(F + offset - position)``. DirectBackprop then trains ``m`` on the
+    twin's cost: the forecaster's level is the starting point, the correction is learned end to end. ``F`` is a
+    numpy function of the (detached) observation, so no gradient flows through it; ``offset`` 0.5 turns the
+    rounding to the nearest integer of a discrete action space into the forecaster's rounding up.
+
+    Args:
+        level: ``obs (B, obs_dim) numpy -> level (B,)``, the fixed order-up-to level.
+        obs_dim: observation length.
+        state_dim: leading inventory columns (their sum is the position).
+        history: past-sales columns (divided by ``scale`` on entry, as the inventory columns).
+        history_start: first sales column.
+        hidden: hidden layer sizes of the correction MLP.
+        scale: typical demand per period (inputs divided by it, the additive correction multiplied by it).
+        offset: constant added to the level.
+        leak: gradient slope of the head below zero (see :func:`_leaky_relu_gradient`).
+        seed: seeds the correction's initial weights (a local generator, see :func:`draw_weights`).
+    """
+
+    def __init__(self, level: Callable[[np.ndarray], np.ndarray], obs_dim: int, *, state_dim: int, history: int,
+                 history_start: int, hidden: Sequence[int] = (64, 64), scale: float = 1.0, offset: float = 0.5,
+                 leak: float = 0.01, seed: int = 0) -> None:
+        super().__init__()
+        if not callable(level):
+            raise TypeError(f"The 'level' parameter of ForecastLevelPolicy must be callable (obs -> level). "
+                            f"Got {level!r} instead.")
+        self.level_fn = level
+        self.state_dim, self.leak, self.offset = int(state_dim), float(leak), float(offset)
+        self.correction = OrderPolicy(obs_dim, 2, state_dim=state_dim, history=history, history_start=history_start,
+                                      kind="mlp", hidden=hidden, scale=scale, signed=True, seed=seed)
+        with torch.no_grad():
+            self.correction.body[-1].weight.zero_()  # the untrained policy is the forecaster's
+            self.correction.body[-1].bias.zero_()
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Return orders (B, 1) for observations (B, obs_dim)."""
+        level = torch.as_tensor(np.asarray(self.level_fn(obs.detach().cpu().numpy()), dtype=np.float64),
+                                dtype=obs.dtype).reshape(-1, 1)
+        m = self.correction(obs) / self.correction.scale  # the raw MLP outputs
+        # The factor 1 + tanh(m_1) stays in (0, 2): an exp factor overflowed in training (nan cost at epoch 26).
+        target = level * (1.0 + torch.tanh(m[:, :1])) + self.correction.scale * m[:, 1:2] + self.offset
+        position = obs[:, : self.state_dim].sum(dim=1, keepdim=True)
+        return _leaky_relu_gradient(target - position, self.leak)
 
 
 def _leaky_relu_gradient(z: torch.Tensor, slope: float = 0.01) -> torch.Tensor:

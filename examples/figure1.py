@@ -16,6 +16,7 @@ policy's cost on the kernel and its structure violation rate, and writes the PNG
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 
 import numpy as np
@@ -26,6 +27,7 @@ from invgym.agents import DirectBackprop, DirectBackpropConfig, structure_report
 from invgym.demand import ProductMixture
 
 ENV_ID = "invgym/LostSales-v0"
+LEAD_TIME = 5
 
 
 def product_history(mixture: ProductMixture, product: int, history: int, seed: int) -> np.ndarray:
@@ -43,6 +45,41 @@ def order_grid(policy, product_sales: np.ndarray, lead_time: int, top: float, re
     return y0, y1, policy.orders(obs)[:, 0].reshape(resolution, resolution)
 
 
+def setting(products: int = 8, history: int = 16, seed: int = 0) -> tuple[ProductMixture, dict]:
+    """The figure's training distribution: the product mixture and the env parameters (lost sales, L = 5, p = 9)."""
+    mixture = ProductMixture.from_ranges("poisson", num_products=products, mean=(2, 10), seed=seed)
+    return mixture, {"lead_time": LEAD_TIME, "lost_sales_cost": 9.0, "demand": mixture, "history": history}
+
+
+def training_config(structure_weight: float, epochs: int = 150, history: int = 16,
+                    seed: int = 0) -> DirectBackpropConfig:
+    """The figure's DirectBackprop settings; the two policies differ only in ``structure_weight``."""
+    return DirectBackpropConfig(epochs=epochs, batch_size=64, periods=32, warmup=history + 4 * LEAD_TIME,
+                                learning_rate=1e-2, window=history, structure_weight=structure_weight, seed=seed,
+                                eval_envs=8, eval_periods=10, eval_warmup=0)
+
+
+def train_policies(env: dict, weights: dict[str, float], epochs: int = 150, fine_tune_epochs: int = 0,
+                   fine_tune_lr: float = 1e-3, history: int = 16, seed: int = 0) -> dict:
+    """Train one policy per ``weights`` entry (name -> structure_weight); return name -> TrainedPolicy.
+
+    With ``fine_tune_epochs > 0`` the penalty comes in after a warm-up: one unpenalised policy is trained for
+    ``epochs``, then each entry continues from it for ``fine_tune_epochs`` at ``fine_tune_lr`` (cosine decay) with
+    its own weight, on the same fresh demand paths (seed + 1; the penalty's states have their own stream), so the
+    policies differ only by the penalty of the second stage. With 0 each policy is trained from scratch for
+    ``epochs`` with its weight throughout (same seed, same demand paths).
+    """
+    if fine_tune_epochs == 0:
+        return {name: DirectBackprop(ENV_ID, policy="history", config=training_config(w, epochs, history, seed),
+                                     **env).fit() for name, w in weights.items()}
+    warm = DirectBackprop(ENV_ID, policy="history", config=training_config(0.0, epochs, history, seed), **env).fit()
+    out = {}
+    for name, w in weights.items():
+        cfg = dataclasses.replace(training_config(w, fine_tune_epochs, history, seed + 1), learning_rate=fine_tune_lr)
+        out[name] = DirectBackprop(ENV_ID, policy=warm.module, config=cfg, **env).fit()
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Train both policies, draw the grid, print costs and violation rates; return them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,6 +87,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--products", type=int, default=8, help="products in the mixture (four are drawn)")
     parser.add_argument("--history", type=int, default=16, help="periods of sales history the policy reads")
     parser.add_argument("--structure-weight", type=float, default=10.0)
+    parser.add_argument("--fine-tune-epochs", type=int, default=0,
+                        help="epochs of the second stage, from the shared unpenalised warm-up (0: from scratch)")
+    parser.add_argument("--fine-tune-lr", type=float, default=1e-3)
     parser.add_argument("--resolution", type=int, default=31)
     parser.add_argument("--eval-envs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
@@ -61,15 +101,12 @@ def main(argv: list[str] | None = None) -> dict:
     import matplotlib.pyplot as plt
 
     torch.set_num_threads(1)
-    lead_time = 5
-    mixture = ProductMixture.from_ranges("poisson", num_products=args.products, mean=(2, 10), seed=args.seed)
-    env = {"lead_time": lead_time, "lost_sales_cost": 9.0, "demand": mixture, "history": args.history}
-    policies, rows, per_env = {}, {}, {}
-    for name, weight in (("unpenalised", 0.0), ("penalised", args.structure_weight)):
-        cfg = DirectBackpropConfig(epochs=args.epochs, batch_size=64, periods=32, warmup=args.history + 4 * lead_time,
-                                   learning_rate=1e-2, window=args.history, structure_weight=weight, seed=args.seed,
-                                   eval_envs=8, eval_periods=10, eval_warmup=0)
-        policies[name] = DirectBackprop(ENV_ID, policy="history", config=cfg, **env).fit()
+    lead_time = LEAD_TIME
+    mixture, env = setting(args.products, args.history, args.seed)
+    rows, per_env = {}, {}
+    policies = train_policies(env, {"unpenalised": 0.0, "penalised": args.structure_weight}, args.epochs,
+                              args.fine_tune_epochs, args.fine_tune_lr, args.history, args.seed)
+    for name in policies:
         result = invgym.evaluate(policies[name], ENV_ID, num_envs=args.eval_envs, periods=500,
                                  warmup=args.history + 50, seed=2024, **env)
         violations = structure_report(policies[name], ENV_ID, num_states=512, warmup=args.history + 20, **env)

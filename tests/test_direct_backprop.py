@@ -129,8 +129,10 @@ def test_metrics_are_namespaced_and_logged(tmp_path):
 # === Checkpoints: an interrupted run resumes to exactly the uninterrupted result ===
 
 
-def test_interrupted_training_resumes_to_the_same_result(tmp_path):
-    settings = dict(epochs=8, batch_size=16, periods=12, warmup=3, eval_envs=4, eval_periods=50, eval_warmup=0)
+@pytest.mark.parametrize("structure_weight", [0.0, 1.0])  # 1.0: the structure penalty's own stream resumes too
+def test_interrupted_training_resumes_to_the_same_result(tmp_path, structure_weight):
+    settings = dict(epochs=8, batch_size=16, periods=12, warmup=3, eval_envs=4, eval_periods=50, eval_warmup=0,
+                    structure_weight=structure_weight)
     whole = DirectBackprop(ENV_ID, config=DirectBackpropConfig(**settings, checkpoint_dir=str(tmp_path / "a")),
                            lead_time=2)
     whole.fit()
@@ -284,6 +286,28 @@ def test_direct_backprop_trains_on_retail_with_the_panels_features():
         DirectBackprop(config, demand_paths=np.ones((2, 50)))
 
 
+def test_forecast_level_policy_starts_at_the_forecasters_orders_and_learns_a_correction():
+    from invgym.agents.policies import ForecastLevelPolicy
+    from invgym.baselines import PredictThenOptimize
+
+    config = config_of("invgym/Retail-v0", product="all", lead_time=2)
+    pto = PredictThenOptimize.fit(config, max_rows=2000)
+    s = config.slices
+    module = ForecastLevelPolicy(pto.level, int(config.observation_space().shape[0]), state_dim=s["inventory"].stop,
+                                 history=config.history, history_start=s["sales"].start, hidden=(8,), scale=3.0)
+    obs = np.asarray(config.bind(16).reset(seed=0).obs, dtype=np.float32).copy()
+    obs[:, s["inventory"]] = np.arange(16, dtype=np.float32)[:, None]  # positions that cut some orders to 0
+    untrained = TrainedPolicy(module, config)(obs)
+    np.testing.assert_array_equal(untrained, pto(obs))  # the untrained policy orders as the forecaster does
+    assert (untrained == 0).any() and (untrained > 0).any()
+    agent = DirectBackprop(config, policy=module, config=DirectBackpropConfig(
+        epochs=3, batch_size=8, periods=14, warmup=7, eval_envs=2, eval_periods=5, eval_warmup=0))
+    agent.fit()
+    assert agent.module.correction.body[-1].weight.abs().sum() > 0  # the correction is trained
+    with pytest.raises(TypeError, match="'level' parameter of ForecastLevelPolicy must be callable"):
+        ForecastLevelPolicy(None, 10, state_dim=2, history=7, history_start=3)
+
+
 def test_a_diverged_policy_fails_loudly_instead_of_acting():
     class Diverged(torch.nn.Module):
         def __init__(self):
@@ -351,6 +375,27 @@ def test_same_config_gives_bit_identical_weights_and_costs_whatever_ran_before()
     assert all(torch.equal(x, y) for x, y in zip(before, head.state_dict().values(), strict=True))
     agent.fit()  # fitting the same agent again starts from the same initial weights
     assert all(torch.equal(x, y) for x, y in zip(_weights(first_dual), _weights(agent), strict=True))
+
+
+def test_the_structure_penalty_leaves_the_demand_paths_of_its_seed_unchanged():
+    """A penalised run sees exactly the demand paths of the unpenalised run with the same seed (own state stream)."""
+    cfg = dict(epochs=5, batch_size=8, periods=10, warmup=3, eval_envs=2, eval_periods=10, eval_warmup=0, seed=3)
+    paths = {}
+    for weight in (0.0, 1.0):
+        agent = DirectBackprop(ENV_ID, config=DirectBackpropConfig(**cfg, structure_weight=weight), lead_time=2)
+        draw, seen = agent.sampler.draw, []
+
+        def record(rng, batch, periods, draw=draw, seen=seen):
+            demand, state = draw(rng, batch, periods)
+            seen.append(demand.clone())
+            return demand, state
+
+        agent.sampler.draw = record
+        agent.fit()
+        paths[weight] = seen
+        assert any(m["losses/structure"] != 0.0 for m in agent.metrics) == (weight > 0)
+    assert len(paths[0.0]) == len(paths[1.0]) == 5
+    assert all(torch.equal(a, b) for a, b in zip(paths[0.0], paths[1.0], strict=True))
 
 
 def test_policies_draw_their_weights_from_their_seed_argument():
