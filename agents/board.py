@@ -79,11 +79,18 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "tiny": {"label_envs": 8, "label_periods": 50, "clone_epochs": 2, "timesteps": 2 * 16 * 64,
              "orpr_timesteps": 2 * 16 * 64, "ppo_timesteps": 2 * 16 * 64, "ppo_n_steps": 64, "db_epochs": 2},
 }
+# The panel tracks label the teacher's own path: ORLabelerConfig's exploration (10 % of the moves a uniform
+# random order over the whole action space, up to 328-1968 units there against a few units of daily demand)
+# overstocks every labelled env for weeks, so 97 % of retail/L0's labels were zero orders (the teacher's own path:
+# 40 %) and the clone learnt to order nothing (profit 0.05 a day against its teacher's 9.90). With the default
+# budget they also label every product of the panel (env i runs product i mod 200: 64 envs saw 64 of them) over
+# 600 of the train window's 702 days (replenishment labels review days only: 17k states instead of 1.8k). See
+# bench/board_clone_diagnosis.py and bench/RESULTS.md, "ORPR-clone on the panel tracks".
 TRACK_BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
     # Per track, what differs from BUDGETS[budget] (the lost-sales tracks take BUDGETS as it is). "db" holds
-    # DirectBackpropConfig fields besides the epochs.
-    "default": {},
-    "tiny": {},
+    # DirectBackpropConfig fields besides the epochs; "explore" is ORLabelerConfig.explore of the clone's labels.
+    "default": {track: {"explore": 0.0, "label_envs": 200, "label_periods": 600} for track in PANEL_TRACKS},
+    "tiny": {track: {"explore": 0.0} for track in PANEL_TRACKS},
 }
 SEED = 0
 
@@ -111,7 +118,8 @@ def _fine_tune_config(budget: dict[str, Any], timesteps: int, select: bool) -> A
 
     tiny = timesteps < 10_000
     return FineTuneConfig(
-        labeler=ORLabelerConfig(label_envs=budget["label_envs"], label_periods=budget["label_periods"]),
+        labeler=ORLabelerConfig(label_envs=budget["label_envs"], label_periods=budget["label_periods"],
+                                **({"explore": budget["explore"]} if "explore" in budget else {})),
         pretrain=PretrainConfig(epochs=budget["clone_epochs"]), timesteps=timesteps,
         n_envs=16 if tiny else 32, n_steps=64 if tiny else 256, batch_size=256 if tiny else 1024,
         kl_coef=0.01 if select else 0.1, select_best=select, select_every=1 if tiny else 4,
