@@ -3,6 +3,7 @@
 # by the package). Built on first use by pyximport (bench/probe.py), with the kernels' flags (bench/_probe.pyxbld).
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 
+from libc.math cimport floor
 from libc.stdint cimport int32_t, int64_t, uint64_t
 
 from invgym.core._demand cimport sample_alias
@@ -114,3 +115,141 @@ cdef class LostSalesStepper:
                 for k in range(self.width):
                     self.obs[i, k] = <float>x[k]
 
+
+
+# === Rollouts of the other scenarios (each with its bench's fixed policy; costs summed, state in locals) ===
+
+def dual_sourcing_rollout(alias_prob, alias_idx, int64_t support, int64_t regular_lead_time, double c_r,
+                          double c_e, double h, double b, double max_regular, double max_expedited,
+                          double expedited_level, double regular_level, int64_t num_envs, int64_t periods):
+    """Dual index (S_e, S_r) with l_e = 0 and backlogging: env i seeded with i; returns each env's total cost."""
+    cdef const double[::1] prob = np.ascontiguousarray(alias_prob[0], dtype=np.float64)
+    cdef const int32_t[::1] alias = np.ascontiguousarray(alias_idx[0], dtype=np.int32)
+    totals_arr = np.zeros(num_envs)
+    cdef double[::1] totals = totals_arr
+    cdef uint64_t rng[4]
+    cdef double x[64]
+    cdef double q_r, q_e, d, ip, total
+    cdef int64_t i, s, k, lr = regular_lead_time
+    with nogil:
+        for i in range(num_envs):
+            rng_seed(rng, <uint64_t>i)
+            for k in range(lr):
+                x[k] = 0.0
+            total = 0.0
+            for s in range(periods):
+                # l_e = 0: the expedited position is the net inventory; the full one adds the regular pipeline.
+                q_e = expedited_level - x[0]
+                q_e = 0.0 if q_e < 0.0 else (max_expedited if q_e > max_expedited else q_e)
+                ip = x[0]
+                for k in range(1, lr):
+                    ip += x[k]
+                q_r = regular_level - ip - q_e
+                q_r = 0.0 if q_r < 0.0 else (max_regular if q_r > max_regular else q_r)
+                x[0] += q_e
+                d = sample_alias(rng, &prob[0], &alias[0], support)
+                x[0] -= d
+                total += (h * (x[0] if x[0] > 0.0 else 0.0) + b * (-x[0] if x[0] < 0.0 else 0.0)
+                          + c_r * q_r + c_e * q_e)
+                if lr > 1:
+                    x[0] += x[1]
+                    for k in range(1, lr - 1):
+                        x[k] = x[k + 1]
+                    x[lr - 1] = q_r
+                else:
+                    x[0] += q_r
+            totals[i] = total
+    return totals_arr
+
+
+def perishable_rollout(alias_prob, alias_idx, int64_t support, int64_t shelf_life, int64_t lead_time, double h,
+                       double p, double w, double c, double max_order, double level, int64_t num_envs,
+                       int64_t periods):
+    """Base-stock on perishables, FIFO, integer orders: env i seeded with i; returns each env's total cost."""
+    cdef const double[::1] prob = np.ascontiguousarray(alias_prob[0], dtype=np.float64)
+    cdef const int32_t[::1] alias = np.ascontiguousarray(alias_idx[0], dtype=np.int32)
+    totals_arr = np.zeros(num_envs)
+    cdef double[::1] totals = totals_arr
+    cdef uint64_t rng[4]
+    cdef double y[128]
+    cdef double q, d, need, take, holding, position, total
+    cdef int64_t i, s, k, m = shelf_life, width = shelf_life + lead_time - 1
+    with nogil:
+        for i in range(num_envs):
+            rng_seed(rng, <uint64_t>i)
+            for k in range(width + 1):
+                y[k] = 0.0
+            total = 0.0
+            for s in range(periods):
+                position = 0.0
+                for k in range(width):
+                    position += y[k]
+                q = floor(level - position + 0.5)
+                q = 0.0 if q < 0.0 else (max_order if q > max_order else q)
+                y[width] = q
+                d = sample_alias(rng, &prob[0], &alias[0], support)
+                need = d
+                for k in range(m):
+                    if need <= 0.0:
+                        break
+                    take = y[k] if y[k] < need else need
+                    y[k] -= take
+                    need -= take
+                holding = 0.0
+                for k in range(1, m):
+                    holding += y[k]
+                total += h * holding + p * need + w * y[0] + c * q
+                for k in range(width):
+                    y[k] = y[k + 1]
+                y[width] = 0.0
+            totals[i] = total
+    return totals_arr
+
+
+def procurement_removal_rollout(alias_prob, alias_idx, int64_t support, int64_t lead_time, double h, double p,
+                                double c, double salvage, double removal, double max_order, double max_removal,
+                                double order_up_to, double remove_down_to, initial_on_hand, int64_t num_envs,
+                                int64_t periods):
+    """Interval policy (order up to a, remove down to b), lost sales, L >= 1: env i seeded with i; total costs."""
+    cdef const double[::1] prob = np.ascontiguousarray(alias_prob[0], dtype=np.float64)
+    cdef const int32_t[::1] alias = np.ascontiguousarray(alias_idx[0], dtype=np.int32)
+    totals_arr = np.zeros(num_envs)
+    cdef double[::1] totals = totals_arr
+    cdef uint64_t rng[4]
+    cdef double x[64]
+    cdef double u, q, removed, d, sold, position, total, start = initial_on_hand
+    cdef int64_t i, s, k, L = lead_time
+    with nogil:
+        for i in range(num_envs):
+            rng_seed(rng, <uint64_t>i)
+            x[0] = start
+            for k in range(1, L):
+                x[k] = 0.0
+            total = 0.0
+            for s in range(periods):
+                position = 0.0
+                for k in range(L):
+                    position += x[k]
+                u = order_up_to - position if position < order_up_to else (
+                    remove_down_to - position if position > remove_down_to else 0.0)
+                u = -max_removal if u < -max_removal else (max_order if u > max_order else u)
+                q = 0.0
+                removed = 0.0
+                if u >= 0.0:
+                    q = u
+                else:
+                    removed = -u if -u < x[0] else (x[0] if x[0] > 0.0 else 0.0)
+                    x[0] -= removed
+                d = sample_alias(rng, &prob[0], &alias[0], support)
+                sold = d if d < x[0] else x[0]
+                x[0] -= sold
+                total += h * x[0] + p * (d - sold) + c * q + (removal - salvage) * removed
+                if L > 1:
+                    x[0] += x[1]
+                    for k in range(1, L - 1):
+                        x[k] = x[k + 1]
+                    x[L - 1] = q
+                else:
+                    x[0] += q
+            totals[i] = total
+    return totals_arr

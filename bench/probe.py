@@ -15,6 +15,13 @@ _ROOT = os.path.join(os.path.dirname(__file__), "..")
 pyximport.install(language_level=3, setup_args={"include_dirs": [_ROOT]}, inplace=False,
                   build_dir=os.path.join(_ROOT, "build", "pyxbld"))
 
-from bench._probe import LostSalesStepper, lost_sales_rollout  # noqa: E402
+from bench._probe import (  # noqa: E402
+    LostSalesStepper,
+    dual_sourcing_rollout,
+    lost_sales_rollout,
+    perishable_rollout,
+    procurement_removal_rollout,
+)
 
-__all__ = ["LostSalesStepper", "lost_sales_rollout"]
+__all__ = ["LostSalesStepper", "dual_sourcing_rollout", "lost_sales_rollout", "perishable_rollout",
+           "procurement_removal_rollout"]

@@ -27,6 +27,69 @@ def _config(**kwargs) -> LostSalesConfig:
 # === Determinism and vectorisation ===
 
 
+@pytest.mark.parametrize("case", ["L0", "L1", "L2", "L3", "L5", "history", "replay", "mixture"])
+def test_batch_step_loop_equals_the_generic_loop(case):
+    """The kernel's own batch-step loop writes what the generic loop of hooks writes, bit for bit, every step.
+
+    Horizon 7 over 40 steps crosses several next-step autoresets; actions and demand are random.
+    """
+    kwargs = {"lead_time": int(case[1:]) if case.startswith("L") else 2, "horizon": 7, "max_order": 12}
+    if case == "history":
+        kwargs.update(history=3, action_type="continuous")
+    if case == "mixture":
+        kwargs["demand"] = ProductMixture([Poisson(2.0), Geometric(0.3), DiscreteUniform(0, 6)])
+    config = _config(**kwargs)
+    rng = np.random.default_rng(3)
+    path = rng.integers(0, 9, size=(5, 7)).astype(np.float64) + 0.25
+    actions = rng.integers(0, 13, size=(40, 5, 1)).astype(np.float64)
+    if case == "history":
+        actions = np.minimum(actions + 0.5, 12.0)  # fractional orders within [0, max_order]
+    runs = []
+    for generic in (False, True):
+        buf = config.bind(5)
+        if case == "replay":
+            buf.kernel.set_demand_path(path)
+        buf.reset(seed=9)
+        seen = []
+        for a in actions:
+            buf.actions[:] = a
+            assert (buf.kernel.step_generic() if generic else buf.kernel.step()) == -1
+            seen.append([np.array(b, copy=True) for b in (buf.obs, buf.rewards, buf.terminated, buf.truncated,
+                                                           buf.parts, buf.parts_t)])
+        runs.append((seen, buf.kernel.get_state()))
+    (fast, fast_state), (generic, generic_state) = runs
+    for step, (a, b) in enumerate(zip(fast, generic, strict=True)):
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y, err_msg=f"step {step}")
+    assert fast_state.keys() == generic_state.keys()
+    for name in fast_state:
+        np.testing.assert_array_equal(fast_state[name], generic_state[name], err_msg=name)
+
+
+def test_vector_env_fast_and_general_action_paths_agree():
+    """int64 arrays take the compiled copy, other dtypes, shapes and lists the general one: the same steps."""
+    runs = []
+    for convert in (lambda a: a, lambda a: a.astype(np.int32), lambda a: a.reshape(-1, 1), lambda a: a.tolist()):
+        venv = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode="vector_entry_point", copy=False, horizon=5)
+        venv.reset(seed=1)
+        rng = np.random.default_rng(0)
+        seen = []
+        for _ in range(12):
+            obs, reward, *_ = venv.step(convert(rng.integers(0, 10, size=4)))
+            seen.append((obs.copy(), reward.copy()))
+        runs.append(seen)
+    for other in runs[1:]:
+        for (o1, r1), (o2, r2) in zip(runs[0], other, strict=True):
+            np.testing.assert_array_equal(o1, o2)
+            np.testing.assert_array_equal(r1, r2)
+    venv = gym.make_vec(ENV_ID, num_envs=2, vectorization_mode="vector_entry_point", copy=False)
+    venv.reset(seed=0)
+    with pytest.raises(ValueError, match=r"Invalid action for env 1 .*: np.int64\(-1\) is outside"):
+        venv.step(np.array([3, -1]))
+    with pytest.raises(ValueError, match="did you pass the policy's logits"):
+        venv.step(np.array([3.0, 1.0]))
+
+
 def test_vector_env_next_step_autoreset():
     venv = LostSalesVectorEnv(num_envs=2, lead_time=1, horizon=2, initial_state=[3])
     venv.reset(seed=0)

@@ -10,6 +10,8 @@ from invgym.core._demand cimport sample_alias
 cdef enum:
     TABLE_UNSUPPORTED = -2  # table_rollout's answer when the scenario has no loop of its own for the table
     TABLE_MISSING = -32768  # a compact (int16) table's mark for a state without a decision (NaN in the table)
+    STEP_UNSUPPORTED = -2  # step_envs's answer when the scenario has no batch-step loop of its own for the case
+    STEP_SLOW = -3  # step_actions's answer for actions its fast path does not take (nothing copied or moved)
 
 
 cdef class BatchKernel:
@@ -64,10 +66,16 @@ cdef class BatchKernel:
                                   const int64_t* dims, const int64_t* strides, Py_ssize_t nd,
                                   double position_bound, double discount, int64_t periods, int64_t warmup,
                                   double* totals, int64_t* state, int* reason) noexcept nogil
+    # A scenario's own loop over every env for one batch step (the actions already checked), with the numbers
+    # of the generic loop in ``_advance``; returns the envs that finished (same-step), or STEP_UNSUPPORTED (the
+    # base's answer) for the generic loop to run instead.
+    cdef Py_ssize_t step_envs(self) noexcept nogil
 
     # === Shared helpers ===
     @cython.final
     cdef void start_episode(self, Py_ssize_t i) noexcept nogil
+    @cython.final
+    cdef void restart_env(self, Py_ssize_t i) noexcept nogil
 
 
 @cython.boundscheck(False)

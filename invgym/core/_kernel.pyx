@@ -8,7 +8,12 @@ from libc.math cimport INFINITY, isfinite
 
 from invgym.core._rng cimport rng_below, rng_seed
 
+cimport numpy as cnp
 import numpy as np
+
+cnp.import_array()
+
+STEP_SLOW_ANSWER = STEP_SLOW  # step_actions's answer for actions its fast path does not take, for Python callers
 
 
 # === Types and constants ===
@@ -155,6 +160,21 @@ cdef class BatchKernel:
             self.product[i] = rng_below(&self.rng[i, 0], self.alias_prob.shape[0])
         self.reset_env(i)
 
+    @cython.final
+    cdef void restart_env(self, Py_ssize_t i) noexcept nogil:
+        # A new episode in env i as a reset or a next-step autoreset leaves it: observed, reward, flags and
+        # parts zero.
+        cdef Py_ssize_t j
+        self.start_episode(i)
+        self.write_obs(i, &self.obs[i, 0])
+        self.rewards[i] = 0.0
+        self.terminated[i] = 0
+        self.truncated[i] = 0
+        for j in range(self.num_parts):
+            self.parts[i, j] = 0.0
+            if self.has_parts_t:
+                self.parts_t[j, i] = 0.0
+
     # === Scenario hooks (the base class refuses to be instantiated, so these are never run) ===
 
     cdef void reset_env(self, Py_ssize_t i) noexcept nogil:
@@ -172,24 +192,19 @@ cdef class BatchKernel:
                                   double* totals, int64_t* state, int* reason) noexcept nogil:
         return TABLE_UNSUPPORTED
 
+    cdef Py_ssize_t step_envs(self) noexcept nogil:
+        return STEP_UNSUPPORTED
+
     # === Reset ===
 
     def reset(self, seeds=None):
         """Start a new episode in every env (re-seeding first when ``seeds`` is given) and write observations."""
-        cdef Py_ssize_t i, j
+        cdef Py_ssize_t i
         self._check_ready(self.horizon)
         if seeds is not None:
             self.seed(seeds)
         for i in range(self.num_envs):
-            self.start_episode(i)
-            self.write_obs(i, &self.obs[i, 0])
-            self.rewards[i] = 0.0
-            self.terminated[i] = 0
-            self.truncated[i] = 0
-            for j in range(self.num_parts):
-                self.parts[i, j] = 0.0
-                if self.has_parts_t:
-                    self.parts_t[j, i] = 0.0
+            self.restart_env(i)
 
     def _check_ready(self, int64_t periods):
         if not self.bound:
@@ -207,7 +222,48 @@ cdef class BatchKernel:
         """
         if not self.bound:
             raise RuntimeError("kernel buffers are not bound: call bind(...) before reset/step.")
-        return _advance(self)
+        return _advance(self, False)
+
+    def step_generic(self):
+        """``step`` through the generic loop of hooks even where the scenario has its own (``step_envs``): the
+        reference its own loop is tested against."""
+        if not self.bound:
+            raise RuntimeError("kernel buffers are not bound: call bind(...) before reset/step.")
+        return _advance(self, True)
+
+    def step_actions(self, actions, bint allow_float):
+        """Copy ``actions`` into the bound action buffer and step: the vector env's fast path.
+
+        Takes an aligned, C-contiguous, native-order ndarray of ``num_envs * act_dim`` int64 values (or float64
+        ones with ``allow_float``), converted as numpy's unsafe cast converts them; anything else returns
+        STEP_SLOW (-3) with nothing copied or moved, for the caller's general path. Otherwise returns what
+        ``step`` returns.
+        """
+        cdef cnp.ndarray arr
+        cdef Py_ssize_t i, size = self.num_envs * self.act_dim
+        cdef int kind
+        cdef double* out
+        cdef const int64_t* ints
+        cdef const double* floats
+        if not self.bound:
+            raise RuntimeError("kernel buffers are not bound: call bind(...) before reset/step.")
+        if not cnp.PyArray_CheckExact(actions):
+            return STEP_SLOW
+        arr = <cnp.ndarray>actions
+        kind = cnp.PyArray_TYPE(arr)
+        if (cnp.PyArray_SIZE(arr) != size or not cnp.PyArray_ISCARRAY_RO(arr)
+                or not (kind == cnp.NPY_INT64 or (allow_float and kind == cnp.NPY_FLOAT64))):
+            return STEP_SLOW
+        out = &self.actions[0, 0]
+        if kind == cnp.NPY_INT64:
+            ints = <const int64_t*>cnp.PyArray_DATA(arr)
+            for i in range(size):
+                out[i] = <double>ints[i]
+        else:
+            floats = <const double*>cnp.PyArray_DATA(arr)
+            for i in range(size):
+                out[i] = floats[i]
+        return _advance(self, False)
 
     def step_one(self, double action, tuple keys):
         """Single-env fast path: env 0 takes the scalar ``action``; return (reward, terminated, truncated, info).
@@ -233,7 +289,7 @@ cdef class BatchKernel:
         cdef Py_ssize_t k
         if not self.bound:
             raise RuntimeError("kernel buffers are not bound: call bind(...) before reset/step.")
-        if _advance(self) >= 0:
+        if _advance(self, False) >= 0:
             return None
         info = {}
         for k in range(self.num_parts):
@@ -253,8 +309,9 @@ cdef class BatchKernel:
                              fallback=fallback, projection=projection, clip=clip, compact=compact)
 
 
-cdef Py_ssize_t _advance(BatchKernel self):
-    # The one batch-step loop (a module function, so the class layout stays as declared in _kernel.pxd).
+cdef Py_ssize_t _advance(BatchKernel self, bint generic):
+    # The one batch-step loop (a module function, so the class layout stays as declared in _kernel.pxd): the
+    # scenario's own (``step_envs``) unless ``generic``, else the generic loop of hooks.
     # The per-env flags and clocks are reached through local pointers: a store through a flag (a char) may alias
     # anything, so fields read through ``self`` would be reloaded after every one of them.
     cdef Py_ssize_t i, j, n = self.num_envs, m = self.act_dim, bad = -1, done = 0
@@ -273,32 +330,34 @@ cdef Py_ssize_t _advance(BatchKernel self):
     cdef float* final_obs = NULL
     cdef double* parts = &self.parts[0, 0]
     cdef double* parts_t = &self.parts_t[0, 0] if self.has_parts_t else NULL
-    cdef double* rewards = &self.rewards[0]
     cdef bint same_step = self.same_step
     if same_step:
         finished = &self.finished[0]
         final_obs = &self.final_obs[0, 0]
     with nogil:
-        for i in range(n * m):
-            a = actions[i]
-            if not (isfinite(a) and a >= low[i % m] and a <= high[i % m]):
-                bad = i // m
+        for i in range(n):
+            for j in range(m):
+                a = actions[i * m + j]
+                if not (isfinite(a) and a >= low[j] and a <= high[j]):
+                    bad = i
+            if bad >= 0:
                 break
     if bad >= 0:
         return bad
+    if not generic:
+        with nogil:
+            done = self.step_envs()
+    else:
+        done = STEP_UNSUPPORTED
+    if done != STEP_UNSUPPORTED:
+        self.num_finished = done
+        return -1
+    done = 0
     with nogil:
         for i in range(n):
             if needs_reset[i]:
                 # Next-step autoreset (Gymnasium 1.x default): the action is ignored, the episode restarts.
-                self.start_episode(i)
-                self.write_obs(i, &obs[i * obs_dim])
-                rewards[i] = 0.0
-                terminated[i] = 0
-                truncated[i] = 0
-                for j in range(num_parts):
-                    parts[i * num_parts + j] = 0.0
-                    if parts_t != NULL:
-                        parts_t[j * n + i] = 0.0
+                self.restart_env(i)
                 continue
             terminated[i] = 0
             self.step_env(i, &actions[i * m])

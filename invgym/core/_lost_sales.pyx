@@ -7,7 +7,7 @@ from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t
 from libc.math cimport isfinite, llrint
 
 from invgym.core._demand cimport sample_alias
-from invgym.core._kernel cimport TABLE_MISSING, TABLE_UNSUPPORTED, BatchKernel, draw_demand
+from invgym.core._kernel cimport STEP_UNSUPPORTED, TABLE_MISSING, TABLE_UNSUPPORTED, BatchKernel, draw_demand
 from invgym.core._pipeline cimport push_window, shift_pipeline
 
 import numpy as np
@@ -349,6 +349,68 @@ cdef int64_t _table_env_any(EnvRun* r, int64_t L, Py_ssize_t nd, const double* f
     return _table_env(r, L, nd, flat, small, offs, dims, strides, position_bound, discount, state, reason)
 
 
+# === One batch step (the env's and the vector env's step) ===
+
+cdef inline void _step_envs(LostSalesKernel k, int64_t L) noexcept nogil:
+    # Every env of ``k`` one period on with the bound actions (next-step autoreset), writing what ``_advance``'s
+    # generic loop writes: rewards, flags, clock, parts (and by key), observation. Called with constant ``L``.
+    # Every buffer is reached through a local pointer: the flag stores (chars) may alias anything, so fields
+    # read through ``k`` would be reloaded after each.
+    cdef Py_ssize_t i, j, n = k.num_envs, obs_dim = k.obs_dim, width = L if L > 1 else 1
+    cdef Py_ssize_t num_history = k.history, hw = k.sales_history.shape[1], pw = k.alias_prob.shape[1]
+    cdef Py_ssize_t dw = k.demand_path.shape[1]
+    cdef const double* actions = &k.actions[0, 0]
+    cdef unsigned char* terminated = &k.terminated[0]
+    cdef unsigned char* truncated = &k.truncated[0]
+    cdef unsigned char* needs_reset = &k.needs_reset[0]
+    cdef int64_t* t = &k.t[0]
+    cdef int64_t horizon = k.horizon
+    cdef float* obs = &k.obs[0, 0]
+    cdef double* parts = &k.parts[0, 0]
+    cdef double* parts_t = &k.parts_t[0, 0] if k.has_parts_t else NULL
+    cdef double* rewards = &k.rewards[0]
+    cdef double* state = &k.state[0, 0]
+    cdef double* history = &k.sales_history[0, 0]
+    cdef uint64_t* rng = &k.rng[0, 0]
+    cdef const int64_t* product = &k.product[0]
+    cdef const double* prob = &k.alias_prob[0, 0]
+    cdef const int32_t* alias = &k.alias_idx[0, 0]
+    cdef const int64_t* support = &k.support[0]
+    cdef const double* path = &k.demand_path[0, 0] if k.replay else NULL
+    cdef double h = k.holding_cost, p = k.lost_sales_cost, c = k.purchase_cost, d
+    cdef double* x
+    cdef double* row
+    cdef int64_t pr
+    for i in range(n):
+        if needs_reset[i]:
+            # Next-step autoreset (Gymnasium 1.x default): the action is ignored, the episode restarts.
+            k.restart_env(i)
+            continue
+        terminated[i] = 0
+        x = &state[i * width]
+        row = &parts[i * NUM_PARTS]
+        # 4. DEMAND at the env's clock (draw_demand's two cases).
+        if path != NULL:
+            d = path[i * dw + t[i]]
+        else:
+            pr = product[i]
+            d = sample_alias(&rng[i * 4], &prob[pr * pw], &alias[pr * pw], support[pr])
+        _period(x, L, actions[i], d, h, p, c, &history[i * hw], num_history, row)
+        rewards[i] = -row[P_COST]
+        t[i] += 1
+        truncated[i] = t[i] >= horizon
+        # 2. OBSERVE (write_obs).
+        for j in range(width):
+            obs[i * obs_dim + j] = <float>x[j]
+        for j in range(num_history):
+            obs[i * obs_dim + width + j] = <float>history[i * hw + j]
+        if parts_t != NULL:
+            for j in range(NUM_PARTS):
+                parts_t[j * n + i] = row[j]
+        if truncated[i]:
+            needs_reset[i] = 1
+
+
 # === State ===
 
 @cython.final
@@ -423,6 +485,22 @@ cdef class LostSalesKernel(BatchKernel):
     cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil:
         self.period(i, action[0], self.t[i], &self.parts[i, 0], &self.state[i, 0], &self.rng[i, 0])
         self.rewards[i] = -self.parts[i, P_COST]
+
+    cdef Py_ssize_t step_envs(self) noexcept nogil:
+        # The batch step of ``_advance`` (next-step autoreset) as one loop of this kernel, with the buffers in
+        # locals and the period inlined: the generic loop's numbers, env by env. Same-step autoreset runs the
+        # generic loop.
+        if self.same_step:
+            return STEP_UNSUPPORTED
+        if self.lead_time == 1:
+            _step_envs(self, 1)
+        elif self.lead_time == 2:
+            _step_envs(self, 2)
+        elif self.lead_time == 3:
+            _step_envs(self, 3)
+        else:
+            _step_envs(self, self.lead_time)
+        return 0
 
     cdef Py_ssize_t table_rollout(self, const double* flat, const int16_t* small, const int64_t* offs,
                                   const int64_t* dims, const int64_t* strides, Py_ssize_t nd,

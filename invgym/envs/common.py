@@ -20,6 +20,7 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from invgym.core._kernel import STEP_SLOW_ANSWER as _STEP_SLOW
 from invgym.parameters import Computed, Param, arguments_table, validation_order
 from invgym.scenarios import scenario_of
 from invgym.validation import check_choice, check_int
@@ -600,6 +601,8 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         self.kernel = self._buf.kernel
         self._discrete = config.action_type == "discrete"
         self._kinds = "iu" if self._discrete else "iuf"
+        self._fast = self._offset is None  # the compiled fast path of step() adds no offset
+        self._floats = not self._discrete
         self._keys = type(config).parts
         self._all = np.ones(self.num_envs, dtype=np.bool_)
         self._all.flags.writeable = False
@@ -617,6 +620,7 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         self._act_view = buf.actions.reshape(self._act_shape)
         self._info_views = dict(zip(self._keys, buf.parts_t, strict=True))
         self._info_views.update(self._masks)
+        self._returned = (buf.obs, buf.rewards, buf.terminated, buf.truncated, self._info_views)  # copy=False
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         """Reset every env; an int ``seed`` gives env i the seed ``seed + i``, a list gives each its own."""
@@ -646,25 +650,31 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         With ``copy=False`` the arrays returned (and ``info``'s) are the env's own buffers, overwritten by the
         next step: nothing is allocated per step. With ``copy=True`` (the default) they are fresh copies.
         """
-        arr = actions if type(actions) is np.ndarray else np.asarray(actions)
-        if arr.shape != self._act_shape or arr.dtype.kind not in self._kinds:
-            arr = self._checked_actions(arr)
-        np.copyto(self._act_view, arr, casting="unsafe")
-        if self._offset is not None:  # indices from 0 -> the scenario's signed orders
-            self._buf.actions += self._offset
-        bad = self.kernel.step()
+        # Fast path: an int64 (or, continuous, float64) array of the right size, no offset to add, copied and
+        # stepped in one compiled call; anything else (other dtypes, lists, a wrong size) takes the general path.
+        bad = self.kernel.step_actions(actions, self._floats) if self._fast else _STEP_SLOW
+        if bad == _STEP_SLOW:
+            arr = actions if type(actions) is np.ndarray else np.asarray(actions)
+            if arr.shape != self._act_shape or arr.dtype.kind not in self._kinds:
+                arr = self._checked_actions(arr)
+            np.copyto(self._act_view, arr, casting="unsafe")
+            if self._offset is not None:  # indices from 0 -> the scenario's signed orders
+                self._buf.actions += self._offset
+            bad = self.kernel.step()
         if bad >= 0:
+            arr = np.asarray(actions).reshape(self._act_shape)
             raise ValueError(
                 f"Invalid action for env {bad} of {type(self).__name__}: {arr[bad]!r} is outside "
                 f"{self.single_action_space}."
             )
-        buf = self._buf
         if self._histories is not None:
             self._record()
         if not self.copy:
             if self.kernel.num_finished:
+                buf = self._buf
                 return buf.obs, buf.rewards, buf.terminated, buf.truncated, self._final_info(dict(self._info_views))
-            return buf.obs, buf.rewards, buf.terminated, buf.truncated, self._info_views
+            return self._returned
+        buf = self._buf
         info = dict(zip(self._keys, buf.parts_t.copy(), strict=True))  # one copy; each key is a row of it
         info.update(self._masks)
         if self.kernel.num_finished:
