@@ -21,8 +21,8 @@ from typing import Any
 from invgym.leaderboard._io import canonical_json, read_json, sha256_bytes
 from invgym.leaderboard.scoring import score_entry
 
-__all__ = ["SCHEMA", "build_document", "check_document", "code_fingerprint", "content_hash", "environment_info",
-           "validate_name"]
+__all__ = ["SCHEMA", "agents_fingerprint", "build_document", "check_document", "code_fingerprint", "content_hash",
+           "environment_info", "validate_name"]
 
 SCHEMA = Path(__file__).resolve().parent / "schema.json"
 SCHEMA_VERSION = 2  # 2: ok rows carry env_costs (per-seed costs); aggregates lost the hand-made IQM gap
@@ -93,6 +93,7 @@ def environment_info() -> dict[str, Any]:
     return {
         "invgym": invgym.__version__,
         "git_commit": git_commit(),
+        "agents_code": agents_fingerprint(),  # invgym.agents' files: what a learned entry's policy runs
         "python": platform.python_version(),
         "numpy": _version("numpy"),
         "gymnasium": _version("gymnasium"),
@@ -107,23 +108,39 @@ def environment_info() -> dict[str, Any]:
     }
 
 
-def code_fingerprint() -> str:
-    """sha256 over the source and compiled files of invgym and its baselines (what a result depends on).
-
-    Partial results carry it, so a run resumed after the code changed evaluates again instead of mixing
-    results from two versions of a kernel.
-    """
+def _fingerprint(packages: tuple[str, ...]) -> str:
+    """sha256 over the source and compiled files of the named packages (found, not imported)."""
     import hashlib
-    import importlib
+    import importlib.util
 
     digest = hashlib.sha256()
-    for package in ("invgym", "invgym.baselines", "invgym.leaderboard"):
-        for root in importlib.import_module(package).__path__:
+    for package in packages:
+        spec = importlib.util.find_spec(package)
+        for root in (spec.submodule_search_locations or []) if spec is not None else []:
             for path in sorted(Path(root).rglob("*")):
                 if path.suffix in (".py", ".pyx", ".pxd", ".so") and "__pycache__" not in path.parts:
                     digest.update(f"{path.relative_to(root)}\0".encode())
                     digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def code_fingerprint() -> str:
+    """sha256 over the source and compiled files of invgym and its baselines (what a baseline's result depends on).
+
+    Partial results carry it, so a run resumed after the code changed evaluates again instead of mixing
+    results from two versions of a kernel. It leaves ``invgym.agents`` out (see :func:`agents_fingerprint`), so a
+    change to the learning agents does not re-run the baselines.
+    """
+    return _fingerprint(("invgym", "invgym.baselines", "invgym.leaderboard"))
+
+
+def agents_fingerprint() -> str:
+    """sha256 over the files of ``invgym.agents`` (``agents/``): the learned entries' code (their agent.py loads it).
+
+    A submission's partial results carry it besides :func:`code_fingerprint` (a resumed run re-evaluates them
+    after the agents' code changed), and every result file records it as ``environment.agents_code``.
+    """
+    return _fingerprint(("invgym.agents",))
 
 
 def content_hash(document: dict[str, Any]) -> str:

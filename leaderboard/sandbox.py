@@ -54,7 +54,7 @@ __all__ = ["DEFAULT_MEMORY_MB", "MODE_ENV", "AgentProcessError", "SandboxedPolic
            "sandbox_mode"]
 
 DEFAULT_MEMORY_MB = 4096
-MODE_ENV = "INVGYM_SANDBOX"  # "process" forces the weakest mode (benchmarks, debugging); never a stronger one
+MODE_ENV = "INVGYM_SANDBOX"  # chooses a mode this machine allows (see sandbox_mode); never one it does not
 
 # The reply header: kind (b"A" actions, b"E" error), dtype code, ndim, then four dims; 48 bytes.
 _HEADER = struct.Struct("<cc6xq4q")
@@ -93,36 +93,56 @@ def _probe(command: list[str]) -> bool:
         return False
 
 
-_MODE: str | None = None
+_MODES = ("namespaces", "user-namespaces", "process")  # strongest first
+_WORKS: dict[str, bool] = {}  # the probe's answer per mode, cached for this process
+_PROBED_ENV = "INVGYM_SANDBOX_PROBED"  # how a parent passes its answer on to its worker processes
 _NS_FLAGS = ["--pid", "--fork", "--mount", "--mount-proc", "--net", "--kill-child"]
 
 
-def sandbox_mode() -> str:
-    """The strongest jail this machine allows: "namespaces", "user-namespaces" or "process" (see the module doc).
+def _works(mode: str) -> bool:
+    """Whether a probe process really sets this mode's jail up here (cached)."""
+    if mode == "process":
+        return True
+    if mode not in _WORKS:
+        ok = False
+        if (sys.platform.startswith("linux") and shutil.which("unshare")
+                and (mode != "namespaces" or os.geteuid() == 0)):
+            workdir = tempfile.mkdtemp(prefix="invgym-probe-")
+            try:
+                ok = _probe([*_launcher(mode), sys.executable, "-I", "-m", "invgym.leaderboard.sandbox", "--probe",
+                             mode, workdir])
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+        _WORKS[mode] = ok
+    return _WORKS[mode]
 
-    A mode counts only if a probe process really sets its jail up (namespaces, read-only mounts, dropped
-    capabilities); the answer is cached, and passed to worker processes in ``INVGYM_SANDBOX``. Setting that
-    variable to "process" forces the weakest mode (benchmarks, debugging).
+
+def sandbox_mode() -> str:
+    """The jail agents run in: "namespaces", "user-namespaces" or "process" (see the module doc).
+
+    By default the strongest this machine allows: a mode counts only if a probe process really sets its jail up
+    (namespaces, read-only mounts, dropped capabilities); the answer is cached, and the engine passes it on to
+    its worker processes. ``INVGYM_SANDBOX`` set to a mode chooses that mode instead, if this machine allows it
+    (a weaker jail for benchmarks or debugging, or ``user-namespaces`` as root to try the unprivileged jail).
+
+    Raises:
+        ValueError: ``INVGYM_SANDBOX`` names no mode, or a mode this machine does not allow (it never makes the
+            jail stronger than the probe found possible).
     """
-    global _MODE
-    forced = os.environ.get(MODE_ENV)
-    if forced in ("namespaces", "user-namespaces", "process"):
+    probed = os.environ.get(_PROBED_ENV)
+    if probed in _MODES:
+        return probed
+    forced = os.environ.get(MODE_ENV, "")
+    if forced:
+        if forced not in _MODES:
+            raise ValueError(f"The {MODE_ENV} environment variable must be one of {list(_MODES)} or unset. "
+                             f"Got {forced!r} instead.")
+        if not _works(forced):
+            allowed = [mode for mode in _MODES if _works(mode)]
+            raise ValueError(f"The {MODE_ENV} environment variable must name a jail this machine allows, one of "
+                             f"{allowed}. Got {forced!r} instead (its probe failed).")
         return forced
-    if _MODE is None:
-        _MODE = "process"
-        if sys.platform.startswith("linux") and shutil.which("unshare"):
-            candidates = (["namespaces"] if os.geteuid() == 0 else []) + ["user-namespaces"]
-            for mode in candidates:
-                workdir = tempfile.mkdtemp(prefix="invgym-probe-")
-                try:
-                    ok = _probe([*_launcher(mode), sys.executable, "-I", "-m", "invgym.leaderboard.sandbox",
-                                 "--probe", mode, workdir])
-                finally:
-                    shutil.rmtree(workdir, ignore_errors=True)
-                if ok:
-                    _MODE = mode
-                    break
-    return _MODE
+    return next(mode for mode in _MODES if _works(mode))
 
 
 def _launcher(mode: str) -> list[str]:
@@ -539,9 +559,12 @@ def _child_main() -> None:  # noqa: C901 - one straight sequence: read, jail, li
 
         policy = build_policy(init["agent"], init["env"], decode_kwargs(init["kwargs"]), quick=init["quick"],
                               instance=init["instance"])
+        from invgym.envs.common import config_of
         from invgym.evaluate import policy_actions
 
-        act = policy_actions(policy)
+        # With the instance's config, an SB3 model trained on the env (discrete actions as indices from 0)
+        # gets the env's offset added back, as invgym.evaluate does for it in-process.
+        act = policy_actions(policy, config_of(init["env"], **decode_kwargs(init["kwargs"])))
     except BaseException as exc:
         _reply_error(rep, _describe(exc))
         return

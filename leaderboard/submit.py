@@ -13,6 +13,7 @@ from invgym.leaderboard._io import atomic_write_json
 from invgym.leaderboard.agents import AgentSpec, parse_agent
 from invgym.leaderboard.engine import DEFAULT_TIMEOUT, PartialStore, make_task, run_tasks
 from invgym.leaderboard.record import (
+    agents_fingerprint,
     build_document,
     check_document,
     code_fingerprint,
@@ -87,12 +88,17 @@ def evaluate_entries(entries: list[tuple[str, str, AgentSpec]], suite: Suite, *,
     tasks: list[dict[str, Any]] = []
     owners: list[int] = []
     code = code_fingerprint()
+    agents_code = None
     for k, (name, _, spec) in enumerate(entries):
         agent = {**spec.as_dict(), "path": spec.path}
+        if agent["kind"] != "baseline" and agents_code is None:
+            agents_code = agents_fingerprint()
+        # A submission may run invgym.agents (every learned entry does): its partial results depend on it too.
+        task_code = code if agent["kind"] == "baseline" else f"{code}+agents:{agents_code}"
         for inst in instances:
             if include is not None and not include(name, inst):
                 continue
-            tasks.append(make_task(agent, inst, suite.protocol(inst, quick), quick, entry=name, code=code))
+            tasks.append(make_task(agent, inst, suite.protocol(inst, quick), quick, entry=name, code=task_code))
             owners.append(k)
     root = Path(root) if root else output_root(None, quick)
     store = _EntryStores(root / "runs")

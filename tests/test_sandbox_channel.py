@@ -67,3 +67,27 @@ def test_the_returned_actions_are_a_copy_the_agent_cannot_rewrite(tmp_path):
         first = policy(np.full((4, 2), 2, dtype=np.float32))
         policy(np.full((4, 2), 3, dtype=np.float32))  # the agent writes 3s into the same block
         assert first.tolist() == [2] * 4
+
+
+def test_an_sb3_model_on_a_signed_action_space_acts_in_the_sandbox_as_in_process(tmp_path):
+    # ProcurementRemoval's orders are Discrete(29, start=-14); the env (and SB3) see indices 0..28. In-process,
+    # invgym.evaluate adds the offset back to an SB3 model's indices; the sandbox must do the same.
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    import invgym
+    from invgym.leaderboard.agents import sha256_artifact
+
+    env_id = "invgym/ProcurementRemoval-v0"
+    model = PPO("MlpPolicy", gym.make(env_id), seed=0, device="cpu")
+    path = tmp_path / "ppo.zip"
+    model.save(path)
+    spec = {"kind": "sb3", "spec": str(path), "algo": "PPO", "sha256": sha256_artifact(path), "path": str(path)}
+    obs = np.arange(8, dtype=np.float32).reshape(8, 1) * 5
+    with SandboxedPolicy(spec, env_id, {}, num_envs=8, obs_dim=1, act_dim=1) as policy:
+        actions = policy(obs)
+        assert np.asarray(actions).reshape(-1).tolist() == (model.predict(obs, deterministic=True)[0] - 14).tolist()
+        jailed = invgym.evaluate(policy, env_id, num_envs=8, periods=30, warmup=0, seed=3)
+    direct = invgym.evaluate(model, env_id, num_envs=8, periods=30, warmup=0, seed=3)
+    assert jailed.average_cost == direct.average_cost
+    assert jailed.per_env_cost.tolist() == direct.per_env_cost.tolist()
