@@ -254,6 +254,25 @@ def test_interval_estimates_are_rliable_stratified_bootstrap_cis():
     assert est["overall"]["mean_score"][0] == pytest.approx((55.0 + (80.0 + SCORE_FLOOR) / 2) / 2, abs=0.1)
 
 
+def test_the_vectorised_bootstrap_trims_and_resamples_like_the_one_entry_loop():
+    from invgym.leaderboard.scoring import _stratified_bootstrap, _trimmed_means
+
+    rng = np.random.default_rng(0)
+    for width in range(1, 12):
+        rows = rng.standard_normal((5, width))
+        assert _trimmed_means(rows).tolist() == pytest.approx([trimmed_mean(r) for r in rows], rel=1e-12)
+    # one instance of 50 envs, scores 100 (naive - cost) / (naive - reference) with reference 0, naive 10
+    costs = rng.uniform(1.0, 4.0, size=(50, 1))
+    score = 100 * (10 - costs.mean()) / 10
+    args = ([costs], [np.array([0])], [np.array([0.0])], [np.array([10.0])], np.zeros(1), [np.array([True])])
+    low, high = _stratified_bootstrap(*args, reps=4000, seed=1)
+    # a resample's mean lies in [1, 4], so its score in [60, 90]; the interval holds the point score
+    assert 60.0 <= low[0] < score < high[0] <= 90.0 and high[0] - low[0] < 5.0
+    again, other = _stratified_bootstrap(*args, reps=4000, seed=1), _stratified_bootstrap(*args, reps=4000, seed=2)
+    assert [low.tolist(), high.tolist()] == [a.tolist() for a in again]  # a fixed seed: the same board every time
+    assert [low.tolist(), high.tolist()] != [a.tolist() for a in other]
+
+
 # === run --quick: every built-in baseline, the published heuristic costs, the board ===
 
 
