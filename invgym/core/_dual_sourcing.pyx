@@ -5,8 +5,9 @@
 
 cimport cython
 from libc.math cimport fmax, fmin
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
+from invgym.core._demand cimport sample_alias
 from invgym.core._kernel cimport BatchKernel, draw_demand
 from invgym.core._pipeline cimport shift_pipeline
 
@@ -42,11 +43,67 @@ cdef enum:
     SINGLE_INDEX = 2
     CAPPED_DUAL_INDEX = 3
     TAILORED_BASE_SURGE = 4
+    MAX_WIDTH = 128  # the longest state row the rollout keeps in locals (the env allows l_r + l_e - 1 <= 99)
 
 
 cdef inline double clip(double q, double high) noexcept nogil:
     # An order is clipped to the action space [0, high] of its source (branch-free: fmax/fmin).
     return fmin(fmax(q, 0.0), high)
+
+
+# === One period (the dynamics, written once: the env's step and the compiled rollout call it) ===
+
+cdef inline void _period(double* x, int64_t lr, int64_t le, Py_ssize_t e0, double q_r, double q_e, double d,
+                         bint lost_sales, double h, double b, double c_r, double c_e, double* out) noexcept nogil:
+    # One period of one env: state row ``x`` ([net, regular pipeline, expedited pipeline]), orders (q_r, q_e),
+    # demand d; the period's parts go to ``out``. Every scalar is an argument, so an inlined call keeps them in
+    # registers.
+    cdef double lost = 0.0, sold, arriving
+    # 3. ORDER: both orders are placed; with l_e = 0 the expedited one is on hand at once and serves
+    #    this period's demand (Veeraraghavan & Scheller-Wolf 2008).
+    if le == 0:
+        x[0] += q_e
+    # 5. FULFILMENT: demand is backlogged (net inventory may fall below zero), or with lost sales met
+    #    from stock on hand only and the excess lost.
+    if lost_sales:
+        sold = fmin(d, x[0])
+        lost = d - sold
+        x[0] -= sold
+    else:
+        x[0] -= d
+    # 6. COSTS on the end-of-period state, purchases charged when ordered (Gijsbrechts et al. 2022,
+    #    Sec. 6.2): h * on-hand + b * (backlog + lost) + c_r * q_r + c_e * q_e.
+    out[P_HOLDING] = fmax(x[0], 0.0)
+    out[P_BACKORDER] = fmax(-x[0], 0.0)
+    out[P_LOST] = lost
+    out[P_DEMAND] = d
+    out[P_ORDER_REGULAR] = q_r
+    out[P_ORDER_EXPEDITED] = q_e
+    out[P_COST] = h * out[P_HOLDING] + b * (out[P_BACKORDER] + lost) + c_r * q_r + c_e * q_e
+    # 1. ARRIVAL (start of period t+1): the regular order placed in t+1-l_r and the expedited order placed
+    #    in t+1-l_e arrive (backlog is served first, as net inventory); both pipelines shift by one.
+    arriving = shift_pipeline(&x[1], lr - 1, q_r)
+    if le >= 1:
+        arriving += shift_pipeline(&x[e0], le - 1, q_e)
+    x[0] += arriving
+
+
+cdef inline void _positions(const double* x, int64_t le, Py_ssize_t e0, Py_ssize_t width, double* expedited,
+                            double* full) noexcept nogil:
+    # The expedited inventory position (net inventory plus every order arriving within l_e periods, i.e.
+    # the expedited pipeline and the l_e oldest regular orders) and the full inventory position (net plus
+    # every outstanding order), before this period's orders (Veeraraghavan & Scheller-Wolf 2008).
+    cdef Py_ssize_t k
+    cdef double ipe = x[0], ip
+    for k in range(e0, width):
+        ipe += x[k]
+    for k in range(1, 1 + le):
+        ipe += x[k]
+    ip = ipe
+    for k in range(1 + le, e0):
+        ip += x[k]
+    expedited[0] = ipe
+    full[0] = ip
 
 
 # === State ===
@@ -120,40 +177,11 @@ cdef class DualSourcingKernel(BatchKernel):
 
     cdef inline void period(self, Py_ssize_t i, double q_r, double q_e, int64_t t, double* out) noexcept nogil:
         """One period of env i with orders (q_r, q_e) in its period t; writes the parts row to ``out``."""
-        cdef double* x = &self.state[i, 0]
-        cdef Py_ssize_t k
-        cdef int64_t lr = self.regular_lead_time, le = self.expedited_lead_time
-        cdef double d, lost = 0.0, sold, arriving
-        # 3. ORDER: both orders are placed; with l_e = 0 the expedited one is on hand at once and serves
-        #    this period's demand (Veeraraghavan & Scheller-Wolf 2008).
-        if le == 0:
-            x[0] += q_e
         # 4. DEMAND: sampled from env i's product, or replayed from the demand path.
-        d = draw_demand(self, i, t, &self.rng[i, 0])
-        # 5. FULFILMENT: demand is backlogged (net inventory may fall below zero), or with lost sales met
-        #    from stock on hand only and the excess lost.
-        if self.lost_sales:
-            sold = fmin(d, x[0])
-            lost = d - sold
-            x[0] -= sold
-        else:
-            x[0] -= d
-        # 6. COSTS on the end-of-period state, purchases charged when ordered (Gijsbrechts et al. 2022,
-        #    Sec. 6.2): h * on-hand + b * (backlog + lost) + c_r * q_r + c_e * q_e.
-        out[P_HOLDING] = fmax(x[0], 0.0)
-        out[P_BACKORDER] = fmax(-x[0], 0.0)
-        out[P_LOST] = lost
-        out[P_DEMAND] = d
-        out[P_ORDER_REGULAR] = q_r
-        out[P_ORDER_EXPEDITED] = q_e
-        out[P_COST] = (self.holding_cost * out[P_HOLDING] + self.backorder_cost * (out[P_BACKORDER] + lost)
-                       + self.regular_cost * q_r + self.expedited_cost * q_e)
-        # 1. ARRIVAL (start of period t+1): the regular order placed in t+1-l_r and the expedited order placed
-        #    in t+1-l_e arrive (backlog is served first, as net inventory); both pipelines shift by one.
-        arriving = shift_pipeline(&x[1], lr - 1, q_r)
-        if le >= 1:
-            arriving += shift_pipeline(&x[self.e0], le - 1, q_e)
-        x[0] += arriving
+        cdef double d = draw_demand(self, i, t, &self.rng[i, 0])
+        _period(&self.state[i, 0], self.regular_lead_time, self.expedited_lead_time, self.e0, q_r, q_e, d,
+                self.lost_sales, self.holding_cost, self.backorder_cost, self.regular_cost, self.expedited_cost,
+                out)
 
     cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil:
         self.period(i, action[0], action[1], self.t[i], &self.parts[i, 0])
@@ -161,29 +189,12 @@ cdef class DualSourcingKernel(BatchKernel):
 
     # === Rollout ===
 
-    cdef inline void positions(self, Py_ssize_t i, double* expedited, double* full) noexcept nogil:
-        # The expedited inventory position (net inventory plus every order arriving within l_e periods, i.e.
-        # the expedited pipeline and the l_e oldest regular orders) and the full inventory position (net plus
-        # every outstanding order), before this period's orders (Veeraraghavan & Scheller-Wolf 2008).
-        cdef Py_ssize_t k
-        cdef double* x = &self.state[i, 0]
-        cdef double ipe = x[0], ip
-        for k in range(self.e0, self.width):
-            ipe += x[k]
-        for k in range(1, 1 + self.expedited_lead_time):
-            ipe += x[k]
-        ip = ipe
-        for k in range(1 + self.expedited_lead_time, self.e0):
-            ip += x[k]
-        expedited[0] = ipe
-        full[0] = ip
-
     def rollout(self, str policy, params, int64_t periods, int64_t warmup=0):
         """Run a fixed policy in every env for ``warmup + periods`` periods without leaving compiled code.
 
         The run continues from the current state (call ``reset`` first) and ignores the horizon. Orders are
         clipped to the action space ``[0, max_order]`` of each source. With IPe the expedited inventory
-        position and IP the full inventory position before ordering (see ``positions``):
+        position and IP the full inventory position before ordering (see ``_positions``):
 
         - "constant" (q_r, q_e): fixed orders every period.
         - "dual_index" (S_e, S_r): q_e = (S_e - IPe)^+, then q_r = (S_r - IP - q_e)^+ (Veeraraghavan &
@@ -219,36 +230,69 @@ cdef class DualSourcingKernel(BatchKernel):
             raise ValueError(f"periods and warmup must be >= 0. Got {periods} and {warmup} instead.")
         if self.replay and self.demand_periods < periods + warmup:
             raise ValueError(f"the demand path has {self.demand_periods} periods; {periods + warmup} are needed.")
+        if self.width > MAX_WIDTH:
+            raise ValueError(f"rollout supports state rows up to {MAX_WIDTH}. Got {self.width} instead.")
         totals_arr = np.zeros((self.num_envs, NUM_PARTS), dtype=np.float64)
         cdef double[:, ::1] totals = totals_arr
         cdef double row[NUM_PARTS]
-        cdef double q_r, q_e, ipe, ip
-        cdef Py_ssize_t i, k
-        cdef int64_t s
+        cdef double acc[NUM_PARTS]
+        cdef double x[MAX_WIDTH]
+        cdef uint64_t rng[4]
+        cdef double q_r, q_e, ipe, ip, d
+        cdef Py_ssize_t i, k, width = self.width, e0 = self.e0
+        cdef int64_t s, pr, lr = self.regular_lead_time, le = self.expedited_lead_time
+        # The env's fields in locals for its whole run (its state row and stream copied in, written back at the
+        # end): stores into the parts row cannot make the compiler re-read them every period.
+        cdef bint lost_sales = self.lost_sales, replay = self.replay
+        cdef double h = self.holding_cost, b = self.backorder_cost, c_r = self.regular_cost
+        cdef double c_e = self.expedited_cost, max_r = self.max_regular, max_e = self.max_expedited
+        cdef const double* path
+        cdef const double* prob
+        cdef const int32_t* alias
+        cdef int64_t support
         with nogil:
             for i in range(self.num_envs):
+                for k in range(width):
+                    x[k] = self.state[i, k]
+                for k in range(4):
+                    rng[k] = self.rng[i, k]
+                for k in range(NUM_PARTS):
+                    acc[k] = 0.0
+                pr = self.product[i]
+                path = &self.demand_path[i, 0] if replay else NULL
+                prob = &self.alias_prob[pr, 0]
+                alias = &self.alias_idx[pr, 0]
+                support = self.support[pr]
                 for s in range(warmup + periods):
                     # 3. ORDER by the fixed policy, from the inventory positions before ordering.
                     # The expedited order is clipped first, so that the regular order sees what was ordered.
                     if kind == CONSTANT:
-                        q_e = clip(theta[i, 1], self.max_expedited)
-                        q_r = clip(theta[i, 0], self.max_regular)
+                        q_e = clip(theta[i, 1], max_e)
+                        q_r = clip(theta[i, 0], max_r)
                     else:
-                        self.positions(i, &ipe, &ip)
+                        _positions(x, le, e0, width, &ipe, &ip)
                         if kind == DUAL_INDEX:
-                            q_e = clip(theta[i, 0] - ipe, self.max_expedited)
-                            q_r = clip(theta[i, 1] - ip - q_e, self.max_regular)
+                            q_e = clip(theta[i, 0] - ipe, max_e)
+                            q_r = clip(theta[i, 1] - ip - q_e, max_r)
                         elif kind == SINGLE_INDEX:
-                            q_e = clip(theta[i, 0] - ip, self.max_expedited)
-                            q_r = clip(theta[i, 1] - ip - q_e, self.max_regular)
+                            q_e = clip(theta[i, 0] - ip, max_e)
+                            q_r = clip(theta[i, 1] - ip - q_e, max_r)
                         elif kind == CAPPED_DUAL_INDEX:
-                            q_e = clip(theta[i, 0] - ipe, self.max_expedited)
-                            q_r = clip(theta[i, 1] - ip - q_e, fmin(theta[i, 2], self.max_regular))
+                            q_e = clip(theta[i, 0] - ipe, max_e)
+                            q_r = clip(theta[i, 1] - ip - q_e, fmin(theta[i, 2], max_r))
                         else:
-                            q_e = clip(theta[i, 1] - ipe, self.max_expedited)
-                            q_r = clip(theta[i, 0], self.max_regular)
-                    self.period(i, q_r, q_e, s, row)
+                            q_e = clip(theta[i, 1] - ipe, max_e)
+                            q_r = clip(theta[i, 0], max_r)
+                    # 4. DEMAND (draw_demand's two cases, at period s of the run).
+                    d = path[s] if path != NULL else sample_alias(rng, prob, alias, support)
+                    _period(x, lr, le, e0, q_r, q_e, d, lost_sales, h, b, c_r, c_e, row)
                     if s >= warmup:
                         for k in range(NUM_PARTS):
-                            totals[i, k] += row[k]
+                            acc[k] += row[k]
+                for k in range(width):
+                    self.state[i, k] = x[k]
+                for k in range(4):
+                    self.rng[i, k] = rng[k]
+                for k in range(NUM_PARTS):
+                    totals[i, k] = acc[k]
         return {name: totals_arr[:, k] for k, name in enumerate(PARTS)}

@@ -3,7 +3,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 
 cimport cython
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 from invgym.core._demand cimport sample_alias
 from invgym.core._kernel cimport BatchKernel, draw_demand
@@ -40,6 +40,58 @@ cdef enum:
     CONSTANT = 0
     INTERVAL = 1
     PHASED_INTERVAL = 2
+    MAX_WIDTH = 64  # the longest state row the rollout keeps in locals (the env allows lead times up to 50)
+
+
+# === One period (the dynamics, written once: the env's step and the compiled rollout call it) ===
+
+cdef inline void _period(double* x, int64_t L, double u, double d, bint backlog, double h, double shortage,
+                         double c, double salvage_value, double removal_cost, double* out) noexcept nogil:
+    # One period of one env: state row ``x`` ([on_hand, pipeline oldest -> newest]), signed action u (order u if
+    # u >= 0, remove -u otherwise), demand d; the period's parts go to ``out``. Every scalar is an argument, so an
+    # inlined call keeps them in registers (the env's step and the compiled rollout both call it).
+    cdef double q = 0.0, removed = 0.0, stock, y, end, sales, lost, backlog_units
+    # 3. ORDER OR REMOVE. An order q = u joins the pipeline (with L = 0 it is on hand at once). A removal
+    # request r = -u takes min(r, physical on-hand) units out now: removal is "up to" what is on the shelf,
+    # so the action space stays state-independent; ``removed`` reports what actually left.
+    if u >= 0.0:
+        q = u
+        if L == 0:
+            x[0] += q
+    else:
+        stock = x[0] if x[0] > 0.0 else 0.0
+        removed = -u if -u < stock else stock
+        x[0] -= removed
+    y = x[0]
+    # 5. SALES AND LOST SALES OR BACKLOG: lost sales meet demand from on-hand only and lose the excess; with
+    # backlogging the net inventory falls by d and what is negative waits as backorders. Either way sales are
+    # the units of this period's demand met from the shelf at once: y^+ - end^+ = min(d, y^+).
+    if backlog:
+        end = y - d
+        sales = (y if y > 0.0 else 0.0) - (end if end > 0.0 else 0.0)
+        lost = 0.0
+        backlog_units = -end if end < 0.0 else 0.0
+    else:
+        sales = d if d < y else y
+        lost = d - sales
+        end = y - sales
+        backlog_units = 0.0
+    x[0] = end
+    # 6. COSTS on the end-of-period state: h * on-hand + (p * lost or b * backorders) + c * ordered
+    # + k * removed - s * removed (Zipkin 2008, Sec. 2 conventions for h and p; removal as in the issue).
+    out[P_HOLDING] = end if end > 0.0 else 0.0
+    out[P_LOST] = lost
+    out[P_BACKLOG] = backlog_units
+    out[P_SALES] = sales
+    out[P_DEMAND] = d
+    out[P_ORDER] = q
+    out[P_REMOVED] = removed
+    out[P_SALVAGE] = salvage_value * removed
+    out[P_COST] = (h * out[P_HOLDING] + shortage * (lost + backlog_units)
+                  + c * q + removal_cost * removed - out[P_SALVAGE])
+    # 1. ARRIVAL (start of period t+1): the order placed in t+1-L arrives; the pipeline shifts by one.
+    if L >= 1:
+        x[0] += shift_pipeline(&x[1], L - 1, q)
 
 
 # === State ===
@@ -140,51 +192,8 @@ cdef class ProcurementRemovalKernel(BatchKernel):
 
     cdef inline void period(self, Py_ssize_t i, double u, double d, double* out) noexcept nogil:
         """One period of env i with signed action u (order u if u >= 0, remove -u otherwise) and demand d."""
-        cdef double* x = &self.state[i, 0]
-        cdef Py_ssize_t k
-        cdef int64_t L = self.lead_time
-        cdef double q = 0.0, removed = 0.0, stock, y, end, sales, lost, backlog, arriving
-        # 3. ORDER OR REMOVE. An order q = u joins the pipeline (with L = 0 it is on hand at once). A removal
-        # request r = -u takes min(r, physical on-hand) units out now: removal is "up to" what is on the shelf,
-        # so the action space stays state-independent; ``removed`` reports what actually left.
-        if u >= 0.0:
-            q = u
-            if L == 0:
-                x[0] += q
-        else:
-            stock = x[0] if x[0] > 0.0 else 0.0
-            removed = -u if -u < stock else stock
-            x[0] -= removed
-        y = x[0]
-        # 5. SALES AND LOST SALES OR BACKLOG: lost sales meet demand from on-hand only and lose the excess; with
-        # backlogging the net inventory falls by d and what is negative waits as backorders. Either way sales are
-        # the units of this period's demand met from the shelf at once: y^+ - end^+ = min(d, y^+).
-        if self.backlog:
-            end = y - d
-            sales = (y if y > 0.0 else 0.0) - (end if end > 0.0 else 0.0)
-            lost = 0.0
-            backlog = -end if end < 0.0 else 0.0
-        else:
-            sales = d if d < y else y
-            lost = d - sales
-            end = y - sales
-            backlog = 0.0
-        x[0] = end
-        # 6. COSTS on the end-of-period state: h * on-hand + (p * lost or b * backorders) + c * ordered
-        # + k * removed - s * removed (Zipkin 2008, Sec. 2 conventions for h and p; removal as in the issue).
-        out[P_HOLDING] = end if end > 0.0 else 0.0
-        out[P_LOST] = lost
-        out[P_BACKLOG] = backlog
-        out[P_SALES] = sales
-        out[P_DEMAND] = d
-        out[P_ORDER] = q
-        out[P_REMOVED] = removed
-        out[P_SALVAGE] = self.salvage_value * removed
-        out[P_COST] = (self.holding_cost * out[P_HOLDING] + self.shortage_cost * (lost + backlog)
-                       + self.purchase_cost * q + self.removal_cost * removed - out[P_SALVAGE])
-        # 1. ARRIVAL (start of period t+1): the order placed in t+1-L arrives; the pipeline shifts by one.
-        if L >= 1:
-            x[0] += shift_pipeline(&x[1], L - 1, q)
+        _period(&self.state[i, 0], self.lead_time, u, d, self.backlog, self.holding_cost, self.shortage_cost,
+                self.purchase_cost, self.salvage_value, self.removal_cost, out)
 
     cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil:
         cdef int64_t t = self.t[i]
@@ -227,14 +236,41 @@ cdef class ProcurementRemovalKernel(BatchKernel):
             raise ValueError(f"periods and warmup must be >= 0. Got {periods} and {warmup} instead.")
         if self.replay and self.demand_periods < periods + warmup:
             raise ValueError(f"the demand path has {self.demand_periods} periods; {periods + warmup} are needed.")
+        if self.width > MAX_WIDTH:
+            raise ValueError(f"rollout supports lead times up to {MAX_WIDTH}. Got {self.lead_time} instead.")
         totals_arr = np.zeros((self.num_envs, NUM_PARTS), dtype=np.float64)
         cdef double[:, ::1] totals = totals_arr
         cdef double row[NUM_PARTS]
-        cdef double u, position, a, b
-        cdef Py_ssize_t i, k, ph
-        cdef int64_t s
+        cdef double acc[NUM_PARTS]
+        cdef double x[MAX_WIDTH]
+        cdef uint64_t rng[4]
+        cdef double u, d, position, a, b
+        cdef Py_ssize_t i, k, ph, width = self.width
+        cdef int64_t s, t0, pr, L = self.lead_time, num_phases = self.num_phases
+        # The env's fields in locals for its whole run (its state row and stream copied in, written back at the
+        # end): stores into the parts row cannot make the compiler re-read them every period.
+        cdef bint backlog = self.backlog, replay = self.replay
+        cdef double h = self.holding_cost, shortage = self.shortage_cost, c = self.purchase_cost
+        cdef double salvage = self.salvage_value, removal = self.removal_cost
+        cdef double max_order = self.max_order, max_removal = self.max_removal
+        cdef const double* path
+        cdef const double* prob
+        cdef const int32_t* alias
+        cdef int64_t support
         with nogil:
             for i in range(self.num_envs):
+                for k in range(width):
+                    x[k] = self.state[i, k]
+                for k in range(4):
+                    rng[k] = self.rng[i, k]
+                for k in range(NUM_PARTS):
+                    acc[k] = 0.0
+                t0 = self.t[i]
+                pr = self.product[i]
+                path = &self.demand_path[i, 0] if replay else NULL
+                prob = &self.alias_prob[pr, 0]
+                alias = &self.alias_idx[pr, 0]
+                support = self.support[pr]
                 for s in range(warmup + periods):
                     # 3. ORDER OR REMOVE by the fixed policy, from the inventory position (on-hand + pipeline).
                     if kind == CONSTANT:
@@ -244,24 +280,39 @@ cdef class ProcurementRemovalKernel(BatchKernel):
                             a = theta[i, 0]
                             b = theta[i, 1]
                         else:
-                            ph = (self.t[i] + s) % phases
+                            ph = (t0 + s) % phases
                             a = theta[i, ph]
                             b = theta[i, phases + ph]
                         position = 0.0
-                        for k in range(self.width):
-                            position += self.state[i, k]
+                        for k in range(width):
+                            position += x[k]
                         if position < a:
                             u = a - position
                         elif position > b:
                             u = b - position
                         else:
                             u = 0.0
-                    if u < -self.max_removal:
-                        u = -self.max_removal
-                    elif u > self.max_order:
-                        u = self.max_order
-                    self.period(i, u, self.demand(i, s, self.t[i] + s), row)
+                    if u < -max_removal:
+                        u = -max_removal
+                    elif u > max_order:
+                        u = max_order
+                    # 4. DEMAND (``demand``'s cases): replayed from column s, from the product, or from the phase.
+                    if path != NULL:
+                        d = path[s]
+                    elif num_phases == 0:
+                        d = sample_alias(rng, prob, alias, support)
+                    else:
+                        ph = (t0 + s) % num_phases
+                        d = sample_alias(rng, &self.phase_prob[ph, 0], &self.phase_idx[ph, 0],
+                                         self.phase_support[ph])
+                    _period(x, L, u, d, backlog, h, shortage, c, salvage, removal, row)
                     if s >= warmup:
                         for k in range(NUM_PARTS):
-                            totals[i, k] += row[k]
+                            acc[k] += row[k]
+                for k in range(width):
+                    self.state[i, k] = x[k]
+                for k in range(4):
+                    self.rng[i, k] = rng[k]
+                for k in range(NUM_PARTS):
+                    totals[i, k] = acc[k]
         return {name: totals_arr[:, k] for k, name in enumerate(PARTS)}
