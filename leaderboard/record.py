@@ -184,7 +184,25 @@ def check_document(document: Any) -> list[str]:
     ids = [row["instance"] for row in document["results"]]
     if len(ids) != len(set(ids)):
         problems.append("an instance appears twice in results")
+    problems += [p for row in document["results"] for p in _non_finite(row)]
+    if problems:
+        return problems
     problems += [p for row in document["results"] if row["status"] == "ok" for p in _env_cost_problems(row)]
+    return problems
+
+
+def _non_finite(row: dict[str, Any]) -> list[str]:
+    """The numbers a row is scored and verified by must be finite (JSON can hold NaN and Infinity literals).
+
+    A NaN compares as "not different" from anything: a NaN stderr passed the env-cost check and made verify's
+    impossibility margin NaN, and a NaN cost or score breaks the board's sort.
+    """
+    problems = []
+    for key in ("average_cost", "stderr", "ci95", "gap_pct", "score"):
+        value = row.get(key)
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            problems.append(f"{row.get('instance')}: its {key} {value!r} is not a finite number")
     return problems
 
 

@@ -54,11 +54,17 @@ def _num(value: Any, digits: int = 2, suffix: str = "") -> str:
 def collect(root: Path, suite: Suite) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """Return the sound entries (re-scored, best mean score first) and the rejected files with their reasons."""
     entries, rejected = [], []
+    # The quick board (a run's ``quick/`` folder) ranks quick files; every other board the full protocol only: a
+    # quick file covers fewer instances and periods, and must not rank against full-protocol entries.
+    protocol = "quick" if Path(root).name == "quick" else "default"
     for path in sorted((root / "results").glob("*.json")):
         document, problems = load_document(path)
         if not problems and document["suite"]["sha256"] != suite.sha256:
             problems = [f"made on another suite ({document['suite']['version']}, "
                         f"{document['suite']['sha256'][:12]}); run it again"]
+        if not problems and document["protocol"] != protocol:
+            problems = [f"made with the {document['protocol']} protocol, not this board's {protocol} one: "
+                        "quick files rank only on the quick board (leaderboard/quick/)"]
         if problems:
             rejected.append((path.name, problems[0]))
             continue

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from invgym.atomic import remove_orphans
-from invgym.leaderboard._io import atomic_write_json
+from invgym.leaderboard._io import atomic_write_json, read_json
 from invgym.leaderboard.agents import AgentSpec, parse_agent
 from invgym.leaderboard.engine import DEFAULT_TIMEOUT, PartialStore, make_task, run_tasks
 from invgym.leaderboard.record import (
@@ -125,6 +125,34 @@ def evaluate_entries(entries: list[tuple[str, str, AgentSpec]], suite: Suite, *,
     return paths
 
 
+def _check_name_free(name: str, where: Path) -> None:
+    """A submission never replaces a built-in baseline's or a learned board entry's results, in any letter case.
+
+    Submitting again under one's own name replaces one's own file (that is how an entry is updated).
+    """
+    from invgym.leaderboard.baselines import available_baselines
+
+    baselines = sorted(b.name for b in available_baselines())
+    if name.lower() in {b.lower() for b in baselines}:
+        raise ValueError(f"The 'name' parameter must not be the name of a built-in baseline ({', '.join(baselines)}"
+                         f"): a submission under it would replace the baseline's results. Got {name!r} instead.")
+    results = where / "results"
+    for path in sorted(results.glob("*.json")) if results.is_dir() else []:
+        if path.stem.lower() != name.lower():
+            continue
+        if path.stem != name:
+            raise ValueError(f"The 'name' parameter {name!r} differs only in case from the entry {path.stem!r} of "
+                             f"{results}: on a case-insensitive file system it would replace that file.")
+        try:
+            document = read_json(path)
+        except (OSError, ValueError):
+            continue  # unreadable: the next write replaces it, as before
+        if document.get("kind") == "baseline" or "training" in document:
+            what = "built-in baseline" if document.get("kind") == "baseline" else "learned board entry"
+            raise ValueError(f"The 'name' parameter must not be the name of a {what} ({path}): a submission "
+                             f"under it would replace its results. Got {name!r} instead.")
+
+
 class _EntryStores(PartialStore):
     """Partial results in one sub-directory per entry."""
 
@@ -166,6 +194,7 @@ def submit(agent: str, name: str, *, tracks: list[str] | None = None, algo: str 
     spec = parse_agent(agent, algo)
     loaded = load_suite(suite)
     where = output_root(root, quick)
+    _check_name_free(name, where)
     (path,) = evaluate_entries([(name, "submission", spec)], loaded, tracks=tracks, quick=quick, jobs=jobs,
                                ray=ray, timeout=timeout, root=where, progress=progress, memory_mb=memory_mb)
     if board:

@@ -116,7 +116,9 @@ def _impossible(claim: dict[str, Any], new: dict[str, Any], instance: Any, z: fl
     if instance.reference.get("method") != "solve_exact":
         return []
     optimum = float(instance.reference["cost"])
-    stderr = max(float(claim.get("stderr") or 0.0), float(new.get("stderr") or 0.0))
+    # Only finite standard errors count (check_document already refuses a non-finite one in a file).
+    stderr = max([0.0] + [float(e) for e in (claim.get("stderr"), new.get("stderr"))
+                          if e is not None and math.isfinite(float(e))])
     margin = z * stderr + 1e-9 * abs(optimum)
     for label, cost in (("claimed", claim["average_cost"]), ("re-evaluated", new["average_cost"])):
         if cost < optimum - margin:
