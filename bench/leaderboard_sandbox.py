@@ -19,6 +19,13 @@ The channel's share of a sandboxed evaluation is ``1 - in-process / sandboxed`` 
 measure. The sandbox's start-up (a fresh interpreter importing numpy and invgym, jailed) is paid once per
 instance and reported separately (``--starts`` fresh starts, median).
 
+``--floor`` instead times the channel's floor and the pipelining idea without the sandbox: a minimal stepped loop
+(the kernel's ``step``, no checks) with the policy in-process, and the same loop talking to a bare exec'd
+interpreter (memfd block, one byte each way per batch, nothing else): one round trip per period (the
+sandbox's design) on one CPU and placed freely, and two half-batches of 512 envs pipelined (the evaluator steps
+one half while the agent computes the other; an action only decides the state of its own envs, so the costs are
+identical), blocking on pipes on one CPU or on two, or spinning on shared counters on two CPUs.
+
 ``--primitives`` instead times bare wake-up round trips between two processes (a pipe, an ``eventfd``, a futex
 through ``ctypes``), free, on one CPU and on two different CPUs: which primitive the channel should use here.
 """
@@ -33,6 +40,7 @@ import tempfile
 import time
 
 import gymnasium as gym
+import numpy as np
 
 import invgym
 from invgym.leaderboard._io import sha256_file
@@ -176,6 +184,171 @@ def primitives(count: int = 20_000, rounds: int = 3) -> None:
         print(f"{kind:<10}{place:<10}{_text(wall, digits=1):>24}{_text(both, digits=1):>26}")
 
 
+_FLOOR_CHILD = r"""
+import os, sys, mmap
+import numpy as np
+req0, req1, rep0, rep1, fd, n, halves, spin, cpu = map(int, sys.argv[1:10])
+if cpu >= 0:
+    os.sched_setaffinity(0, {cpu})
+block = mmap.mmap(fd, 1 << 20)
+size = n // halves
+obs = [np.ndarray((size, 2), np.float32, block, 4096 + h * 131072) for h in range(halves)]
+act = [np.ndarray((size,), np.int64, block, 4096 + 65536 + h * 131072) for h in range(halves)]
+seq = np.ndarray((4,), np.int64, block, 0)
+reqs, reps = (req0, req1), (rep0, rep1)
+
+
+def policy(obs):
+    return np.clip(19.0 - obs.sum(axis=1), 0, 100).astype(np.int64)
+
+
+k = 0
+while True:
+    k += 1
+    for h in range(halves):
+        if spin:
+            while seq[h] < k:
+                pass
+            if seq[h] > 1 << 60:
+                sys.exit(0)
+        elif os.read(reqs[h], 1) != b"S":
+            sys.exit(0)
+        np.copyto(act[h], policy(obs[h].copy()))
+        if spin:
+            seq[2 + h] = k
+        else:
+            os.write(reps[h], b"A")
+"""
+
+
+def _floor_policy(obs: np.ndarray) -> np.ndarray:
+    return np.clip(19.0 - obs.sum(axis=1), 0, 100).astype(np.int64)
+
+
+def _floor_buffers(n: int, periods: int, halves: int) -> list:
+    import dataclasses
+
+    from invgym.envs.common import config_of
+
+    config = dataclasses.replace(config_of(ENV, **KWARGS), horizon=periods)
+    size = n // halves
+    return [config.bind(size).reset(h * size) for h in range(halves)]  # env i keeps seed i
+
+
+def _floor_in_process(n: int, periods: int) -> tuple[float, float, float]:
+    """The minimal stepped loop with the policy in this process: (CPU s, wall s, average cost)."""
+    (buf,) = _floor_buffers(n, periods, 1)
+    total = np.zeros((n, buf.kernel.num_parts))
+    begin, begin_cpu = time.perf_counter(), time.process_time()
+    for _ in range(periods):
+        np.copyto(buf.actions, _floor_policy(buf.obs.copy()).reshape(-1, 1).astype(np.float64))
+        buf.kernel.step()
+        total += buf.parts
+    return time.process_time() - begin_cpu, time.perf_counter() - begin, total[:, 0].mean() / periods
+
+
+def _floor_run(n: int, periods: int, halves: int, spin: bool,  # noqa: C901 - one run: start, warm, time, stop
+               cpus: tuple[int, int] | None) -> tuple[float, float, float]:
+    """The minimal loop talking to a bare child: (CPU s of both processes, wall s, average cost)."""
+    import mmap
+    import subprocess
+    import sys
+
+    bufs = _floor_buffers(n, periods, halves)
+    totals = [np.zeros((b.actions.shape[0], b.kernel.num_parts)) for b in bufs]
+    fd = os.memfd_create("invgym-floor")
+    os.ftruncate(fd, 1 << 20)
+    block = mmap.mmap(fd, 1 << 20)
+    size = n // halves
+    obs = [np.ndarray((size, 2), np.float32, block, 4096 + h * 131072) for h in range(halves)]
+    act = [np.ndarray((size,), np.int64, block, 4096 + 65536 + h * 131072) for h in range(halves)]
+    seq = np.ndarray((4,), np.int64, block, 0)
+    pipes = [os.pipe() for _ in range(4)]  # two requests, two replies
+    child_fds = [pipes[0][0], pipes[1][0], pipes[2][1], pipes[3][1], fd]
+    cpu = -1 if cpus is None else cpus[1]
+    proc = subprocess.Popen([sys.executable, "-c", _FLOOR_CHILD, *map(str, child_fds), str(n), str(halves),
+                             str(int(spin)), str(cpu)], pass_fds=child_fds)
+    everywhere = os.sched_getaffinity(0)
+    if cpus is not None:
+        os.sched_setaffinity(0, {cpus[0]})
+
+    def post(h: int, k: int) -> None:
+        np.copyto(obs[h], bufs[h].obs)
+        if spin:
+            seq[h] = k
+        else:
+            os.write(pipes[h][1], b"S")
+
+    def wait(h: int, k: int) -> np.ndarray:
+        if spin:
+            while seq[2 + h] < k:
+                pass
+        else:
+            os.read(pipes[2 + h][0], 1)
+        return act[h].copy()
+
+    try:
+        for h in range(halves):  # warm-up: the child has started and answered once
+            post(h, 1)
+        for h in range(halves):
+            wait(h, 1)
+        bufs = _floor_buffers(n, periods, halves)
+        agent0, begin, begin_cpu = tree_cpu(proc.pid), time.perf_counter(), time.process_time()
+        for h in range(halves):
+            post(h, 2)
+        for t in range(periods):
+            for h in range(halves):
+                actions = wait(h, t + 2)
+                np.copyto(bufs[h].actions, actions.reshape(-1, 1).astype(np.float64))
+                bufs[h].kernel.step()
+                totals[h] += bufs[h].parts
+                if t < periods - 1:
+                    post(h, t + 3)
+        cpu_s = time.process_time() - begin_cpu + tree_cpu(proc.pid) - agent0
+        wall = time.perf_counter() - begin
+    finally:
+        os.sched_setaffinity(0, everywhere)
+        if spin:
+            seq[:2] = 1 << 62
+        for h in range(2):
+            os.write(pipes[h][1], b"Q")
+        proc.wait()
+        for pair in pipes:
+            for end in pair:
+                os.close(end)
+        os.close(fd)
+    return cpu_s, wall, np.concatenate(totals)[:, 0].mean() / periods
+
+
+def floor(n: int, periods: int, rounds: int) -> None:
+    """Print the minimal channel's share of a stepped evaluation, one round trip and two pipelined halves."""
+    from bench.common import load_text
+
+    cpus = sorted(os.sched_getaffinity(0))
+    one, two = (cpus[0], cpus[0]), (cpus[0], cpus[-1])
+    rows = {"in-process (minimal loop)": (None, False, None), "one round trip, one CPU": (1, False, one),
+            "one round trip, free": (1, False, None), "two halves, one CPU": (2, False, one),
+            "two halves, two CPUs": (2, False, two), "two halves, two CPUs, spin": (2, True, two)}
+    print(f"{ENV} (L=2, p=9), numpy order-up-to policy, {n} envs x {periods} periods, minimal loops, bare child")
+    print(f"before: {load_text()}")
+    found: dict[str, list[tuple[float, float, float]]] = {name: [] for name in rows}
+    for _ in range(rounds):
+        for name, (halves, spin, place) in rows.items():
+            found[name].append(_floor_in_process(n, periods) if halves is None
+                               else _floor_run(n, periods, halves, spin, place))
+    print(f"after:  {load_text()}; {rounds} interleaved rounds, median [least, greatest round]")
+    print(f"{'what':<30}{'CPU s (both)':>26}{'channel share of CPU %':>28}{'wall s':>26}")
+    base = [c for c, _, _ in found["in-process (minimal loop)"]]
+    for name, values in found.items():
+        cpu = [c for c, _, _ in values]
+        share = [100 * (1 - a / b) for a, b in zip(base, cpu, strict=True)]
+        print(f"{name:<30}{_text(cpu):>26}{_text(share, digits=1):>28}{_text([w for _, w, _ in values]):>26}")
+    costs = {value[2] for values in found.values() for value in values}
+    if len(costs) != 1:
+        raise SystemExit(f"the rows disagree on the average cost: {costs}")
+    print(f"same average cost in every row: {costs.pop():.6f}")
+
+
 def main() -> None:
     """Run the comparison and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -184,9 +357,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--starts", type=int, default=5, help="fresh sandbox starts to time")
     parser.add_argument("--primitives", action="store_true", help="time bare wake-up round trips instead")
+    parser.add_argument("--floor", action="store_true",
+                        help="time the minimal channel and two pipelined half-batches instead")
     args = parser.parse_args()
     if args.primitives:
         primitives()
+        return
+    if args.floor:
+        floor(args.num_envs, args.periods, args.rounds)
         return
     from bench.common import load_text
 
