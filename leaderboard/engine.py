@@ -168,11 +168,11 @@ WORKER_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_
 @contextlib.contextmanager
 def _without_secret() -> Iterator[None]:
     """Start child processes without the secret in their environment and with BLAS pinned to one thread."""
-    from invgym.leaderboard.sandbox import _PROBED_ENV, sandbox_mode
+    from invgym.leaderboard.sandbox import PROBED_ENV, sandbox_mode
 
     mode = sandbox_mode()  # a bad INVGYM_SANDBOX fails here, once, before any worker starts
     saved = os.environ.pop(SECRET_ENV, None)
-    pinned = {**WORKER_THREADS, _PROBED_ENV: mode}  # workers reuse this process's jail probe
+    pinned = {**WORKER_THREADS, PROBED_ENV: mode}  # workers reuse this process's jail probe
     threads = {var: os.environ.get(var) for var in pinned}
     os.environ.update(pinned)
     try:

@@ -95,7 +95,7 @@ def _probe(command: list[str]) -> bool:
 
 _MODES = ("namespaces", "user-namespaces", "process")  # strongest first
 _WORKS: dict[str, bool] = {}  # the probe's answer per mode, cached for this process
-_PROBED_ENV = "INVGYM_SANDBOX_PROBED"  # how a parent passes its answer on to its worker processes
+PROBED_ENV = "INVGYM_SANDBOX_PROBED"  # how a parent passes its answer on to its worker processes
 _NS_FLAGS = ["--pid", "--fork", "--mount", "--mount-proc", "--net", "--kill-child"]
 
 
@@ -129,7 +129,7 @@ def sandbox_mode() -> str:
         ValueError: ``INVGYM_SANDBOX`` names no mode, or a mode this machine does not allow (it never makes the
             jail stronger than the probe found possible).
     """
-    probed = os.environ.get(_PROBED_ENV)
+    probed = os.environ.get(PROBED_ENV)
     if probed in _MODES:
         return probed
     forced = os.environ.get(MODE_ENV, "")

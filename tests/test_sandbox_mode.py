@@ -14,7 +14,7 @@ from invgym.leaderboard.sandbox import MODE_ENV, sandbox_mode
 def only_process(monkeypatch):
     """A machine whose probes find no namespaces (the probe's cache says so), with nothing set."""
     monkeypatch.delenv(MODE_ENV, raising=False)
-    monkeypatch.delenv(sandbox._PROBED_ENV, raising=False)
+    monkeypatch.delenv(sandbox.PROBED_ENV, raising=False)
     monkeypatch.setattr(sandbox, "_WORKS", {"namespaces": False, "user-namespaces": False})
 
 
@@ -51,7 +51,7 @@ def test_the_variable_never_asks_for_a_jail_the_machine_does_not_allow(only_proc
 def test_workers_take_their_parents_probe(only_process, monkeypatch):
     monkeypatch.setattr(sandbox, "_WORKS", {"namespaces": False, "user-namespaces": True})
     with engine._without_secret():
-        assert os.environ[sandbox._PROBED_ENV] == "user-namespaces"
+        assert os.environ[sandbox.PROBED_ENV] == "user-namespaces"
         monkeypatch.setattr(sandbox, "_WORKS", {})  # a worker has probed nothing itself
         assert sandbox_mode() == "user-namespaces"
-    assert sandbox._PROBED_ENV not in os.environ
+    assert sandbox.PROBED_ENV not in os.environ
