@@ -1,0 +1,70 @@
+"""DirectBackprop's training rate in sample-periods per CPU second on one core (run: python -m bench.learning_speed).
+
+Issue 17, item 6: the figure to compare is HDPO's published ~0.89 M sample-periods/s on one core
+(/work/shared/references.md; Alvo, Russo & Kanoria 2023). One sample-period is one demand path advanced by one
+period, warm-up periods included, in a training epoch (twin rollout with the gradient tape, backward pass, Adam
+step). Each epoch is timed by the agent's own ``charts/epoch_seconds`` (the whole epoch: demand draw, rollout,
+backward, step), read on CPU time instead of wall time (the bench points the agent module's clock at
+``time.process_time``; one torch thread), so the load of the shared machine does not inflate it as it does the
+wall-time ``bench.agents_throughput``; the median over the epochs after the first. Lost sales, p = 9, the
+default DirectBackprop policy (MLP 64x64 with a base-stock head), 32 counted periods per path after 8 + 4 L
+warm-up periods.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS helper threads adding CPU time to the clock
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+
+from bench.common import load_text  # noqa: E402
+
+ENV_ID = "invgym/LostSales-v0"
+
+
+def epoch_cpu(batch: int, lead_time: int, epochs: int, periods: int) -> float:
+    """Median CPU seconds per DirectBackprop training epoch (after the first) with these settings."""
+    import statistics
+    import types
+
+    import invgym.agents.direct_backprop as module
+    from invgym.agents import DirectBackprop, DirectBackpropConfig
+
+    cfg = DirectBackpropConfig(epochs=epochs, batch_size=batch, periods=periods, warmup=8 + 4 * lead_time,
+                               eval_envs=8, eval_periods=10, eval_warmup=0)
+    agent = DirectBackprop(ENV_ID, config=cfg, lead_time=lead_time, lost_sales_cost=9.0)
+    wall = module.time
+    module.time = types.SimpleNamespace(perf_counter=time.process_time)  # epoch_seconds on the CPU clock
+    try:
+        agent.fit()
+    finally:
+        module.time = wall
+    return statistics.median(m["charts/epoch_seconds"] for m in agent.metrics[1:] if "charts/epoch_seconds" in m)
+
+
+def main() -> None:
+    """Print one row per (L, B): CPU s per epoch and sample-periods per CPU second, next to HDPO's 0.89 M/s."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", nargs="*", type=int, default=[1024, 4096])
+    parser.add_argument("--lead-times", nargs="*", type=int, default=[2])
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--periods", type=int, default=32)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(f"DirectBackprop on {ENV_ID}, torch {torch.__version__}, one thread, CPU time; {load_text()}")
+    print(f"{'L':>3} {'B':>5} {'CPU s/epoch':>12} {'sample-periods/CPU s':>21} {'/ HDPO 0.89 M/s':>16}")
+    for lead_time in args.lead_times:
+        for batch in args.batches:
+            per_epoch = epoch_cpu(batch, lead_time, args.epochs, args.periods)
+            rate = batch * (8 + 4 * lead_time + args.periods) / per_epoch
+            print(f"{lead_time:>3} {batch:>5} {per_epoch:>12.4f} {rate:>21,.0f} {rate / 0.89e6:>15.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
