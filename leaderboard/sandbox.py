@@ -50,8 +50,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_MEMORY_MB", "MODE_ENV", "AgentProcessError", "SandboxedPolicy", "make_non_dumpable",
-           "sandbox_mode"]
+__all__ = ["DEFAULT_MEMORY_MB", "MODE_ENV", "PROBED_ENV", "AgentProcessError", "SandboxedPolicy",
+           "make_non_dumpable", "sandbox_mode"]
 
 DEFAULT_MEMORY_MB = 4096
 MODE_ENV = "INVGYM_SANDBOX"  # chooses a mode this machine allows (see sandbox_mode); never one it does not
