@@ -106,8 +106,9 @@ def _markdown(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[
         "standard base-stock), 100 = the reference "
         "(the exact optimum, or the best OR baseline where no exact solution fits); each instance's reference and "
         "naive policy are recorded in `suite.json`. IQM = interquartile mean (25 % trimmed mean) of the instance "
-        "scores. Scores show their 95 % stratified-bootstrap CI in brackets (rliable, resampling the per-seed "
-        "costs within each instance: evaluation noise, not the choice of instances). Cells: "
+        "scores (rliable's `aggregate_iqm`). Scores show their 95 % stratified-bootstrap CI in brackets (invgym's "
+        "vectorised numpy bootstrap, 2000 resamples of the per-seed costs within each instance: evaluation noise, "
+        "not the choice of instances). Cells: "
         "average cost per period on the public seeds ± the half-width of its 95 % confidence interval. Regenerate with "
         "`invgym leaderboard run`; see also `site/index.html`.", "",
         "## Overall", "",

@@ -14,10 +14,11 @@ floor** (so failing is never better than running badly) and is left out of the g
 count is reported next to them.
 
 A track aggregates its instance scores by their mean and by their interquartile mean (IQM, the 25 % trimmed
-mean, robust to one bad instance), both computed by ``rliable`` (Agarwal et al. 2021, "Deep RL at the edge of the
-statistical precipice") with 95 % **stratified-bootstrap** confidence intervals (:func:`interval_estimates`): the
-per-seed costs of every instance (``env_costs``: env i of the protocol ran on seed ``seed + i``) are resampled
-within the instance, each resample's instance costs are scored as above (clipped), and the aggregates recomputed.
+mean, robust to one bad instance; the point IQM is ``rliable``'s ``aggregate_iqm``, Agarwal et al. 2021, "Deep RL
+at the edge of the statistical precipice") with 95 % **stratified-bootstrap** confidence intervals
+(:func:`interval_estimates`, invgym's own vectorised numpy bootstrap, the scheme of rliable's): the per-seed
+costs of every instance (``env_costs``: env i of the protocol ran on seed ``seed + i``) are resampled within the
+instance, each resample's instance costs are scored as above (clipped), and the aggregates recomputed.
 The intervals therefore cover the evaluation noise of the public seeds (on the panel tracks, where env i is
 product i, the choice of products too), not the choice of instances.
 
