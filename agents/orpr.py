@@ -30,8 +30,33 @@ from invgym.baselines.days_of_cover import DaysOfCover  # ORPR's replenishment t
 from invgym.scenarios import SCENARIOS, get_scenario
 from invgym.validation import check_int, check_real
 
-__all__ = ["ORPR", "DaysOfCover", "FineTuneConfig", "ORLabeler", "ORLabelerConfig", "ORPRConfig", "ReinforceConfig",
-           "clone_and_fine_tune", "load_dataset", "replenishment_report"]
+__all__ = ["ORPR", "DaysOfCover", "FineTuneConfig", "LocalExplore", "ORLabeler", "ORLabelerConfig", "ORPRConfig",
+           "ReinforceConfig", "clone_and_fine_tune", "load_dataset", "replenishment_report"]
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalExplore:
+    """Exploration of the labelled rollout near the teacher's own path, right for any width of action space.
+
+    With probability ``prob`` per env and period, the env is moved by the teacher's order plus a uniform
+    perturbation of at most ``width`` times that env's typical order (the mean size of the teacher's non-zero
+    orders in it so far, per order dimension), at least one unit for integer orders, rounded for integer orders and
+    kept in the action space. The label stays the teacher's order. A uniform random order over the whole action
+    space (``ORLabelerConfig.explore`` as a float) moves the env far off that path when the space is much wider than
+    demand (1,609 orders against a few units a day on the panels); this scale comes from the teacher's own orders.
+    """
+
+    prob: float = 0.1
+    """Probability that an env is moved by a perturbed order in a period."""
+    width: float = 0.5
+    """Largest perturbation, in multiples of the env's typical order."""
+
+    def validate(self) -> LocalExplore:
+        """Check every field; return self."""
+        owner = type(self).__name__
+        check_real(self.prob, "prob", owner, 0.0, 1.0)
+        check_real(self.width, "width", owner, 0.0, 100.0)
+        return self
 
 
 @dataclasses.dataclass
@@ -56,9 +81,11 @@ class ORLabelerConfig:
     """Periods recorded per env (dataset size = label_envs x label_periods)."""
     label_warmup: int = 20
     """Periods run before recording."""
-    explore: float = 0.1
-    """Probability that an env is moved by a random order instead of the teacher's (its label stays the teacher's),
-    so the dataset also covers states off the teacher's path (a cheap form of DAgger's state coverage)."""
+    explore: float | LocalExplore = 0.1
+    """How the labelled rollout leaves the teacher's path, so the dataset also covers states off it (a cheap form
+    of DAgger's state coverage; the labels stay the teacher's orders). A float: the probability that an env is
+    moved by a uniform random order over the whole action space instead of the teacher's (0: the teacher's own
+    path). A :class:`LocalExplore`: moves near the teacher's order, scaled by its typical order."""
     seed: int = 0
     """Seed of the search and the rollout."""
 
@@ -75,7 +102,13 @@ class ORLabelerConfig:
             check_int(getattr(self, name), name, owner, 1, 10**7)
         check_int(self.search_warmup, "search_warmup", owner, 0, 10**7)
         check_int(self.label_warmup, "label_warmup", owner, 0, 10**7)
-        check_real(self.explore, "explore", owner, 0.0, 1.0)
+        if isinstance(self.explore, LocalExplore):
+            self.explore.validate()
+        elif isinstance(self.explore, (bool, np.bool_)) or not isinstance(self.explore, (int, float, np.number)):
+            raise TypeError(f"The 'explore' parameter of {owner} must be a float in the range [0, 1] or a "
+                            f"LocalExplore. Got {self.explore!r} instead.")
+        else:
+            check_real(self.explore, "explore", owner, 0.0, 1.0)
         check_int(self.seed, "seed", owner, 0, 2**62)
         return self
 
@@ -184,6 +217,8 @@ class ORLabeler:
         rng = np.random.default_rng(cfg.seed)
         obs, _ = envs.reset(seed=cfg.seed)
         observations, actions = [], []
+        local = cfg.explore if isinstance(cfg.explore, LocalExplore) else None
+        sizes = counts = None  # per env (and order dimension): sum and number of the teacher's non-zero orders
         for t in range(total):
             action = np.asarray(teacher(obs))
             if t >= cfg.label_warmup:
@@ -191,7 +226,15 @@ class ORLabeler:
                 observations.append(obs[keep])
                 actions.append(action[keep])
             move = action.copy()
-            if cfg.explore > 0:
+            if local is not None:
+                if sizes is None:
+                    sizes, counts = np.zeros(action.shape), np.zeros(action.shape)
+                nonzero = action != 0
+                sizes += np.abs(action) * nonzero
+                counts += nonzero
+                if local.prob > 0 and local.width > 0:
+                    move = _local_moves(self.env_config, action, sizes, counts, local, rng)
+            elif cfg.explore > 0:
                 # Exploration moves the env, never the label: the dataset answers "what would the teacher do here".
                 random = _random_actions(self.env_config, cfg.label_envs, rng)
                 pick = rng.random(cfg.label_envs) < cfg.explore
@@ -222,6 +265,26 @@ def _random_actions(config: Any, n: int, rng: np.random.Generator) -> np.ndarray
     else:
         out = rng.uniform(low, high, size=(n, len(low))).astype(np.float32)
     return out[:, 0] if len(low) == 1 else out
+
+
+def _local_moves(config: Any, action: np.ndarray, sizes: np.ndarray, counts: np.ndarray, local: LocalExplore,
+                 rng: np.random.Generator) -> np.ndarray:
+    """The teacher's orders, a share ``local.prob`` of the envs perturbed near them (see :class:`LocalExplore`)."""
+    discrete = config.action_type == "discrete"
+    bound = local.width * np.where(counts > 0, sizes / np.maximum(counts, 1), 0.0)
+    if discrete:
+        bound = np.maximum(bound, 1.0)
+    pick = rng.random(len(action)) < local.prob
+    noise = rng.uniform(-1.0, 1.0, size=action.shape) * bound
+    moved = action + noise
+    if discrete:
+        moved = np.rint(moved)
+    low, high = np.asarray(config.action_low), np.asarray(config.action_high)
+    if action.ndim == 1:
+        low, high = low[0], high[0]
+    moved = np.clip(moved, low, high).astype(action.dtype)
+    pick = pick if action.ndim == 1 else pick[:, None]
+    return np.where(pick, moved, action)
 
 
 def _save_atomic(path: str, data: dict[str, np.ndarray], meta: dict) -> None:
@@ -601,7 +664,7 @@ class ReinforceConfig(FineTuneConfig):
 
 
 def clone_and_fine_tune(env: Any, teacher: Any = None, config: FineTuneConfig | None = None,
-                        **env_kwargs: Any) -> dict[str, Any]:
+                        select_env: Any = None, **env_kwargs: Any) -> dict[str, Any]:
     """ORPR with SB3 on any scenario: label the teacher's states, clone them, fine-tune with KL-PPO.
 
     1. :class:`ORLabeler` rolls out ``teacher`` (None: the service-target grid teacher) and records its orders.
@@ -611,6 +674,9 @@ def clone_and_fine_tune(env: Any, teacher: Any = None, config: FineTuneConfig | 
     4. :class:`~invgym.agents.reinforce.SelectBest` keeps the weights whose deterministic policy costs least
        on the selection seeds (the clone included, so the fine-tuned policy is never worse there); with
        ``select_best=False`` the last weights are kept.
+
+    ``select_env`` (an env config of the same scenario; None: the training env) is where the selection runs, e.g.
+    every product of a panel in turn (``product="all"``) rather than the products the training env draws.
 
     Every random draw comes from ``config.seed`` (torch's global generator is seeded by SB3 and by the
     pretrainer), so the same config gives the same weights whatever ran before.
@@ -630,6 +696,12 @@ def clone_and_fine_tune(env: Any, teacher: Any = None, config: FineTuneConfig | 
 
     cfg = (FineTuneConfig() if config is None else config).validate()
     env_config = config_of(env, **env_kwargs)
+    select_config = env_config if select_env is None else config_of(select_env)
+    shapes = [(family_of(c), np.shape(c.obs_low), np.shape(c.action_high)) for c in (env_config, select_config)]
+    if shapes[0] != shapes[1]:
+        raise ValueError(f"The 'select_env' parameter of clone_and_fine_tune must be an env of the training env's "
+                         f"scenario and spaces (scenario, observation shape, action shape {shapes[0]}). Got "
+                         f"{shapes[1]} instead.")
     start = time.process_time()
     labeler = ORLabeler(env_config, teacher=teacher, config=dataclasses.replace(cfg.labeler, seed=cfg.seed))
     data = labeler.label()
@@ -640,7 +712,7 @@ def clone_and_fine_tune(env: Any, teacher: Any = None, config: FineTuneConfig | 
         from stable_baselines3.common.callbacks import CallbackList
 
         def score(m: Any) -> float:
-            return evaluate(m, env_config, num_envs=cfg.select_envs, periods=cfg.select_periods, warmup=100,
+            return evaluate(m, select_config, num_envs=cfg.select_envs, periods=cfg.select_periods, warmup=100,
                             seed=cfg.select_seed).average_cost
 
         venv = InvgymVecEnv(env_config, n_envs=cfg.n_envs)

@@ -36,17 +36,29 @@ ENV_ID = "invgym/Replenishment-v0"
 def labelled_config(args: argparse.Namespace) -> object:
     """``make_config`` with ORPR's replenishment labels and ``--clone-epochs`` of behaviour cloning.
 
-    The labels are one pass over the train window by 200 envs (``ORPRConfig().labeler``).
+    The labels are one pass over the train window by 200 envs (``ORPRConfig().labeler``; ``--label-explore``
+    changes its exploration probability).
     """
-    return dataclasses.replace(make_config(args), labeler=ORPRConfig().labeler,
-                               pretrain=PretrainConfig(epochs=args.clone_epochs))
+    labeler = ORPRConfig().labeler
+    if args.label_explore is not None:
+        labeler = dataclasses.replace(labeler, explore=args.label_explore)
+    return dataclasses.replace(make_config(args), labeler=labeler, pretrain=PretrainConfig(epochs=args.clone_epochs))
+
+
+def selection_env(args: argparse.Namespace, train: object) -> object | None:
+    """Where ``SelectBest`` runs: the training env, or every SKU on the train window.
+
+    ``--select train``: each env draws a SKU at each reset (32 envs see about 32 of the 200); ``--select all``: env
+    i runs SKU i mod 200 (every SKU, the same demand for every candidate: common random numbers).
+    """
+    return None if args.select == "train" else train.replace(product="all")
 
 
 def run(args: argparse.Namespace) -> dict:
     """Fit on the train window, evaluate on the test year; return the result."""
     train = config_for(ENV_ID, split="train")
     cfg = labelled_config(args)
-    fit = clone_and_fine_tune(train, None, cfg)
+    fit = clone_and_fine_tune(train, None, cfg, select_env=selection_env(args, train))
     test = train.replace(product="all", split="test")
     ev = {"num_envs": args.envs, "periods": test.window[1], "warmup": 0, "seed": args.seed}
     res = {name: invgym.evaluate(pol, test, **ev)
@@ -71,6 +83,10 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="change one scalar field of the config (repeatable)")
     parser.add_argument("--clone-epochs", type=int, default=30, help="behaviour-cloning epochs")
+    parser.add_argument("--label-explore", type=float, default=None,
+                        help="the labeler's exploration probability (default: ORPRConfig's)")
+    parser.add_argument("--select", choices=("train", "all"), default="train",
+                        help="selection envs: the training env's draws, or every SKU in turn (see selection_env)")
     parser.add_argument("--envs", type=int, default=400, help="test envs (the 200 SKUs in turn)")
     parser.add_argument("--seed", type=int, default=0, help="test env i is seeded seed + i")
     parser.add_argument("--out", default=None, help="JSON file of the finished result (read back if present)")
@@ -80,17 +96,21 @@ def main() -> None:
     if args.out and os.path.exists(args.out):
         with open(args.out) as f:
             row = json.load(f)
-        if row["settings"] != settings or row.get("test") != [args.envs, args.seed]:
+        if row["settings"] != settings or row.get("test") != [args.envs, args.seed] or \
+                row.get("select", "train") != args.select:
             raise SystemExit(f"{args.out} was made with other settings; use another --out file.")
     else:
-        row = {**run(args), "test": [args.envs, args.seed]}
+        row = {**run(args), "test": [args.envs, args.seed], "select": args.select}
         if args.out:
             with open(f"{args.out}.tmp", "w") as f:
                 json.dump(row, f)
             os.replace(f"{args.out}.tmp", args.out)
     print(f"SB3 reinforce stage on {ENV_ID}: teacher {row['teacher_days']:g} days of cover (service-target grid), "
           f"{row['settings']['timesteps']} KL-PPO steps, {args.config} config, selection kept step "
-          f"{row['selected_at']}; fit {row['cpu_seconds']:.0f} CPU s")
+          f"{row['selected_at']} (selection on {row.get('select', 'train')} SKUs: {row['settings']['select_envs']} "
+          f"envs x {row['settings']['select_periods']} days); fit {row['cpu_seconds']:.0f} CPU s")
+    if row["selection"]:
+        print("selection (steps: cost): " + ", ".join(f"{t}: {c:.4f}" for t, c in row["selection"]))
     print(f"test year: {args.envs} envs x 366 days (every SKU {args.envs // 200}x), seeds {args.seed}+i")
     print(f"{'policy':<9}{'cost/SKU-day':>13}{'holding':>9}{'in-stock':>9}{'service':>9}{'turnover d':>11}")
     for name in ("teacher", "clone", "tuned"):

@@ -618,3 +618,59 @@ def test_the_reference_kl_of_a_multidiscrete_policy_adds_its_categoricals():
     ra, rb = a.get_distribution(obs).distribution, b.get_distribution(obs).distribution
     parts = sum(torch.distributions.kl_divergence(x, y) for x, y in zip(ra, rb, strict=True))
     assert (other > 0).all() and torch.allclose(other, parts)
+
+
+def test_local_exploration_stays_near_the_teachers_path_on_a_wide_action_space():
+    # Replenishment-v0 orders range over 0..1608 units against demand of a few units a day: a uniform random move
+    # (explore=0.1) fills the shelf for weeks, so about half the labels become zero orders (22 % on the teacher's own
+    # path). LocalExplore moves envs near the teacher's order and keeps the labels' distribution.
+    from invgym.agents.orpr import DaysOfCover, LocalExplore
+    from invgym.envs.common import config_for
+
+    train = config_for("invgym/Replenishment-v0", split="train", product="all")
+    teacher = DaysOfCover(train, 19.0)
+
+    def labels(explore):
+        cfg = ORLabelerConfig(label_envs=200, label_periods=140, explore=explore)
+        return ORLabeler(train, teacher=teacher, config=cfg).label()
+
+    path, uniform, local = labels(0.0), labels(0.1), labels(LocalExplore(prob=0.1, width=0.5))
+    zero = {name: float(np.mean(d["actions"] == 0)) for name, d in (("path", path), ("uniform", uniform),
+                                                                    ("local", local))}
+    assert zero["uniform"] > zero["path"] + 0.2  # the old, uniform moves
+    assert abs(zero["local"] - zero["path"]) < 0.03
+    assert not np.array_equal(local["obs"], path["obs"])  # it does move the envs
+    again = labels(LocalExplore(prob=0.1, width=0.5))
+    assert np.array_equal(again["obs"], local["obs"]) and np.array_equal(again["actions"], local["actions"])
+
+
+def test_local_moves_are_near_the_teachers_order_and_inside_the_action_space():
+    from invgym.agents.orpr import LocalExplore, _local_moves
+    from invgym.envs.common import config_for
+
+    config = config_for("invgym/LostSales-v0", lead_time=2, lost_sales_cost=9.0)
+    action = np.array([0, 3, 20, 5] * 250)
+    sizes, counts = np.where(action > 0, 4.0 * action, 0.0), np.where(action > 0, 4.0, 0.0)
+    moved = _local_moves(config, action, sizes, counts, LocalExplore(prob=0.5, width=0.5),
+                         np.random.default_rng(0))
+    assert moved.dtype == action.dtype and moved.min() >= 0 and moved.max() <= config.action_high[0]
+    bound = np.maximum(0.5 * action, 1)  # each env's mean non-zero order here is its order; at least one unit
+    assert (np.abs(moved - action) <= np.ceil(bound)).all()
+    # prob 0.5, less the draws that round back to the order (1 in 5 at order 5: |noise| <= 2.5)
+    assert 0.3 < np.mean(moved[action == 5] != 5) < 0.5
+    assert 0.1 < np.mean(moved[action == 0] == 1) < 0.4  # a zero order moves by one unit (or is clipped at 0)
+    for bad, match in ((LocalExplore(prob=1.5), "'prob' parameter of LocalExplore"),
+                       ("local", "'explore' parameter of ORLabelerConfig"),
+                       (True, "'explore' parameter of ORLabelerConfig")):
+        with pytest.raises((ValueError, TypeError), match=match):
+            ORLabelerConfig(explore=bad).validate()
+
+
+def test_the_selection_env_must_match_the_training_envs_scenario_and_spaces():
+    from invgym.agents.orpr import clone_and_fine_tune
+    from invgym.envs.common import config_for
+
+    with pytest.raises(ValueError, match="'select_env' parameter of clone_and_fine_tune"):
+        clone_and_fine_tune(ENV_ID, None, select_env=config_for("invgym/Replenishment-v0"), **KW)
+    with pytest.raises(ValueError, match="'select_env' parameter of clone_and_fine_tune"):
+        clone_and_fine_tune(ENV_ID, None, select_env=config_for(ENV_ID, lead_time=KW["lead_time"] + 1))
