@@ -73,10 +73,13 @@ BUDGETS: dict[str, dict[str, Any]] = {
     # A few CPU minutes per entry and track on one core: ~5-20 CPU s of training per instance, ~50 for ORPR.
     # ORPR gets 300k steps: in 60k (8 rollouts of 32 x 256, 3 of them critic-only) its selection has three
     # candidates, and on lost-sales/L1-p9 neither trained one beats the clone, so ORPR would be the clone.
-    "default": {"label_envs": 64, "label_periods": 200, "clone_epochs": 12, "timesteps": 60_000,
+    # "explore" (ORLabelerConfig.explore of the clone's labels) is passed on every track, never left to the
+    # labeler's default, so a change of that default cannot move a committed artifact: 0.1 is the value the
+    # committed non-panel artifacts were trained with; the panel tracks override it (TRACK_BUDGETS).
+    "default": {"label_envs": 64, "label_periods": 200, "explore": 0.1, "clone_epochs": 12, "timesteps": 60_000,
                 "orpr_timesteps": 300_000, "ppo_timesteps": 60_000, "ppo_n_steps": 256, "db_epochs": 100},
     # The tests' budget: seconds per instance.
-    "tiny": {"label_envs": 8, "label_periods": 50, "clone_epochs": 2, "timesteps": 2 * 16 * 64,
+    "tiny": {"label_envs": 8, "label_periods": 50, "explore": 0.1, "clone_epochs": 2, "timesteps": 2 * 16 * 64,
              "orpr_timesteps": 2 * 16 * 64, "ppo_timesteps": 2 * 16 * 64, "ppo_n_steps": 64, "db_epochs": 2},
 }
 # The panel tracks label the teacher's own path: ORLabelerConfig's exploration (10 % of the moves a uniform
@@ -119,7 +122,7 @@ def _fine_tune_config(budget: dict[str, Any], timesteps: int, select: bool) -> A
     tiny = timesteps < 10_000
     return FineTuneConfig(
         labeler=ORLabelerConfig(label_envs=budget["label_envs"], label_periods=budget["label_periods"],
-                                **({"explore": budget["explore"]} if "explore" in budget else {})),
+                                explore=budget["explore"]),
         pretrain=PretrainConfig(epochs=budget["clone_epochs"]), timesteps=timesteps,
         n_envs=16 if tiny else 32, n_steps=64 if tiny else 256, batch_size=256 if tiny else 1024,
         kl_coef=0.01 if select else 0.1, select_best=select, select_every=1 if tiny else 4,

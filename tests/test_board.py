@@ -141,6 +141,26 @@ def test_the_committed_artifacts_match_the_current_settings():
     assert stale == [], f"artifacts trained with other settings than the board's current ones: {stale}"
 
 
+def test_the_labelers_exploration_is_the_boards_own_setting_on_every_track(monkeypatch):
+    # The board passes ORLabelerConfig.explore on every track (0.1, the value the committed non-panel artifacts
+    # were trained with; 0 on the panels), so a change of the labeler's default cannot move a committed result.
+    import dataclasses
+
+    from invgym.agents import orpr
+    from invgym.agents.board import ALL_TRACKS, BUDGETS, PANEL_TRACKS, _fine_tune_config, _spend
+
+    @dataclasses.dataclass
+    class MovedDefault(orpr.ORLabelerConfig):
+        explore: float = 0.37
+
+    monkeypatch.setattr(orpr, "ORLabelerConfig", MovedDefault)
+    for budget in BUDGETS:
+        for track in ALL_TRACKS:
+            labeler = _fine_tune_config(_spend(budget, track), 0, select=False).labeler
+            assert isinstance(labeler, MovedDefault)
+            assert labeler.explore == (0.0 if track in PANEL_TRACKS else 0.1), (budget, track)
+
+
 def test_settings_match_up_to_fields_added_at_their_neutral_default():
     from invgym.agents.board import same_settings
 
