@@ -17,6 +17,11 @@ replenishment policy, evaluated by simulation under the business's constraints a
   constraint costs ``penalty`` per unit of violation, so the search prefers any feasible parameter set.
 
 The teacher's decisions on the states it visits are ORPR's labels (``ORLabeler(env, teacher=RegimeCover.fit(env))``).
+
+:class:`SkuCover` is the same model with its parameters per SKU instead of per demand regime: each SKU's days of
+cover and promotion days are optimised on that SKU's own train-window simulation (common random numbers across
+candidates), under the preference applied to that SKU. A policy sees a SKU only through its observation, so SKUs
+whose observed constraints (lead-time mean, case pack, MOQ, capacity) coincide form one group and share parameters.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import numpy as np
 from invgym.baselines.common import FittedPolicy, config_of, family_of
 from invgym.validation import check_int, check_real
 
-__all__ = ["Preference", "RegimeCover", "regime_metrics"]
+__all__ = ["Preference", "RegimeCover", "SkuCover", "regime_metrics", "sku_metrics"]
 
 FIT_SEED = 2**40 + 7  # far from the public evaluation seeds
 N_VELOCITY = N_VARIABILITY = 3
@@ -237,3 +242,169 @@ def regime_metrics(config: Any, days: np.ndarray, promo_days: np.ndarray, rate_e
     return {"holding_cost": per[:, 0] / sku_days, "lost_sales_cost": per[:, 1] / sku_days,
             "in_stock_rate": per[:, 2] / sku_days,
             "turnover_days": np.where(per[:, 4] > 0, per[:, 3] / np.maximum(per[:, 4], 1e-12), np.inf)}
+
+
+SKU_FEATURES = 4  # lead-time mean, case pack, MOQ, capacity: the observation's last fields after the review schedule
+
+
+def _sku_keys(obs: np.ndarray, slices: dict[str, slice]) -> list[tuple[float, ...]]:
+    """Per row, the SKU's observed constraints (float32, as observed), which tell SKUs apart."""
+    start = slices["review"].start + 2
+    return [tuple(r) for r in np.asarray(obs[:, start:start + SKU_FEATURES], np.float32).tolist()]
+
+
+def sku_metrics(config: Any, days: np.ndarray, promo_days: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Simulate per-SKU candidates on every SKU of ``config`` over its window; metrics per candidate and SKU.
+
+    ``days`` and ``promo_days`` are (candidates, products): env ``c x P + i`` runs product ``i`` ordering up to
+    ``rate x (days[c, i] + promo_days[c, i] x announced promotion days)``, seeded ``seed + i`` (the same demand and
+    lead times for every candidate). Returns the per-(candidate, SKU) sums of holding cost, lost-margin cost,
+    in-stock days, on-hand units and sales, and the SKU-days simulated per SKU (``"days"``).
+    """
+    days, promo_days = np.asarray(days, np.float64), np.asarray(promo_days, np.float64)
+    k, products = days.shape
+    run = dataclasses.replace(config, product=tuple(config.products) * k)
+    buf = run.bind(k * products).reset(np.tile(seed + np.arange(products, dtype=np.uint64), k))
+    row_days = np.repeat(days.reshape(-1, 1), N_VELOCITY * N_VARIABILITY, axis=1)  # one value: no regimes
+    row_promo = np.repeat(promo_days.reshape(-1, 1), N_VELOCITY, axis=1)
+    edges = np.zeros(N_VELOCITY - 1)
+    parts = type(config).parts
+    names = ("holding_cost", "lost_sales_cost", "in_stock", "on_hand", "sales")
+    cols = [parts.index(p) for p in names]
+    totals = np.zeros((k * products, len(cols)))
+    slices, max_order, discrete = config.slices, float(config.max_order), config.action_type == "discrete"
+    for _ in range(config.window[1]):
+        # In float64, as SkuCover.act computes them (float32 sales rates push ceil() up a unit on whole products).
+        obs = np.asarray(buf.obs, np.float64)
+        buf.actions[:, 0] = _orders(obs, row_days, row_promo, edges, edges, slices, max_order, discrete)
+        buf.kernel.step()
+        totals += buf.parts[:, cols]
+    out = {name: totals[:, j].reshape(k, products) for j, name in enumerate(names)}
+    out["days"] = np.full(products, float(config.window[1]))
+    return out
+
+
+def _group_metrics(m: dict[str, np.ndarray], groups: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
+    """Per (candidate, group) metrics of :func:`sku_metrics` sums: the preference's inputs."""
+    def by_group(a: np.ndarray) -> np.ndarray:
+        out = np.zeros(a.shape[:-1] + (n_groups,))
+        np.add.at(out, (..., groups), a)
+        return out
+
+    sku_days = by_group(m["days"])
+    holding, lost = by_group(m["holding_cost"]), by_group(m["lost_sales_cost"])
+    on_hand, sales = by_group(m["on_hand"]), by_group(m["sales"])
+    return {"holding_cost": holding / sku_days, "lost_sales_cost": lost / sku_days,
+            "in_stock_rate": by_group(m["in_stock"]) / sku_days,
+            "turnover_days": np.where(sales > 0, on_hand / np.maximum(sales, 1e-12), np.inf)}
+
+
+class SkuCover(FittedPolicy):
+    """Order up to ``rate x (days + promo_days x announced promotion days)`` with each SKU group's own parameters.
+
+    Args:
+        config: a Replenishment-v0 config (observation layout, ``max_order``).
+        keys: per SKU group, its observed constraints (lead-time mean, case pack, MOQ, capacity).
+        days: per group, days of cover.
+        promo_days: per group, extra days of cover per announced promotion day.
+        default_days: days of cover of a SKU whose constraints match no group (an unseen SKU).
+        default_promo_days: its extra days per announced promotion day.
+    """
+
+    family = "replenishment"
+
+    def __init__(self, config: Any, keys: Any, days: Any, promo_days: Any, default_days: float,
+                 default_promo_days: float) -> None:
+        if family_of(config) != "replenishment":
+            raise ValueError(f"SkuCover works on invgym/Replenishment-v0. Got the {family_of(config)} scenario.")
+        keys = [tuple(float(np.float32(v)) for v in key) for key in keys]
+        days, promo_days = np.asarray(days, np.float64), np.asarray(promo_days, np.float64)
+        if any(len(key) != SKU_FEATURES for key in keys) or len(set(keys)) != len(keys):
+            raise ValueError(f"The 'keys' parameter of SkuCover must be distinct {SKU_FEATURES}-tuples of observed SKU "
+                             "constraints (lead-time mean, case pack, MOQ, capacity).")
+        for name, value in (("days", days), ("promo_days", promo_days)):
+            if value.shape != (len(keys),) or not np.isfinite(value).all() or (value < 0).any():
+                raise ValueError(f"The '{name}' parameter of SkuCover must be {len(keys)} non-negative finite floats "
+                                 f"(one per key). Got {value.tolist()!r} instead.")
+        check_real(default_days, "default_days", "SkuCover", 0.0, None)
+        check_real(default_promo_days, "default_promo_days", "SkuCover", 0.0, None)
+        super().__init__(keys=[list(k) for k in keys], days=days.tolist(), promo_days=promo_days.tolist(),
+                         default_days=float(default_days), default_promo_days=float(default_promo_days))
+        self.slices, self.max_order = config.slices, float(config.max_order)
+        self.discrete = config.action_type == "discrete"
+        self._index = {key: i for i, key in enumerate(keys)}
+        self._days = np.append(days, float(default_days))  # the last entry: an unseen SKU
+        self._promo = np.append(promo_days, float(default_promo_days))
+        self.info: dict[str, Any] = {}
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Return the orders of a batch of observations."""
+        obs = np.asarray(obs)
+        unseen = len(self._days) - 1
+        g = np.array([self._index.get(key, unseen) for key in _sku_keys(obs, self.slices)], dtype=np.int64)
+        row_days = np.repeat(self._days[g][:, None], N_VELOCITY * N_VARIABILITY, axis=1)
+        row_promo = np.repeat(self._promo[g][:, None], N_VELOCITY, axis=1)
+        edges = np.zeros(N_VELOCITY - 1)
+        return _orders(np.asarray(obs, np.float64), row_days, row_promo, edges, edges, self.slices, self.max_order,
+                       self.discrete)
+
+    @classmethod
+    def fit(cls, env: Any, preference: Preference | None = None, grid: Any = None, promo_grid: Any = None,
+            rounds: int = 2, seed: int = FIT_SEED, **env_kwargs: Any) -> SkuCover:
+        """Optimise each SKU group's parameters by simulation on the train window under ``preference``.
+
+        Coordinate descent over (days, promotion days), both coordinates of every group at once: a group's
+        objective depends only on its own parameters, so the groups are separate problems sharing one batch of
+        simulations. The preference (objective and constraints) applies to each group's own metrics.
+
+        Args:
+            env: a Replenishment-v0 env, config or id (with ``env_kwargs``).
+            preference: a :class:`Preference` (default: in-stock >= 95 %, holding + lost margin).
+            grid: candidate days of cover (default 0, 1, ..., 60).
+            promo_grid: candidate extra days per announced promotion day (default 0, 0.5, ..., 3).
+            rounds: passes of coordinate descent, in [1, 20].
+            seed: env i of every simulation is seeded ``seed + i`` (common random numbers).
+            **env_kwargs: scenario parameters, with an id only.
+        """
+        config = config_of(env, **env_kwargs)
+        if family_of(config) != "replenishment":
+            raise ValueError(f"SkuCover works on invgym/Replenishment-v0. Got the {family_of(config)} scenario.")
+        preference = (Preference() if preference is None else preference).validate()
+        grid = np.arange(0.0, 61.0) if grid is None else np.asarray(grid, np.float64)
+        promo_grid = np.arange(0.0, 3.01, 0.5) if promo_grid is None else np.asarray(promo_grid, np.float64)
+        for name, values in (("grid", grid), ("promo_grid", promo_grid)):
+            if values.ndim != 1 or not values.size or not np.isfinite(values).all() or (values < 0).any():
+                raise ValueError(f"The '{name}' parameter of SkuCover.fit must be a non-empty sequence of "
+                                 f"non-negative floats. Got {values.tolist()!r} instead.")
+        rounds = check_int(rounds, "rounds", "SkuCover.fit", 1, 20)
+        train = config.replace(split="train")
+        products = len(train.products)
+        obs = dataclasses.replace(train, product=tuple(train.products)).bind(products).reset(seed).obs
+        sku_keys = _sku_keys(obs, train.slices)
+        keys = list(dict.fromkeys(sku_keys))  # first-seen order
+        groups = np.array([keys.index(key) for key in sku_keys], dtype=np.int64)
+        n = len(keys)
+        days = np.full(n, float(np.sort(grid)[len(grid) // 2]))
+        promo = np.full(n, float(promo_grid[0]))
+        evaluations, objective = 0, None
+        for _ in range(rounds):
+            for which, values in (("days", grid), ("promo_days", promo_grid)):
+                cand_days = np.tile(days[groups], (len(values), 1))
+                cand_promo = np.tile(promo[groups], (len(values), 1))
+                (cand_days if which == "days" else cand_promo)[:] = values[:, None]
+                m = _group_metrics(sku_metrics(train, cand_days, cand_promo, seed), groups, n)
+                evaluations += len(values)
+                obj = preference.objective(m)  # (candidates, groups)
+                best = np.argmin(obj, axis=0)
+                (days if which == "days" else promo)[:] = values[best]
+                objective = obj[best, np.arange(n)]
+        policy = cls(config, keys, days, promo, float(np.median(days)), float(np.median(promo)))
+        final = sku_metrics(train, days[groups][None], promo[groups][None], seed)
+        total = _group_metrics(final, np.zeros(products, dtype=np.int64), 1)
+        per_group = _group_metrics(final, groups, n)
+        policy.info = {"train": {k: float(v[0, 0]) for k, v in total.items()},
+                       "groups": n, "products": products, "evaluations": evaluations,
+                       "objective": objective.tolist(),
+                       "group_in_stock": per_group["in_stock_rate"][0].tolist(),
+                       "preference": dataclasses.asdict(preference)}
+        return policy

@@ -1,8 +1,9 @@
 """The ORPR paper's field comparison in simulation: a policy against the incumbent, then a deployment with DiD.
 
 Run: ``nice -n 10 python -m bench.orpr_field`` (``--rounds``, ``--in-stock-margin``, ``--lost-sales-weight``,
-``--switch-day`` change the teacher's search, its in-stock target, its objective and the deployment). A benchmark,
-never a test.
+``--switch-day`` change the teacher's search, its in-stock target, its objective and the deployment; ``--teacher
+sku`` makes the candidate ``SkuCover``, the same model with parameters per SKU group, and adds its paired
+comparison with ``RegimeCover``). A benchmark, never a test.
 
 On ``invgym/Replenishment-v0`` (default panel, 200 SKUs): the incumbents are the days-of-cover rule
 (``DaysOfCover.fit``: one number of days for every SKU, the cheapest on the train window, as the leaderboard fits
@@ -33,7 +34,7 @@ from invgym.agents.orpr import replenishment_report
 from invgym.analysis.did import difference_in_differences, run_panel, simulate_deployment
 from invgym.baselines.days_of_cover import DaysOfCover
 from invgym.baselines.predict_then_optimize import PredictThenOptimize
-from invgym.baselines.regime_cover import Preference, RegimeCover
+from invgym.baselines.regime_cover import Preference, RegimeCover, SkuCover
 from invgym.envs.common import config_of
 from invgym.metrics import per_sku_metrics
 
@@ -67,6 +68,8 @@ def main() -> None:
     parser.add_argument("--lost-sales-weight", type=float, default=1.0,
                         help="weight of the lost margin against holding in RegimeCover's objective")
     parser.add_argument("--switch-day", type=int, default=183)
+    parser.add_argument("--teacher", choices=("regime", "sku"), default="regime",
+                        help="the candidate: RegimeCover (per demand regime) or SkuCover (per SKU group)")
     args = parser.parse_args()
     start = time.process_time()
     train = config_of(ENV_ID, split="train", product="all")
@@ -76,40 +79,52 @@ def main() -> None:
     base = replenishment_report(incumbent, train, num_envs=len(train.products), seed=2**40)
     target = min(base["in_stock_rate"] + args.in_stock_margin, 1.0)
     preference = Preference(lost_sales_weight=args.lost_sales_weight, in_stock_target=target)
-    teacher = RegimeCover.fit(train, preference, rounds=args.rounds)
+    regime = RegimeCover.fit(train, preference, rounds=args.rounds)
+    policies = {"DaysOfCover": incumbent, "PTO": pto, "RegimeCover": regime}
+    name = "RegimeCover"
+    if args.teacher == "sku":
+        name = "SkuCover"
+        policies[name] = SkuCover.fit(train, preference, rounds=args.rounds)
+    teacher = policies[name]
     fit_cpu = time.process_time() - start
     print(f"incumbent DaysOfCover: {incumbent.params['days']:g} days; train in-stock {base['in_stock_rate']:.4f}; "
-          f"RegimeCover target in-stock >= {target:.4f}, {teacher.info['evaluations']} candidate evaluations, "
-          f"train in-stock {teacher.info['train']['in_stock_rate']:.4f}; fits {fit_cpu:.0f} CPU s")
-    print(f"RegimeCover days by regime (velocity x variability): {teacher.params['days']}; promotion days per "
-          f"announced day by velocity: {teacher.params['promo_days']}")
+          f"RegimeCover target in-stock >= {target:.4f}, {regime.info['evaluations']} candidate evaluations, "
+          f"train in-stock {regime.info['train']['in_stock_rate']:.4f}; fits {fit_cpu:.0f} CPU s")
+    print(f"RegimeCover days by regime (velocity x variability): {regime.params['days']}; promotion days per "
+          f"announced day by velocity: {regime.params['promo_days']}")
+    if name == "SkuCover":
+        d, pd = np.array(teacher.params["days"]), np.array(teacher.params["promo_days"])
+        print(f"SkuCover: {teacher.info['groups']} SKU groups (SKUs told apart by their observed constraints) of "
+              f"{teacher.info['products']} SKUs, the target on each group; {teacher.info['evaluations']} candidates "
+              f"per group; train in-stock {teacher.info['train']['in_stock_rate']:.4f}, groups meeting the target "
+              f"{np.sum(np.array(teacher.info['group_in_stock']) >= target)}; days of cover quartiles "
+              f"{np.percentile(d, [25, 50, 75]).tolist()}, promotion days {np.percentile(pd, [25, 50, 75]).tolist()}")
 
-    rows = {name: per_sku(pol, test) for name, pol in (("DaysOfCover", incumbent), ("PTO", pto),
-                                                        ("RegimeCover", teacher))}
-    promo = {name: replenishment_report(pol, test, num_envs=len(test.products))["promo_in_stock_rate"]
-             for name, pol in (("DaysOfCover", incumbent), ("PTO", pto), ("RegimeCover", teacher))}
+    rows = {key: per_sku(pol, test) for key, pol in policies.items()}
+    promo = {key: replenishment_report(pol, test, num_envs=len(test.products))["promo_in_stock_rate"]
+             for key, pol in policies.items()}
     print("\nTest year 2016, 200 SKUs, per-SKU means (turnover: sum on-hand / sum sales per SKU, then the mean)")
     print(f"{'policy':<13}" + "".join(f"{label:>22}" for _, label, _ in METRICS) + f"{'promo-day in-stock':>20}")
-    for name, m in rows.items():
-        print(f"{name:<13}" + "".join(f"{np.nanmean(m[key]):>22.4f}" for key, _, _ in METRICS)
-              + f"{promo[name]:>20.4f}")
-    for incumbent_name in ("DaysOfCover", "PTO"):
-        print(f"\nRegimeCover - {incumbent_name}, paired over SKUs (mean [95 % CI]); relative to the incumbent's mean")
+    for row_name, m in rows.items():
+        print(f"{row_name:<13}" + "".join(f"{np.nanmean(m[key]):>22.4f}" for key, _, _ in METRICS)
+              + f"{promo[row_name]:>20.4f}")
+    for incumbent_name in [k for k in policies if k != name]:
+        print(f"\n{name} - {incumbent_name}, paired over SKUs (mean [95 % CI]); relative to the incumbent's mean")
         for key, label, _ in METRICS:
-            d = rows["RegimeCover"][key] - rows[incumbent_name][key]
+            d = rows[name][key] - rows[incumbent_name][key]
             d = d[np.isfinite(d)]
             half = 1.96 * d.std(ddof=1) / np.sqrt(len(d))
             ref = np.nanmean(rows[incumbent_name][key])
             print(f"  {label:<22}{d.mean():>+10.4f} [{d.mean() - half:+.4f}, {d.mean() + half:+.4f}]  "
                   f"({100 * d.mean() / ref:+.2f} %)")
-        print(f"  {'promo-day in-stock':<22}{promo['RegimeCover'] - promo[incumbent_name]:>+10.4f}")
+        print(f"  {'promo-day in-stock':<22}{promo[name] - promo[incumbent_name]:>+10.4f}")
 
     n = len(test.products)
     treated = np.random.default_rng(0).permutation(n) < n // 2
     observed, counterfactual = simulate_deployment(test, incumbent, teacher, treated, args.switch_day, seed=0)
     days = observed["sales"].shape[1]
     post = np.arange(days) >= args.switch_day
-    print(f"\nSimulated deployment: {treated.sum()} treated / {n - treated.sum()} control SKUs, RegimeCover from day "
+    print(f"\nSimulated deployment: {treated.sum()} treated / {n - treated.sum()} control SKUs, {name} from day "
           f"{args.switch_day} of {days}; DiD (cluster bootstrap, 2000 draws) vs the true effect on the treated")
     print(f"{'outcome (per SKU-day)':<24}{'DiD estimate':>14}{'95 % CI':>22}{'true effect':>14}")
     for key, label in (("on_hand", "on-hand units"), ("in_stock", "in-stock rate"), ("holding_cost", "holding cost"),

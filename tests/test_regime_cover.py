@@ -83,3 +83,61 @@ def test_its_decisions_are_orprs_labels_and_bad_settings_are_refused(fitted):
         RegimeCover(config_of(ENV_ID), [1.0] * 3, [0.0] * 3, [1.0, 2.0], [1.0, 2.0])
     with pytest.raises(ValueError, match="works on invgym/Replenishment-v0"):
         RegimeCover.fit("invgym/LostSales-v0")
+
+
+@pytest.fixture(scope="module")
+def per_sku():
+    from invgym.baselines.regime_cover import SkuCover
+
+    return SkuCover.fit(ENV_ID, Preference(in_stock_target=0.90), grid=GRID, rounds=1, **FEW)
+
+
+def test_sku_cover_meets_the_target_on_every_sku_group_and_acts_as_it_was_fitted(per_sku, fitted):
+    import dataclasses
+
+    from invgym.baselines.regime_cover import FIT_SEED
+    from invgym.envs.common import config_of
+
+    info = per_sku.info
+    assert info["groups"] <= info["products"] == 24 and min(info["group_in_stock"]) >= 0.90
+    assert len(set(per_sku.params["days"])) > 3  # parameters per SKU group, not one rule
+    # The policy, run on the fit's seeds, reproduces the fit's own simulation (its lookup finds each SKU's group).
+    train = config_of(ENV_ID, split="train", **FEW)
+    n = len(train.products)
+    seeds = FIT_SEED + np.arange(n, dtype=np.uint64)
+    buf = dataclasses.replace(train, product=tuple(train.products)).bind(n).reset(seeds)
+    parts = type(train).parts
+    cols = [parts.index("in_stock"), parts.index("holding_cost")]
+    total = np.zeros(2)
+    for _ in range(train.window[1]):
+        buf.actions[:, 0] = per_sku(buf.obs.copy())
+        buf.kernel.step()
+        total += buf.parts[:, cols].sum(axis=0)
+    total /= n * train.window[1]
+    np.testing.assert_allclose(total, [info["train"]["in_stock_rate"], info["train"]["holding_cost"]], rtol=1e-12)
+    # Per SKU it can hold less than the per-regime model at the same (looser, aggregate) in-stock target.
+    loose, _ = fitted
+    assert info["train"]["holding_cost"] < loose.info["train"]["holding_cost"]
+
+
+def test_an_unseen_sku_gets_the_default_cover_and_bad_parameters_are_refused(per_sku):
+    from invgym.baselines.regime_cover import SkuCover
+    from invgym.envs.common import config_of
+
+    env = config_of(ENV_ID, split="test", product="all")
+    obs = env.bind(1).reset(0).obs.copy()
+    review, sales = env.slices["review"].start, env.slices["sales"]
+    obs[0, review] = 1.0  # a review day
+    obs[0, review + 2:review + 6] = [99.0, 1.0, 0.0, 1e6]  # constraints no SKU has
+    obs[0, sales] = 10.0
+    obs[0, env.slices["promo"]] = 0.0
+    obs[0, :2] = 0.0
+    expected = np.ceil(10.0 * per_sku.params["default_days"] - 1e-9)
+    assert per_sku(obs)[0] == expected
+    p = per_sku.params
+    with pytest.raises(ValueError, match="'days' parameter of SkuCover"):
+        SkuCover(env, p["keys"], p["days"][:-1], p["promo_days"], 10.0, 0.0)
+    with pytest.raises(ValueError, match="'keys' parameter of SkuCover"):
+        SkuCover(env, p["keys"][:1] * 2, p["days"][:2], p["promo_days"][:2], 10.0, 0.0)
+    with pytest.raises(ValueError, match="'rounds' parameter of SkuCover.fit"):
+        SkuCover.fit(ENV_ID, rounds=0)
