@@ -14,6 +14,10 @@ SHARED = ["invgym.core._kernel", "invgym.core._rollout_table", "invgym.core._exa
 _SCENARIOS = runpy.run_path("invgym/scenarios.py")["SCENARIOS"]
 KERNELS = list(dict.fromkeys(SHARED + [scenario.kernel_module for scenario in _SCENARIOS.values()]))
 
+# The kernels whose whole-run loops are specialised by constant arguments (see CYTHON_INLINE below).
+FORCED_INLINE = {"invgym.core._lost_sales", "invgym.core._dual_sourcing", "invgym.core._procurement_removal",
+                 "invgym.core._perishable"}
+
 COMPILER_DIRECTIVES = {
     "language_level": 3,
     "boundscheck": False,
@@ -36,10 +40,10 @@ extensions = [
         # call; no result changes (these kernels never read errno).
         extra_compile_args=["-O3", "-fno-tree-loop-distribute-patterns", "-fno-math-errno"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")] + (
-            # The lost-sales whole-run loops are called with constant lead times so that each compiles into a
-            # loop of its own; forced inlining makes the compiler do it (GCC and Clang).
+            # The whole-run loops are called with constant lead times so that each compiles into a loop of
+            # its own; forced inlining makes the compiler do it (GCC and Clang).
             [("CYTHON_INLINE", "__inline__ __attribute__((always_inline))")]
-            if name == "invgym.core._lost_sales" and sys.platform != "win32" else []),
+            if name in FORCED_INLINE and sys.platform != "win32" else []),
     )
     for name in KERNELS
 ]

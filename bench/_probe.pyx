@@ -12,15 +12,30 @@ from invgym.core._rng cimport rng_seed
 import numpy as np
 
 
+# === Setup (one helper for every probe) ===
+
+cdef class Tables:
+    """A probe's inputs: the first product's alias table (contiguous) and a zeroed total per env."""
+
+    cdef readonly object prob
+    cdef readonly object alias
+    cdef readonly object totals
+
+    def __init__(self, alias_prob, alias_idx, Py_ssize_t num_envs):
+        self.prob = np.ascontiguousarray(alias_prob[0], dtype=np.float64)
+        self.alias = np.ascontiguousarray(alias_idx[0], dtype=np.int32)
+        self.totals = np.zeros(num_envs)
+
+
 # === Rollout ===
 
 def lost_sales_rollout(alias_prob, alias_idx, int64_t support, int64_t lead_time, double h, double p,
                        double max_order, double level, int64_t num_envs, int64_t periods):
     """Base-stock on lost sales: env i seeded with i, state in locals; returns each env's total cost."""
-    cdef const double[::1] prob = np.ascontiguousarray(alias_prob[0], dtype=np.float64)
-    cdef const int32_t[::1] alias = np.ascontiguousarray(alias_idx[0], dtype=np.int32)
-    totals_arr = np.zeros(num_envs)
-    cdef double[::1] totals = totals_arr
+    cdef Tables tb = Tables(alias_prob, alias_idx, num_envs)
+    cdef const double[::1] prob = tb.prob
+    cdef const int32_t[::1] alias = tb.alias
+    cdef double[::1] totals = tb.totals
     cdef uint64_t rng[4]
     cdef double x[64]
     cdef double q, d, sold, position, total
@@ -50,7 +65,7 @@ def lost_sales_rollout(alias_prob, alias_idx, int64_t support, int64_t lead_time
                     if lead_time > 1:
                         x[lead_time - 1] = q
             totals[i] = total
-    return totals_arr
+    return tb.totals
 
 
 # === Step ===
@@ -73,8 +88,8 @@ cdef class LostSalesStepper:
     def __init__(self, alias_prob, alias_idx, int64_t support, int64_t lead_time, double h, double p,
                  int64_t horizon, obs, rewards, truncated, actions):
         n = obs.shape[0]
-        self.prob = np.ascontiguousarray(alias_prob[0], dtype=np.float64)
-        self.alias = np.ascontiguousarray(alias_idx[0], dtype=np.int32)
+        tables = Tables(alias_prob, alias_idx, n)
+        self.prob, self.alias = tables.prob, tables.alias
         self.support, self.lead_time, self.h, self.p, self.horizon = support, lead_time, h, p, horizon
         self.width = lead_time if lead_time > 1 else 1
         self.state = np.zeros((n, self.width))
@@ -123,10 +138,10 @@ def dual_sourcing_rollout(alias_prob, alias_idx, int64_t support, int64_t regula
                           double c_e, double h, double b, double max_regular, double max_expedited,
                           double expedited_level, double regular_level, int64_t num_envs, int64_t periods):
     """Dual index (S_e, S_r) with l_e = 0 and backlogging: env i seeded with i; returns each env's total cost."""
-    cdef const double[::1] prob = np.ascontiguousarray(alias_prob[0], dtype=np.float64)
-    cdef const int32_t[::1] alias = np.ascontiguousarray(alias_idx[0], dtype=np.int32)
-    totals_arr = np.zeros(num_envs)
-    cdef double[::1] totals = totals_arr
+    cdef Tables tb = Tables(alias_prob, alias_idx, num_envs)
+    cdef const double[::1] prob = tb.prob
+    cdef const int32_t[::1] alias = tb.alias
+    cdef double[::1] totals = tb.totals
     cdef uint64_t rng[4]
     cdef double x[64]
     cdef double q_r, q_e, d, ip, total
@@ -159,17 +174,17 @@ def dual_sourcing_rollout(alias_prob, alias_idx, int64_t support, int64_t regula
                 else:
                     x[0] += q_r
             totals[i] = total
-    return totals_arr
+    return tb.totals
 
 
 def perishable_rollout(alias_prob, alias_idx, int64_t support, int64_t shelf_life, int64_t lead_time, double h,
                        double p, double w, double c, double max_order, double level, int64_t num_envs,
                        int64_t periods):
     """Base-stock on perishables, FIFO, integer orders: env i seeded with i; returns each env's total cost."""
-    cdef const double[::1] prob = np.ascontiguousarray(alias_prob[0], dtype=np.float64)
-    cdef const int32_t[::1] alias = np.ascontiguousarray(alias_idx[0], dtype=np.int32)
-    totals_arr = np.zeros(num_envs)
-    cdef double[::1] totals = totals_arr
+    cdef Tables tb = Tables(alias_prob, alias_idx, num_envs)
+    cdef const double[::1] prob = tb.prob
+    cdef const int32_t[::1] alias = tb.alias
+    cdef double[::1] totals = tb.totals
     cdef uint64_t rng[4]
     cdef double y[128]
     cdef double q, d, need, take, holding, position, total
@@ -203,7 +218,7 @@ def perishable_rollout(alias_prob, alias_idx, int64_t support, int64_t shelf_lif
                     y[k] = y[k + 1]
                 y[width] = 0.0
             totals[i] = total
-    return totals_arr
+    return tb.totals
 
 
 def procurement_removal_rollout(alias_prob, alias_idx, int64_t support, int64_t lead_time, double h, double p,
@@ -211,10 +226,10 @@ def procurement_removal_rollout(alias_prob, alias_idx, int64_t support, int64_t 
                                 double order_up_to, double remove_down_to, initial_on_hand, int64_t num_envs,
                                 int64_t periods):
     """Interval policy (order up to a, remove down to b), lost sales, L >= 1: env i seeded with i; total costs."""
-    cdef const double[::1] prob = np.ascontiguousarray(alias_prob[0], dtype=np.float64)
-    cdef const int32_t[::1] alias = np.ascontiguousarray(alias_idx[0], dtype=np.int32)
-    totals_arr = np.zeros(num_envs)
-    cdef double[::1] totals = totals_arr
+    cdef Tables tb = Tables(alias_prob, alias_idx, num_envs)
+    cdef const double[::1] prob = tb.prob
+    cdef const int32_t[::1] alias = tb.alias
+    cdef double[::1] totals = tb.totals
     cdef uint64_t rng[4]
     cdef double x[64]
     cdef double u, q, removed, d, sold, position, total, start = initial_on_hand
@@ -252,4 +267,4 @@ def procurement_removal_rollout(alias_prob, alias_idx, int64_t support, int64_t 
                 else:
                     x[0] += q
             totals[i] = total
-    return totals_arr
+    return tb.totals

@@ -10,6 +10,7 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 from invgym.core._demand cimport sample_alias
 from invgym.core._kernel cimport BatchKernel, draw_demand
 from invgym.core._pipeline cimport shift_pipeline
+from invgym.core._whole_run cimport load_run, store_run
 
 import numpy as np
 
@@ -104,6 +105,119 @@ cdef inline void _positions(const double* x, int64_t le, Py_ssize_t e0, Py_ssize
         ip += x[k]
     expedited[0] = ipe
     full[0] = ip
+
+
+# === One env's whole run (the compiled rollout) ===
+# Called with constant ``kind``, lead times, ``plain`` and ``count`` where it can be (see ``_fixed_env_any``), so
+# the compiler builds one loop per case with the state row and the stream in registers and no branch on them.
+
+cdef struct Run:
+    # One env's fields for its whole run, by value (the caller fills it from the kernel).
+    uint64_t* rng  # the env's stream in the kernel (read at the start, written back at the end)
+    double* x  # the env's state row in the kernel (the same)
+    double* totals  # the env's part totals over the counted periods
+    Py_ssize_t width  # the state row's length
+    int64_t warmup, periods
+    const double* path  # the replayed demand (NULL: sampled)
+    const double* prob  # the env's product's alias table
+    const int32_t* alias
+    int64_t support
+    double h, b, c_r, c_e, max_r, max_e
+    bint lost_sales
+
+
+cdef inline void _fixed_span(const Run* r, int kind, int64_t lr, int64_t le, const double* th, int64_t start,
+                             int64_t stop, bint count, bint plain, double* x, uint64_t* rng,
+                             double* acc) noexcept nogil:
+    # Periods ``start`` to ``stop`` of one env's run (state row ``x`` and stream ``rng`` in the caller's locals),
+    # adding the parts to ``acc`` when ``count``; ``plain``: the demand is sampled (the caller has checked).
+    cdef double row[NUM_PARTS]
+    cdef double q_r, q_e, ipe, ip, d
+    cdef Py_ssize_t k, e0 = lr, width = lr + (le - 1 if le > 1 else 0)
+    cdef int64_t s
+    cdef bint lost_sales = r.lost_sales
+    cdef double h = r.h, b = r.b, c_r = r.c_r, c_e = r.c_e, max_r = r.max_r, max_e = r.max_e
+    cdef double th0 = th[0], th1 = th[1], th2 = th[2] if kind == CAPPED_DUAL_INDEX else 0.0
+    cdef const double* path = NULL if plain else r.path
+    cdef const double* prob = r.prob
+    cdef const int32_t* alias = r.alias
+    cdef int64_t support = r.support
+    for s in range(start, stop):
+        # 3. ORDER by the fixed policy, from the inventory positions before ordering.
+        # The expedited order is clipped first, so that the regular order sees what was ordered.
+        if kind == CONSTANT:
+            q_e = clip(th1, max_e)
+            q_r = clip(th0, max_r)
+        else:
+            _positions(x, le, e0, width, &ipe, &ip)
+            if kind == DUAL_INDEX:
+                q_e = clip(th0 - ipe, max_e)
+                q_r = clip(th1 - ip - q_e, max_r)
+            elif kind == SINGLE_INDEX:
+                q_e = clip(th0 - ip, max_e)
+                q_r = clip(th1 - ip - q_e, max_r)
+            elif kind == CAPPED_DUAL_INDEX:
+                q_e = clip(th0 - ipe, max_e)
+                q_r = clip(th1 - ip - q_e, fmin(th2, max_r))
+            else:
+                q_e = clip(th1 - ipe, max_e)
+                q_r = clip(th0, max_r)
+        # 4. DEMAND (draw_demand's two cases, at period s of the run).
+        d = path[s] if path != NULL else sample_alias(rng, prob, alias, support)
+        _period(x, lr, le, e0, q_r, q_e, d, lost_sales, h, b, c_r, c_e, row)
+        if count:
+            for k in range(NUM_PARTS):
+                acc[k] += row[k]
+
+
+cdef inline void _fixed_env(const Run* r, int kind, int64_t lr, int64_t le, const double* th) noexcept nogil:
+    # One env's run: its stream and state row copied into this loop's locals (so that the stores into the
+    # parts row cannot make the compiler re-read them), the warmup and the counted periods each a loop of its
+    # own (``_fixed_span``), then the locals written back with the part totals.
+    cdef uint64_t rng[4]
+    cdef double x[MAX_WIDTH]
+    cdef double acc[NUM_PARTS]
+    load_run(r.rng, r.x, r.width, NUM_PARTS, rng, x, acc)
+    if r.path == NULL:
+        _fixed_span(r, kind, lr, le, th, 0, r.warmup, False, True, x, rng, acc)
+        _fixed_span(r, kind, lr, le, th, r.warmup, r.warmup + r.periods, True, True, x, rng, acc)
+    else:
+        _fixed_span(r, kind, lr, le, th, 0, r.warmup, False, False, x, rng, acc)
+        _fixed_span(r, kind, lr, le, th, r.warmup, r.warmup + r.periods, True, False, x, rng, acc)
+    store_run(r.rng, r.x, r.totals, r.width, NUM_PARTS, rng, x, acc)
+
+
+cdef void _fixed_env_any(const Run* r, int kind, int64_t lr, int64_t le, const double* th) noexcept nogil:
+    # ``_fixed_env`` with constant arguments for the dual index and its capped form at l_e = 0 and the common
+    # regular lead times (the instances of Gijsbrechts et al. 2022), one compiled loop each.
+    if le == 0 and kind == DUAL_INDEX:
+        if lr == 2:
+            _fixed_env(r, DUAL_INDEX, 2, 0, th)
+        elif lr == 3:
+            _fixed_env(r, DUAL_INDEX, 3, 0, th)
+        elif lr == 4:
+            _fixed_env(r, DUAL_INDEX, 4, 0, th)
+        else:
+            _fixed_env(r, DUAL_INDEX, lr, 0, th)
+    elif le == 0 and kind == CAPPED_DUAL_INDEX:
+        if lr == 2:
+            _fixed_env(r, CAPPED_DUAL_INDEX, 2, 0, th)
+        elif lr == 3:
+            _fixed_env(r, CAPPED_DUAL_INDEX, 3, 0, th)
+        elif lr == 4:
+            _fixed_env(r, CAPPED_DUAL_INDEX, 4, 0, th)
+        else:
+            _fixed_env(r, CAPPED_DUAL_INDEX, lr, 0, th)
+    elif kind == DUAL_INDEX:
+        _fixed_env(r, DUAL_INDEX, lr, le, th)
+    elif kind == CAPPED_DUAL_INDEX:
+        _fixed_env(r, CAPPED_DUAL_INDEX, lr, le, th)
+    elif kind == SINGLE_INDEX:
+        _fixed_env(r, SINGLE_INDEX, lr, le, th)
+    elif kind == CONSTANT:
+        _fixed_env(r, CONSTANT, lr, le, th)
+    else:
+        _fixed_env(r, TAILORED_BASE_SURGE, lr, le, th)
 
 
 # === State ===
@@ -234,65 +348,18 @@ cdef class DualSourcingKernel(BatchKernel):
             raise ValueError(f"rollout supports state rows up to {MAX_WIDTH}. Got {self.width} instead.")
         totals_arr = np.zeros((self.num_envs, NUM_PARTS), dtype=np.float64)
         cdef double[:, ::1] totals = totals_arr
-        cdef double row[NUM_PARTS]
-        cdef double acc[NUM_PARTS]
-        cdef double x[MAX_WIDTH]
-        cdef uint64_t rng[4]
-        cdef double q_r, q_e, ipe, ip, d
-        cdef Py_ssize_t i, k, width = self.width, e0 = self.e0
-        cdef int64_t s, pr, lr = self.regular_lead_time, le = self.expedited_lead_time
-        # The env's fields in locals for its whole run (its state row and stream copied in, written back at the
-        # end): stores into the parts row cannot make the compiler re-read them every period.
-        cdef bint lost_sales = self.lost_sales, replay = self.replay
-        cdef double h = self.holding_cost, b = self.backorder_cost, c_r = self.regular_cost
-        cdef double c_e = self.expedited_cost, max_r = self.max_regular, max_e = self.max_expedited
-        cdef const double* path
-        cdef const double* prob
-        cdef const int32_t* alias
-        cdef int64_t support
+        cdef Py_ssize_t i, pr
+        cdef Run r
+        r.width, r.warmup, r.periods = self.width, warmup, periods
+        r.h, r.b, r.c_r, r.c_e = self.holding_cost, self.backorder_cost, self.regular_cost, self.expedited_cost
+        r.max_r, r.max_e, r.lost_sales = self.max_regular, self.max_expedited, self.lost_sales
         with nogil:
             for i in range(self.num_envs):
-                for k in range(width):
-                    x[k] = self.state[i, k]
-                for k in range(4):
-                    rng[k] = self.rng[i, k]
-                for k in range(NUM_PARTS):
-                    acc[k] = 0.0
+                r.rng, r.x, r.totals = &self.rng[i, 0], &self.state[i, 0], &totals[i, 0]
                 pr = self.product[i]
-                path = &self.demand_path[i, 0] if replay else NULL
-                prob = &self.alias_prob[pr, 0]
-                alias = &self.alias_idx[pr, 0]
-                support = self.support[pr]
-                for s in range(warmup + periods):
-                    # 3. ORDER by the fixed policy, from the inventory positions before ordering.
-                    # The expedited order is clipped first, so that the regular order sees what was ordered.
-                    if kind == CONSTANT:
-                        q_e = clip(theta[i, 1], max_e)
-                        q_r = clip(theta[i, 0], max_r)
-                    else:
-                        _positions(x, le, e0, width, &ipe, &ip)
-                        if kind == DUAL_INDEX:
-                            q_e = clip(theta[i, 0] - ipe, max_e)
-                            q_r = clip(theta[i, 1] - ip - q_e, max_r)
-                        elif kind == SINGLE_INDEX:
-                            q_e = clip(theta[i, 0] - ip, max_e)
-                            q_r = clip(theta[i, 1] - ip - q_e, max_r)
-                        elif kind == CAPPED_DUAL_INDEX:
-                            q_e = clip(theta[i, 0] - ipe, max_e)
-                            q_r = clip(theta[i, 1] - ip - q_e, fmin(theta[i, 2], max_r))
-                        else:
-                            q_e = clip(theta[i, 1] - ipe, max_e)
-                            q_r = clip(theta[i, 0], max_r)
-                    # 4. DEMAND (draw_demand's two cases, at period s of the run).
-                    d = path[s] if path != NULL else sample_alias(rng, prob, alias, support)
-                    _period(x, lr, le, e0, q_r, q_e, d, lost_sales, h, b, c_r, c_e, row)
-                    if s >= warmup:
-                        for k in range(NUM_PARTS):
-                            acc[k] += row[k]
-                for k in range(width):
-                    self.state[i, k] = x[k]
-                for k in range(4):
-                    self.rng[i, k] = rng[k]
-                for k in range(NUM_PARTS):
-                    totals[i, k] = acc[k]
+                r.path = &self.demand_path[i, 0] if self.replay else NULL
+                r.prob = &self.alias_prob[pr, 0]
+                r.alias = &self.alias_idx[pr, 0]
+                r.support = self.support[pr]
+                _fixed_env_any(&r, kind, self.regular_lead_time, self.expedited_lead_time, &theta[i, 0])
         return {name: totals_arr[:, k] for k, name in enumerate(PARTS)}

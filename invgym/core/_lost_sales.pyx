@@ -9,6 +9,7 @@ from libc.math cimport isfinite, llrint
 from invgym.core._demand cimport sample_alias
 from invgym.core._kernel cimport STEP_UNSUPPORTED, TABLE_MISSING, TABLE_UNSUPPORTED, BatchKernel, draw_demand
 from invgym.core._pipeline cimport push_window, shift_pipeline
+from invgym.core._whole_run cimport load_run, store_run
 
 import numpy as np
 
@@ -116,29 +117,6 @@ cdef inline double _demand(const Source* src, int64_t s, uint64_t* rng) noexcept
     return src.path[s] if src.path != NULL else sample_alias(rng, src.prob, src.alias, src.support)
 
 
-cdef inline void _load(const EnvRun* r, Py_ssize_t width, uint64_t* rng, double* x, double* acc) noexcept nogil:
-    # The env's stream and state row into a whole-run loop's locals; its part totals start at zero.
-    cdef Py_ssize_t k
-    for k in range(4):
-        rng[k] = r.rng[k]
-    for k in range(width):
-        x[k] = r.x[k]
-    for k in range(NUM_PARTS):
-        acc[k] = 0.0
-
-
-cdef inline void _store(EnvRun* r, Py_ssize_t width, const uint64_t* rng, const double* x,
-                        const double* acc) noexcept nogil:
-    # A whole-run loop's locals back into the env: its stream, its state row and its part totals.
-    cdef Py_ssize_t k
-    for k in range(4):
-        r.rng[k] = rng[k]
-    for k in range(width):
-        r.x[k] = x[k]
-    for k in range(NUM_PARTS):
-        r.totals[k] = acc[k]
-
-
 cdef inline void _fixed_span(EnvRun* r, int kind, int64_t L, const double* th, int64_t start, int64_t stop,
                              bint count, bint plain, double* x, uint64_t* rng, double* acc) noexcept nogil:
     # Periods ``start`` to ``stop`` of ``_fixed_env``'s loop (state row ``x`` and stream ``rng`` in the caller's
@@ -194,14 +172,14 @@ cdef inline void _fixed_env(EnvRun* r, int kind, int64_t L, const double* th) no
     cdef double x[MAX_WIDTH]
     cdef double acc[NUM_PARTS]
     cdef Py_ssize_t width = L if L > 1 else 1
-    _load(r, width, rng, x, acc)
+    load_run(r.rng, r.x, width, NUM_PARTS, rng, x, acc)
     if r.path == NULL and r.num_history == 0:
         _fixed_span(r, kind, L, th, 0, r.warmup, False, True, x, rng, acc)
         _fixed_span(r, kind, L, th, r.warmup, r.warmup + r.periods, True, True, x, rng, acc)
     else:
         _fixed_span(r, kind, L, th, 0, r.warmup, False, False, x, rng, acc)
         _fixed_span(r, kind, L, th, r.warmup, r.warmup + r.periods, True, False, x, rng, acc)
-    _store(r, width, rng, x, acc)
+    store_run(r.rng, r.x, r.totals, width, NUM_PARTS, rng, x, acc)
 
 
 cdef void _fixed_env_any(EnvRun* r, int kind, int64_t L, const double* th) noexcept nogil:
@@ -319,7 +297,7 @@ cdef inline int64_t _table_env(EnvRun* r, int64_t L, Py_ssize_t nd, const double
     cdef double acc[NUM_PARTS]
     cdef Py_ssize_t k, width = L if L > 1 else 1
     cdef int64_t done
-    _load(r, width, rng, x, acc)
+    load_run(r.rng, r.x, width, NUM_PARTS, rng, x, acc)
     for k in range(NUM_PARTS):
         row[k] = 0.0
     if r.path == NULL and r.num_history == 0:
@@ -328,7 +306,7 @@ cdef inline int64_t _table_env(EnvRun* r, int64_t L, Py_ssize_t nd, const double
     else:
         done = _table_spans(r, L, nd, flat, small, offs, dims, strides, position_bound, False, discount, x, rng,
                             row, acc, state, reason)
-    _store(r, width, rng, x, acc)
+    store_run(r.rng, r.x, r.totals, width, NUM_PARTS, rng, x, acc)
     for k in range(NUM_PARTS):
         r.last[k] = row[k]
     return done

@@ -4,9 +4,11 @@
 
 cimport cython
 from libc.math cimport floor
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
+from invgym.core._demand cimport sample_alias
 from invgym.core._kernel cimport BatchKernel, draw_demand
+from invgym.core._whole_run cimport load_run, store_run
 
 import numpy as np
 
@@ -45,6 +47,200 @@ cdef enum:
     BASE_STOCK = 1
     CAPPED_BASE_STOCK = 2
     EWA = 3
+
+
+# === One period (the dynamics, written once: the env's step and the compiled rollout call it) ===
+
+cdef inline void _period(double* y, Py_ssize_t m, Py_ssize_t w, int issuing, double q, double d, double h,
+                         double p, double o, double c, double* out) noexcept nogil:
+    # One period of one env: state row ``y`` (W = m + L - 1 entries and the scratch column W), order q, demand
+    # d; the period's parts go to ``out``. Every scalar is an argument, so an inlined call keeps them in registers.
+    cdef Py_ssize_t k
+    cdef double need, take, sales, lost, outdated, holding
+    # 3. ORDER: q is placed and paid for at once (De Moor et al. 2022); it takes the last place of the row,
+    # which is on hand (freshest, m periods of life) when L = 0 and in the pipeline otherwise.
+    y[w] = q
+    # 5. ISSUING: demand is met from the m on-hand buckets y[0..m-1] only, FIFO oldest first or LIFO
+    # freshest first; what cannot be met is lost.
+    need = d
+    if issuing == FIFO:
+        for k in range(m):
+            if need <= 0.0:
+                break
+            take = y[k] if y[k] < need else need
+            y[k] -= take
+            need -= take
+    else:
+        for k in range(m - 1, -1, -1):
+            if need <= 0.0:
+                break
+            take = y[k] if y[k] < need else need
+            y[k] -= take
+            need -= take
+    lost = need
+    sales = d - lost
+    # 6. OUTDATING: what is left of the oldest bucket (one period of life) expires at the end of the period.
+    outdated = y[0]
+    # 7. COSTS as De Moor et al. (2022) charge them: h per non-expired unit carried to the next period (the
+    # arriving order is not charged), p per lost unit, w per outdated unit and c per ordered unit.
+    holding = 0.0
+    for k in range(1, m):
+        holding += y[k]
+    out[P_HOLDING] = holding
+    out[P_LOST] = lost
+    out[P_OUTDATED] = outdated
+    out[P_SALES] = sales
+    out[P_DEMAND] = d
+    out[P_ORDER] = q
+    out[P_COST] = h * holding + p * lost + o * outdated + c * q
+    # 8. AGEING and 1. ARRIVAL (start of t+1): every unit loses a period of life, the outdated bucket leaves,
+    # and the order placed in t+1-L becomes the freshest on-hand bucket: one shift of the row.
+    for k in range(w):
+        y[k] = y[k + 1]
+    y[w] = 0.0
+
+
+cdef inline double _estimated_outdating(const double* x, Py_ssize_t m, Py_ssize_t w, int64_t L, int issuing,
+                                        double mean) noexcept nogil:
+    # EWA (Broekmeulen & van Donselaar 2009): age the current stock and pipeline forward, withdrawing the
+    # policy's mean demand each period by the env's issuing rule, and count what outdates in periods
+    # t, ..., t+L-1, i.e. before the order placed now can serve demand. Those units are in the inventory
+    # position but will never meet demand, so the order adds them back.
+    cdef double buf[MAX_WIDTH]
+    cdef Py_ssize_t k, s, n = w
+    cdef double need, take, total = 0.0
+    if L == 0:
+        return 0.0
+    for k in range(w):
+        buf[k] = x[k]
+    for s in range(L):
+        # In period t+s the on-hand buckets are buf[0..m-1] (the row shifted s times); it has n live entries.
+        need = mean
+        if issuing == FIFO:
+            for k in range(m if m < n else n):
+                take = buf[k] if buf[k] < need else need
+                buf[k] -= take
+                need -= take
+        else:
+            for k in range((m if m < n else n) - 1, -1, -1):
+                take = buf[k] if buf[k] < need else need
+                buf[k] -= take
+                need -= take
+        total += buf[0]
+        for k in range(n - 1):
+            buf[k] = buf[k + 1]
+        n -= 1
+        if n <= 0:
+            break
+    return total
+
+
+# === One env's whole run (the compiled rollout) ===
+# Called with constant ``kind``, shelf life, lead time, ``plain`` and ``count`` where it can be (see
+# ``_fixed_env_any``), so the compiler builds one loop per case with the state row and the stream in registers.
+
+cdef struct Run:
+    # One env's fields for its whole run, by value (the caller fills it from the kernel).
+    uint64_t* rng  # the env's stream in the kernel (read at the start, written back at the end)
+    double* x  # the env's state row in the kernel (the same)
+    double* totals  # the env's part totals over the counted periods
+    Py_ssize_t width  # the state row's length
+    int64_t warmup, periods
+    const double* path  # the replayed demand (NULL: sampled)
+    const double* prob  # the env's product's alias table
+    const int32_t* alias
+    int64_t support
+    double h, p, o, c, max_order, discount
+    int issuing
+    bint integer_orders
+
+
+cdef inline void _fixed_span(const Run* r, int kind, int64_t m, int64_t L, const double* th, int64_t start,
+                             int64_t stop, bint count, bint plain, double* y, uint64_t* rng,
+                             double* acc) noexcept nogil:
+    # Periods ``start`` to ``stop`` of one env's run (state row ``y`` and stream ``rng`` in the caller's locals),
+    # adding the parts to ``acc`` when ``count`` (counted period s weighted by discount ** s); ``plain``: the
+    # demand is sampled (the caller has checked).
+    cdef double row[NUM_PARTS]
+    cdef double q, d, position, weight = 1.0, discount = r.discount
+    cdef Py_ssize_t k, w = m + L - 1
+    cdef int64_t s
+    cdef int issuing = r.issuing
+    cdef bint integer_orders = r.integer_orders
+    cdef double h = r.h, p = r.p, o = r.o, c = r.c, max_order = r.max_order
+    cdef double th0 = th[0], th1 = th[1] if kind != CONSTANT and kind != BASE_STOCK else 0.0
+    cdef double th2 = th[2] if kind == EWA else 0.0
+    cdef const double* path = NULL if plain else r.path
+    cdef const double* prob = r.prob
+    cdef const int32_t* alias = r.alias
+    cdef int64_t support = r.support
+    for s in range(start, stop):
+        # 3. ORDER by the fixed policy, from the inventory position (every age on hand plus pipeline).
+        if kind == CONSTANT:
+            q = th0
+        else:
+            position = 0.0
+            for k in range(w):
+                position += y[k]
+            q = th0 - position
+            if kind == EWA:
+                q += _estimated_outdating(y, m, w, L, issuing, th2)
+            if kind != BASE_STOCK and q > th1:
+                q = th1
+        if integer_orders:
+            q = floor(q + 0.5)
+        if q < 0.0:
+            q = 0.0
+        elif q > max_order:
+            q = max_order
+        # 4. DEMAND (draw_demand's two cases, at period s of the run).
+        d = path[s] if path != NULL else sample_alias(rng, prob, alias, support)
+        _period(y, m, w, issuing, q, d, h, p, o, c, row)
+        if count:
+            for k in range(NUM_PARTS):
+                acc[k] += weight * row[k]
+            weight *= discount
+
+
+cdef inline void _fixed_env(const Run* r, int kind, int64_t m, int64_t L, const double* th) noexcept nogil:
+    # One env's run: its stream and state row copied into this loop's locals (so that the stores into the
+    # parts row cannot make the compiler re-read them), the warmup and the counted periods each a loop of its
+    # own (``_fixed_span``), then the locals written back with the part totals.
+    cdef uint64_t rng[4]
+    cdef double y[MAX_WIDTH + 1]
+    cdef double acc[NUM_PARTS]
+    load_run(r.rng, r.x, r.width, NUM_PARTS, rng, y, acc)
+    if r.path == NULL:
+        _fixed_span(r, kind, m, L, th, 0, r.warmup, False, True, y, rng, acc)
+        _fixed_span(r, kind, m, L, th, r.warmup, r.warmup + r.periods, True, True, y, rng, acc)
+    else:
+        _fixed_span(r, kind, m, L, th, 0, r.warmup, False, False, y, rng, acc)
+        _fixed_span(r, kind, m, L, th, r.warmup, r.warmup + r.periods, True, False, y, rng, acc)
+    store_run(r.rng, r.x, r.totals, r.width, NUM_PARTS, rng, y, acc)
+
+
+cdef void _fixed_env_any(const Run* r, int kind, int64_t m, int64_t L, const double* th) noexcept nogil:
+    # ``_fixed_env`` with constant arguments for base-stock at the shelf lives and lead times of De Moor et al.
+    # (2022) and the perishable track (m = 2..5, L = 1, 2), one compiled loop each.
+    if kind == BASE_STOCK:
+        if m == 2 and L == 1:
+            _fixed_env(r, BASE_STOCK, 2, 1, th)
+        elif m == 3 and L == 1:
+            _fixed_env(r, BASE_STOCK, 3, 1, th)
+        elif m == 3 and L == 2:
+            _fixed_env(r, BASE_STOCK, 3, 2, th)
+        elif m == 4 and L == 2:
+            _fixed_env(r, BASE_STOCK, 4, 2, th)
+        elif m == 5 and L == 2:
+            _fixed_env(r, BASE_STOCK, 5, 2, th)
+        else:
+            _fixed_env(r, BASE_STOCK, m, L, th)
+    elif kind == CONSTANT:
+        _fixed_env(r, CONSTANT, m, L, th)
+    elif kind == CAPPED_BASE_STOCK:
+        _fixed_env(r, CAPPED_BASE_STOCK, m, L, th)
+    else:
+        _fixed_env(r, EWA, m, L, th)
 
 
 # === State ===
@@ -123,93 +319,16 @@ cdef class PerishableKernel(BatchKernel):
 
     cdef inline void period(self, Py_ssize_t i, double q, int64_t t, double* out) noexcept nogil:
         """One period of env i with order q in its period t; writes the parts row to ``out``."""
-        cdef double* y = &self.state[i, 0]
-        cdef Py_ssize_t k, m = self.shelf_life, w = self.width
-        cdef double d, need, take, sales, lost, outdated, holding
-        # 3. ORDER: q is placed and paid for at once (De Moor et al. 2022); it takes the last place of the row,
-        # which is on hand (freshest, m periods of life) when L = 0 and in the pipeline otherwise.
-        y[w] = q
         # 4. DEMAND: sampled from env i's product, or replayed from the demand path.
-        d = draw_demand(self, i, t, &self.rng[i, 0])
-        # 5. ISSUING: demand is met from the m on-hand buckets y[0..m-1] only, FIFO oldest first or LIFO
-        # freshest first; what cannot be met is lost.
-        need = d
-        if self.issuing == FIFO:
-            for k in range(m):
-                if need <= 0.0:
-                    break
-                take = y[k] if y[k] < need else need
-                y[k] -= take
-                need -= take
-        else:
-            for k in range(m - 1, -1, -1):
-                if need <= 0.0:
-                    break
-                take = y[k] if y[k] < need else need
-                y[k] -= take
-                need -= take
-        lost = need
-        sales = d - lost
-        # 6. OUTDATING: what is left of the oldest bucket (one period of life) expires at the end of the period.
-        outdated = y[0]
-        # 7. COSTS as De Moor et al. (2022) charge them: h per non-expired unit carried to the next period (the
-        # arriving order is not charged), p per lost unit, w per outdated unit and c per ordered unit.
-        holding = 0.0
-        for k in range(1, m):
-            holding += y[k]
-        out[P_HOLDING] = holding
-        out[P_LOST] = lost
-        out[P_OUTDATED] = outdated
-        out[P_SALES] = sales
-        out[P_DEMAND] = d
-        out[P_ORDER] = q
-        out[P_COST] = (self.holding_cost * holding + self.lost_sales_cost * lost + self.outdating_cost * outdated
-                       + self.purchase_cost * q)
-        # 8. AGEING and 1. ARRIVAL (start of t+1): every unit loses a period of life, the outdated bucket leaves,
-        # and the order placed in t+1-L becomes the freshest on-hand bucket: one shift of the row.
-        for k in range(w):
-            y[k] = y[k + 1]
-        y[w] = 0.0
+        cdef double d = draw_demand(self, i, t, &self.rng[i, 0])
+        _period(&self.state[i, 0], self.shelf_life, self.width, self.issuing, q, d, self.holding_cost,
+                self.lost_sales_cost, self.outdating_cost, self.purchase_cost, out)
 
     cdef void step_env(self, Py_ssize_t i, const double* action) noexcept nogil:
         self.period(i, action[0], self.t[i], &self.parts[i, 0])
         self.rewards[i] = -self.parts[i, P_COST]
 
     # === Rollout ===
-
-    cdef inline double estimated_outdating(self, Py_ssize_t i, double mean) noexcept nogil:
-        # EWA (Broekmeulen & van Donselaar 2009): age the current stock and pipeline forward, withdrawing the
-        # policy's mean demand each period by the env's issuing rule, and count what outdates in periods
-        # t, ..., t+L-1, i.e. before the order placed now can serve demand. Those units are in the inventory
-        # position but will never meet demand, so the order adds them back.
-        cdef double* x = &self.state[i, 0]
-        cdef double buf[MAX_WIDTH]
-        cdef Py_ssize_t k, s, m = self.shelf_life, w = self.width, n = w
-        cdef double need, take, total = 0.0
-        if self.lead_time == 0:
-            return 0.0
-        for k in range(w):
-            buf[k] = x[k]
-        for s in range(self.lead_time):
-            # In period t+s the on-hand buckets are buf[0..m-1] (the row shifted s times); it has n live entries.
-            need = mean
-            if self.issuing == FIFO:
-                for k in range(m if m < n else n):
-                    take = buf[k] if buf[k] < need else need
-                    buf[k] -= take
-                    need -= take
-            else:
-                for k in range((m if m < n else n) - 1, -1, -1):
-                    take = buf[k] if buf[k] < need else need
-                    buf[k] -= take
-                    need -= take
-            total += buf[0]
-            for k in range(n - 1):
-                buf[k] = buf[k + 1]
-            n -= 1
-            if n <= 0:
-                break
-        return total
 
     def rollout(self, str policy, params, int64_t periods, int64_t warmup=0, double discount=1.0):
         """Run a fixed policy in every env for ``warmup + periods`` periods without leaving compiled code.
@@ -247,35 +366,19 @@ cdef class PerishableKernel(BatchKernel):
             raise ValueError(f"the demand path has {self.demand_periods} periods; {periods + warmup} are needed.")
         totals_arr = np.zeros((self.num_envs, NUM_PARTS), dtype=np.float64)
         cdef double[:, ::1] totals = totals_arr
-        cdef double row[NUM_PARTS]
-        cdef double q, position, weight
-        cdef Py_ssize_t i, k
-        cdef int64_t s
+        cdef Py_ssize_t i, pr
+        cdef Run r
+        r.width, r.warmup, r.periods = self.width + 1, warmup, periods
+        r.h, r.p, r.o, r.c = self.holding_cost, self.lost_sales_cost, self.outdating_cost, self.purchase_cost
+        r.max_order, r.discount = self.max_order, discount
+        r.issuing, r.integer_orders = self.issuing, self.integer_orders
         with nogil:
             for i in range(self.num_envs):
-                weight = 1.0
-                for s in range(warmup + periods):
-                    # 3. ORDER by the fixed policy, from the inventory position (every age on hand plus pipeline).
-                    if kind == CONSTANT:
-                        q = theta[i, 0]
-                    else:
-                        position = 0.0
-                        for k in range(self.width):
-                            position += self.state[i, k]
-                        q = theta[i, 0] - position
-                        if kind == EWA:
-                            q += self.estimated_outdating(i, theta[i, 2])
-                        if kind != BASE_STOCK and q > theta[i, 1]:
-                            q = theta[i, 1]
-                    if self.integer_orders:
-                        q = floor(q + 0.5)
-                    if q < 0.0:
-                        q = 0.0
-                    elif q > self.max_order:
-                        q = self.max_order
-                    self.period(i, q, s, row)
-                    if s >= warmup:
-                        for k in range(NUM_PARTS):
-                            totals[i, k] += weight * row[k]
-                        weight *= discount
+                r.rng, r.x, r.totals = &self.rng[i, 0], &self.state[i, 0], &totals[i, 0]
+                pr = self.product[i]
+                r.path = &self.demand_path[i, 0] if self.replay else NULL
+                r.prob = &self.alias_prob[pr, 0]
+                r.alias = &self.alias_idx[pr, 0]
+                r.support = self.support[pr]
+                _fixed_env_any(&r, kind, self.shelf_life, self.lead_time, &theta[i, 0])
         return {name: totals_arr[:, k] for k, name in enumerate(PARTS)}

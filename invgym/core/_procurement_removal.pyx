@@ -8,6 +8,7 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 from invgym.core._demand cimport sample_alias
 from invgym.core._kernel cimport BatchKernel, draw_demand
 from invgym.core._pipeline cimport shift_pipeline
+from invgym.core._whole_run cimport load_run, store_run
 
 import numpy as np
 
@@ -92,6 +93,127 @@ cdef inline void _period(double* x, int64_t L, double u, double d, bint backlog,
     # 1. ARRIVAL (start of period t+1): the order placed in t+1-L arrives; the pipeline shifts by one.
     if L >= 1:
         x[0] += shift_pipeline(&x[1], L - 1, q)
+
+
+# === One env's whole run (the compiled rollout) ===
+# Called with constant ``kind``, lead time, ``plain`` and ``count`` where it can be (see ``_fixed_env_any``), so
+# the compiler builds one loop per case with the state row and the stream in registers and no branch on them.
+
+cdef struct Run:
+    # One env's fields for its whole run, by value (the caller fills it from the kernel).
+    uint64_t* rng  # the env's stream in the kernel (read at the start, written back at the end)
+    double* x  # the env's state row in the kernel (the same)
+    double* totals  # the env's part totals over the counted periods
+    Py_ssize_t width  # the state row's length
+    int64_t warmup, periods
+    const double* path  # the replayed demand (NULL: sampled)
+    const double* prob  # the env's product's alias table
+    const int32_t* alias
+    int64_t support
+    const double* phase_prob  # a demand schedule's per-phase tables (num_phases = 0: none)
+    const int32_t* phase_idx
+    const int64_t* phase_support
+    Py_ssize_t prob_width  # the row length of phase_prob and phase_idx
+    int64_t num_phases, phases, t0  # phases: num_phases or 1; t0: the env's period at the start of the run
+    double h, shortage, c, salvage, removal, max_order, max_removal
+    bint backlog
+
+
+cdef inline void _fixed_span(const Run* r, int kind, int64_t L, bint backlog, const double* th, int64_t start,
+                             int64_t stop, bint count, bint plain, double* x, uint64_t* rng,
+                             double* acc) noexcept nogil:
+    # Periods ``start`` to ``stop`` of one env's run (state row ``x`` and stream ``rng`` in the caller's locals),
+    # adding the parts to ``acc`` when ``count``; ``plain``: the demand is sampled from the product, without a
+    # schedule (the caller has checked); ``backlog`` is r.backlog, passed as a constant.
+    cdef double row[NUM_PARTS]
+    cdef double u, d, position, a, b
+    cdef Py_ssize_t k, ph, width = L if L > 1 else 1
+    cdef int64_t s, t0 = r.t0, phases = r.phases, num_phases = 0 if plain else r.num_phases
+    cdef double h = r.h, shortage = r.shortage, c = r.c, salvage = r.salvage, removal = r.removal
+    cdef double max_order = r.max_order, max_removal = r.max_removal
+    cdef double th0 = th[0], th1 = th[1] if kind == INTERVAL else 0.0
+    cdef const double* path = NULL if plain else r.path
+    cdef const double* prob = r.prob
+    cdef const int32_t* alias = r.alias
+    cdef int64_t support = r.support
+    for s in range(start, stop):
+        # 3. ORDER OR REMOVE by the fixed policy, from the inventory position (on-hand + pipeline).
+        if kind == CONSTANT:
+            u = th0
+        else:
+            if kind == INTERVAL:
+                a = th0
+                b = th1
+            else:
+                ph = (t0 + s) % phases
+                a = th[ph]
+                b = th[phases + ph]
+            position = 0.0
+            for k in range(width):
+                position += x[k]
+            if position < a:
+                u = a - position
+            elif position > b:
+                u = b - position
+            else:
+                u = 0.0
+        if u < -max_removal:
+            u = -max_removal
+        elif u > max_order:
+            u = max_order
+        # 4. DEMAND (``demand``'s cases): replayed from column s, from the product, or from the phase.
+        if path != NULL:
+            d = path[s]
+        elif num_phases == 0:
+            d = sample_alias(rng, prob, alias, support)
+        else:
+            ph = (t0 + s) % num_phases
+            d = sample_alias(rng, &r.phase_prob[ph * r.prob_width], &r.phase_idx[ph * r.prob_width],
+                             r.phase_support[ph])
+        _period(x, L, u, d, backlog, h, shortage, c, salvage, removal, row)
+        if count:
+            for k in range(NUM_PARTS):
+                acc[k] += row[k]
+
+
+cdef inline void _fixed_env(const Run* r, int kind, int64_t L, const double* th) noexcept nogil:
+    # One env's run: its stream and state row copied into this loop's locals (so that the stores into the
+    # parts row cannot make the compiler re-read them), the warmup and the counted periods each a loop of its
+    # own (``_fixed_span``), then the locals written back with the part totals.
+    cdef uint64_t rng[4]
+    cdef double x[MAX_WIDTH]
+    cdef double acc[NUM_PARTS]
+    cdef bint plain = r.path == NULL and r.num_phases == 0
+    load_run(r.rng, r.x, r.width, NUM_PARTS, rng, x, acc)
+    if plain and not r.backlog:
+        _fixed_span(r, kind, L, False, th, 0, r.warmup, False, True, x, rng, acc)
+        _fixed_span(r, kind, L, False, th, r.warmup, r.warmup + r.periods, True, True, x, rng, acc)
+    elif plain:
+        _fixed_span(r, kind, L, True, th, 0, r.warmup, False, True, x, rng, acc)
+        _fixed_span(r, kind, L, True, th, r.warmup, r.warmup + r.periods, True, True, x, rng, acc)
+    else:
+        _fixed_span(r, kind, L, r.backlog, th, 0, r.warmup, False, False, x, rng, acc)
+        _fixed_span(r, kind, L, r.backlog, th, r.warmup, r.warmup + r.periods, True, False, x, rng, acc)
+    store_run(r.rng, r.x, r.totals, r.width, NUM_PARTS, rng, x, acc)
+
+
+cdef void _fixed_env_any(const Run* r, int kind, int64_t L, const double* th) noexcept nogil:
+    # ``_fixed_env`` with constant arguments for the interval policy at the common lead times, one loop each.
+    if kind == INTERVAL:
+        if L == 1:
+            _fixed_env(r, INTERVAL, 1, th)
+        elif L == 2:
+            _fixed_env(r, INTERVAL, 2, th)
+        elif L == 3:
+            _fixed_env(r, INTERVAL, 3, th)
+        elif L == 4:
+            _fixed_env(r, INTERVAL, 4, th)
+        else:
+            _fixed_env(r, INTERVAL, L, th)
+    elif kind == CONSTANT:
+        _fixed_env(r, CONSTANT, L, th)
+    else:
+        _fixed_env(r, PHASED_INTERVAL, L, th)
 
 
 # === State ===
@@ -240,79 +362,23 @@ cdef class ProcurementRemovalKernel(BatchKernel):
             raise ValueError(f"rollout supports lead times up to {MAX_WIDTH}. Got {self.lead_time} instead.")
         totals_arr = np.zeros((self.num_envs, NUM_PARTS), dtype=np.float64)
         cdef double[:, ::1] totals = totals_arr
-        cdef double row[NUM_PARTS]
-        cdef double acc[NUM_PARTS]
-        cdef double x[MAX_WIDTH]
-        cdef uint64_t rng[4]
-        cdef double u, d, position, a, b
-        cdef Py_ssize_t i, k, ph, width = self.width
-        cdef int64_t s, t0, pr, L = self.lead_time, num_phases = self.num_phases
-        # The env's fields in locals for its whole run (its state row and stream copied in, written back at the
-        # end): stores into the parts row cannot make the compiler re-read them every period.
-        cdef bint backlog = self.backlog, replay = self.replay
-        cdef double h = self.holding_cost, shortage = self.shortage_cost, c = self.purchase_cost
-        cdef double salvage = self.salvage_value, removal = self.removal_cost
-        cdef double max_order = self.max_order, max_removal = self.max_removal
-        cdef const double* path
-        cdef const double* prob
-        cdef const int32_t* alias
-        cdef int64_t support
+        cdef Py_ssize_t i, pr
+        cdef Run r
+        r.width, r.warmup, r.periods = self.width, warmup, periods
+        r.phase_prob, r.phase_idx = &self.phase_prob[0, 0], &self.phase_idx[0, 0]
+        r.phase_support, r.prob_width = &self.phase_support[0], self.phase_prob.shape[1]
+        r.num_phases, r.phases = self.num_phases, phases
+        r.h, r.shortage, r.c = self.holding_cost, self.shortage_cost, self.purchase_cost
+        r.salvage, r.removal = self.salvage_value, self.removal_cost
+        r.max_order, r.max_removal, r.backlog = self.max_order, self.max_removal, self.backlog
         with nogil:
             for i in range(self.num_envs):
-                for k in range(width):
-                    x[k] = self.state[i, k]
-                for k in range(4):
-                    rng[k] = self.rng[i, k]
-                for k in range(NUM_PARTS):
-                    acc[k] = 0.0
-                t0 = self.t[i]
+                r.rng, r.x, r.totals = &self.rng[i, 0], &self.state[i, 0], &totals[i, 0]
+                r.t0 = self.t[i]
                 pr = self.product[i]
-                path = &self.demand_path[i, 0] if replay else NULL
-                prob = &self.alias_prob[pr, 0]
-                alias = &self.alias_idx[pr, 0]
-                support = self.support[pr]
-                for s in range(warmup + periods):
-                    # 3. ORDER OR REMOVE by the fixed policy, from the inventory position (on-hand + pipeline).
-                    if kind == CONSTANT:
-                        u = theta[i, 0]
-                    else:
-                        if kind == INTERVAL:
-                            a = theta[i, 0]
-                            b = theta[i, 1]
-                        else:
-                            ph = (t0 + s) % phases
-                            a = theta[i, ph]
-                            b = theta[i, phases + ph]
-                        position = 0.0
-                        for k in range(width):
-                            position += x[k]
-                        if position < a:
-                            u = a - position
-                        elif position > b:
-                            u = b - position
-                        else:
-                            u = 0.0
-                    if u < -max_removal:
-                        u = -max_removal
-                    elif u > max_order:
-                        u = max_order
-                    # 4. DEMAND (``demand``'s cases): replayed from column s, from the product, or from the phase.
-                    if path != NULL:
-                        d = path[s]
-                    elif num_phases == 0:
-                        d = sample_alias(rng, prob, alias, support)
-                    else:
-                        ph = (t0 + s) % num_phases
-                        d = sample_alias(rng, &self.phase_prob[ph, 0], &self.phase_idx[ph, 0],
-                                         self.phase_support[ph])
-                    _period(x, L, u, d, backlog, h, shortage, c, salvage, removal, row)
-                    if s >= warmup:
-                        for k in range(NUM_PARTS):
-                            acc[k] += row[k]
-                for k in range(width):
-                    self.state[i, k] = x[k]
-                for k in range(4):
-                    self.rng[i, k] = rng[k]
-                for k in range(NUM_PARTS):
-                    totals[i, k] = acc[k]
+                r.path = &self.demand_path[i, 0] if self.replay else NULL
+                r.prob = &self.alias_prob[pr, 0]
+                r.alias = &self.alias_idx[pr, 0]
+                r.support = self.support[pr]
+                _fixed_env_any(&r, kind, self.lead_time, &theta[i, 0])
         return {name: totals_arr[:, k] for k, name in enumerate(PARTS)}
