@@ -44,7 +44,9 @@ def make_config(args: argparse.Namespace) -> FineTuneConfig:
     """The training config of ``--config``, ``--timesteps``, ``--train-seed`` and the ``--set`` overrides."""
     cls = CONFIGS[args.config]
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    changes: dict = {"seed": args.train_seed}
+    # The labels' exploration stays the uniform moves (explore=0.1) the recorded cells were made with; it was the
+    # labeler's default until LocalExplore replaced it (Zipkin's orders span 0 to 13-35 units, a few mean demands).
+    changes: dict = {"seed": args.train_seed, "labeler": dataclasses.replace(cls().labeler, explore=0.1)}
     if args.timesteps is not None:
         changes["timesteps"] = args.timesteps
     for item in args.set:

@@ -26,7 +26,7 @@ import torch
 
 import invgym
 from bench.agents_kl_ppo import CONFIGS, make_config, settings_of
-from invgym.agents.orpr import ORPRConfig, clone_and_fine_tune
+from invgym.agents.orpr import LocalExplore, ORPRConfig, clone_and_fine_tune
 from invgym.agents.pretrain import PretrainConfig
 from invgym.envs.common import config_for
 
@@ -37,11 +37,12 @@ def labelled_config(args: argparse.Namespace) -> object:
     """``make_config`` with ORPR's replenishment labels and ``--clone-epochs`` of behaviour cloning.
 
     The labels are one pass over the train window by 200 envs (``ORPRConfig().labeler``; ``--label-explore``
-    changes its exploration probability).
+    changes its exploration).
     """
     labeler = ORPRConfig().labeler
     if args.label_explore is not None:
-        labeler = dataclasses.replace(labeler, explore=args.label_explore)
+        explore = LocalExplore() if args.label_explore == "local" else float(args.label_explore)
+        labeler = dataclasses.replace(labeler, explore=explore)
     return dataclasses.replace(make_config(args), labeler=labeler, pretrain=PretrainConfig(epochs=args.clone_epochs))
 
 
@@ -83,8 +84,9 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="change one scalar field of the config (repeatable)")
     parser.add_argument("--clone-epochs", type=int, default=30, help="behaviour-cloning epochs")
-    parser.add_argument("--label-explore", type=float, default=None,
-                        help="the labeler's exploration probability (default: ORPRConfig's)")
+    parser.add_argument("--label-explore", default=None,
+                        help="the labeler's exploration: a probability of uniform moves, or 'local' for "
+                             "LocalExplore() (default: ORPRConfig's, uniform 0.1)")
     parser.add_argument("--select", choices=("train", "all"), default="train",
                         help="selection envs: the training env's draws, or every SKU in turn (see selection_env)")
     parser.add_argument("--envs", type=int, default=400, help="test envs (the 200 SKUs in turn)")
