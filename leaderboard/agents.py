@@ -15,8 +15,9 @@ can tell when the agent it re-runs is not the one that produced the claims:
 - a TorchScript file (kind "torchscript": ``.pt``/``.ts``, from ``torch.jit.save``) whose module maps a float32
   batch of observations to a batch of actions.
 - an RLlib checkpoint folder (kind "rllib": one holding ``rllib_checkpoint.json`` from ``Algorithm.save``, or an
-  ``RLModule.save_to_path`` folder): its single-agent module acts greedily (argmax of the logits, or the mean of
-  a Gaussian). Needs ``pip install 'invgym[ray]'`` where it runs.
+  ``RLModule.save_to_path`` folder): its single-agent module acts greedily (:func:`rllib_greedy_actions`: the
+  argmax of the logits, per component for MultiDiscrete, decoded by the space's low end; or the mean of a
+  Gaussian). Needs ``pip install 'invgym[ray]'`` where it runs.
 
 A model whose observation or action space does not fit an instance fails that instance, with a message naming
 both shapes. Built-in baselines are one more kind ("baseline"), hashed by their source file.
@@ -29,6 +30,7 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import io
 import re
 import sys
 from pathlib import Path
@@ -38,7 +40,7 @@ import numpy as np
 
 from invgym.leaderboard._io import sha256_file
 
-__all__ = ["AgentSpec", "build_policy", "parse_agent", "recorded_agent"]
+__all__ = ["AgentSpec", "build_policy", "parse_agent", "read_artifact", "recorded_agent", "rllib_greedy_actions"]
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript")
 
@@ -88,6 +90,36 @@ def sha256_artifact(path: str | Path) -> str:
     lines = [f"{p.relative_to(path).as_posix()}\0{sha256_file(p)}\n" for p in sorted(path.rglob("*"))
              if p.is_file() and "__pycache__" not in p.parts]
     return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def _hash_of_files(files: dict[str, bytes]) -> str:
+    """:func:`sha256_artifact` of a folder, from its files' bytes (relative POSIX path -> bytes, sorted)."""
+    lines = [f"{name}\0{hashlib.sha256(data).hexdigest()}\n" for name, data in sorted(files.items())]
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def read_artifact(path: str | Path, sha256: str) -> bytes | dict[str, bytes]:
+    """The artifact's bytes (a folder: every hashed file's), read once and checked against ``sha256``.
+
+    What is loaded is then these bytes, never the path again: a file swapped on disk between its hash and its
+    import (or ``torch.jit.load``, or the SB3 ``load``) cannot change what runs.
+
+    Raises:
+        RuntimeError: when the bytes read do not have the recorded sha256 (the artifact changed since it was
+            hashed).
+    """
+    path = Path(path)
+    if path.is_dir():
+        data: bytes | dict[str, bytes] = {
+            p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+        digest = _hash_of_files(data)
+    else:
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise RuntimeError(f"the agent artifact {path} changed since it was hashed.")
+    return data
 
 
 def _is_rllib_checkpoint(path: Path) -> bool:
@@ -179,24 +211,51 @@ def baseline_spec(name: str) -> AgentSpec:
     raise ValueError(f"unknown baseline {name!r}.")
 
 
+def _exec_source(module_spec: Any, name: str, source: bytes, path: str) -> Any:
+    """Create the module of ``module_spec`` and run ``source`` (the hashed bytes) in it, as an import would."""
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    try:
+        exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)  # noqa: S102 (the agent's code)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    parent, _, child = name.rpartition(".")
+    if parent and parent in sys.modules:
+        setattr(sys.modules[parent], child, module)
+    return module
+
+
 def _load_python(spec: dict[str, Any]) -> Any:
-    """Import the factory of a python agent (by file path or module name)."""
+    """Import the factory of a python agent (by file path or module name) from the bytes that were hashed.
+
+    The module file is read once (:func:`read_artifact`), checked against the recorded sha256 and those bytes
+    executed, so a file swapped between the hash and the import cannot run. Files the module imports in turn
+    are not hashed (docs/leaderboard.md, Threat model).
+    """
     target, _, factory = spec["spec"].rpartition(":")
     path = spec.get("path", "")
     if target.endswith(".py"):
+        source = read_artifact(path, spec["sha256"])
         unique = f"_invgym_agent_{spec['sha256'][:16]}"
-        module_spec = importlib.util.spec_from_file_location(unique, path)
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[unique] = module
-        module_spec.loader.exec_module(module)
+        module = _exec_source(importlib.util.spec_from_file_location(unique, path), unique, source, path)
     else:
         # The sandbox's working directory is empty: import from where the hashed file was found.
         parts, file = target.split("."), Path(path)
         base = file.parents[len(parts) if file.name == "__init__.py" else len(parts) - 1] if path else Path.cwd()
         if str(base) not in sys.path:
             sys.path.insert(0, str(base))
-        module = importlib.import_module(target)
-        if path and Path(module.__file__ or "").resolve() != Path(path).resolve():
+        module = sys.modules.get(target)
+        if module is None:
+            module_spec = importlib.util.find_spec(target)  # imports the parent packages (not hashed)
+            if module_spec is None or module_spec.origin is None:
+                raise RuntimeError(f"{target!r} cannot be found from {base}.")
+            origin = module_spec.origin
+            if path and Path(origin).resolve() != Path(path).resolve():
+                raise RuntimeError(f"{target!r} imports from {origin}, not from the hashed file {path}.")
+            source = read_artifact(origin, spec["sha256"]) if path else Path(origin).read_bytes()
+            module = _exec_source(module_spec, target, source, origin)
+        elif path and Path(module.__file__ or "").resolve() != Path(path).resolve():
             raise RuntimeError(f"{target!r} imports from {module.__file__}, not from the hashed file {path}.")
     fn = getattr(module, factory, None)
     if not callable(fn):
@@ -274,18 +333,45 @@ def _rllib_policy(path: Path, config: Any, where: str) -> Any:
         path = found[0].parent
     module = RLModule.from_checkpoint(str(path))
     _check_spaces("RLlib module", module.observation_space, module.action_space, config, where)
-    discrete = type(config.action_space()).__name__ == "Discrete"
-    low = np.asarray(config.action_space().low) if not discrete else None
 
     def policy(obs: Any) -> Any:
         with torch.no_grad():
             out = module.forward_inference({"obs": torch.as_tensor(obs, dtype=torch.float32)})
-        logits = out["action_dist_inputs"].cpu().numpy()
-        if discrete:
-            return logits.argmax(axis=1)
-        return logits[:, :low.shape[0]]  # the Gaussian's mean (the log-std half follows it)
+        return rllib_greedy_actions(out["action_dist_inputs"].cpu().numpy(), config)
 
     return policy
+
+
+def rllib_greedy_actions(logits: Any, config: Any) -> np.ndarray:
+    """An RLlib module's greedy actions, in the scenario's units, from its action-distribution inputs.
+
+    Discrete: the argmax of the logits; MultiDiscrete: the argmax of each component's slice of the concatenated
+    logits (the component sizes are the space's ``nvec``). Both are indices from 0 (RLlib samples its
+    Categorical from 0; the env shows such spaces from 0, ``invgym.envs.common.env_action_space``), so the
+    scenario's order is the index plus the space's low end (ProcurementRemoval's signed order starts below 0).
+    Box: the Gaussian's mean, the first half of the inputs (the log-std half follows it), as it is.
+
+    Args:
+        logits: ``(num_envs, width)`` action-distribution inputs.
+        config: the instance's scenario config (its ``action_space()`` and ``action_low``).
+    """
+    from gymnasium import spaces
+
+    logits = np.asarray(logits)
+    space = config.action_space()
+    if isinstance(space, spaces.Box):
+        return logits[:, :int(np.prod(space.shape))]
+    low = np.asarray(config.action_low, dtype=np.int64).reshape(-1)
+    if isinstance(space, spaces.Discrete):
+        return logits.argmax(axis=1) + low[0]
+    if isinstance(space, spaces.MultiDiscrete):
+        nvec = np.asarray(space.nvec).reshape(-1)
+        if logits.shape[1] != int(nvec.sum()):
+            raise ValueError(f"the RLlib module gives {logits.shape[1]} logits per env, but the action space {space} "
+                             f"needs {int(nvec.sum())} (one per value of each component).")
+        pieces = np.split(logits, np.cumsum(nvec)[:-1], axis=1)
+        return np.stack([piece.argmax(axis=1) for piece in pieces], axis=1) + low
+    raise ValueError(f"an RLlib module cannot act in the action space {space}.")
 
 
 def build_policy(spec: dict[str, Any], env_id: str, env_kwargs: dict[str, Any], quick: bool = False,
@@ -301,9 +387,7 @@ def build_policy(spec: dict[str, Any], env_id: str, env_kwargs: dict[str, Any], 
         from invgym.leaderboard.baselines import fit_baseline
 
         return fit_baseline(spec["spec"], config_of(env_id, **env_kwargs), quick=quick)
-    if sha256_artifact(spec["path"]) != spec["sha256"]:
-        raise RuntimeError(f"the agent artifact {spec['path']} changed since it was hashed.")
-    if kind == "python":
+    if kind == "python":  # _load_python reads, checks and runs the module's bytes
         import gymnasium as gym
 
         factory = _load_python(spec)
@@ -322,13 +406,20 @@ def build_policy(spec: dict[str, Any], env_id: str, env_kwargs: dict[str, Any], 
 
     config = config_of(env_id, **env_kwargs)
     where = f"{instance or env_id} ({env_id})"
+    # Read once and checked: the model is loaded from these bytes, not from the path again (an RLlib checkpoint,
+    # loaded by RLlib from its folder, is the exception: it is checked, then read again).
+    data = read_artifact(spec["path"], spec["sha256"])
     if kind in ("sb3", "sb3-folder"):
-        path = spec["path"] if kind == "sb3" else _model_for(Path(spec["path"]), instance)
-        model = _sb3_class(spec["algo"]).load(path, device="cpu")
+        if kind == "sb3":
+            raw = data
+        else:
+            folder = Path(spec["path"])
+            raw = data[_model_for(folder, instance).relative_to(folder).as_posix()]
+        model = _sb3_class(spec["algo"]).load(io.BytesIO(raw), device="cpu")
         _check_spaces("SB3 model", model.observation_space, model.action_space, config, where)
         return model
     if kind == "torchscript":
-        module = torch.jit.load(spec["path"], map_location="cpu")
+        module = torch.jit.load(io.BytesIO(data), map_location="cpu")
         module.eval()
         obs_dim = int(config.observation_space().shape[0])
         try:

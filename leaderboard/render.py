@@ -1,8 +1,9 @@
 """``invgym leaderboard render``: ``LEADERBOARD.md`` and a static ``site/index.html``.
 
-Every result file in ``results/`` is checked (schema and integrity hash, the suite it was made on) and re-scored
-against the suite, so nothing shown is taken from a file's own summary. Files that fail a check are listed with
-the reason instead of being ranked.
+Every result file in ``results/`` is checked (schema and integrity hash, the suite it was made on, its protocol,
+and every check of ``verify`` that needs no agent run: :func:`invgym.leaderboard.verify.static_problems`) and
+re-scored against the suite, so nothing shown is taken from a file's own summary. Files that fail a check are
+listed with the reason instead of being ranked (the held-out re-evaluation is still ``verify``'s alone).
 
 The page is the jinja2 template ``leaderboard/templates/index.html.j2`` over a view model built here: a section
 per track (linked from the top), sortable tables, a bar panel of mean gaps and a cost-vs-reference scatter for
@@ -22,6 +23,7 @@ from invgym.atomic import atomic_write_text, remove_orphans
 from invgym.leaderboard.record import load_document
 from invgym.leaderboard.scoring import SCORE_FLOOR, interval_estimates, overall_groups, score_entry
 from invgym.leaderboard.suite import Suite, load_suite
+from invgym.leaderboard.verify import copied_from, static_problems
 from invgym.plot import colour_for
 
 __all__ = ["collect", "render"]
@@ -65,6 +67,8 @@ def collect(root: Path, suite: Suite) -> tuple[list[dict[str, Any]], list[tuple[
         if not problems and document["protocol"] != protocol:
             problems = [f"made with the {document['protocol']} protocol, not this board's {protocol} one: "
                         "quick files rank only on the quick board (leaderboard/quick/)"]
+        if not problems:  # what verify checks before it runs anything: a re-hashed forgery does not rank
+            problems = static_problems(document, suite)
         if problems:
             rejected.append((path.name, problems[0]))
             continue
@@ -74,7 +78,17 @@ def collect(root: Path, suite: Suite) -> tuple[list[dict[str, Any]], list[tuple[
                         "ci": interval_estimates(scored, suite)})
     entries.sort(key=lambda e: (e["overall"]["mean_score"] is None, -(e["overall"]["mean_score"] or 0.0),
                                 e["name"]))
+    baselines = {e["name"]: e["rows"] for e in entries if e["kind"] == "baseline"}
+    for e in entries:  # flagged, not refused: see verify.copied_from
+        e["copied_from"] = copied_from(e["rows"], baselines) if e["kind"] != "baseline" else []
     return entries, rejected
+
+
+def _copies(entries: list[dict[str, Any]]) -> list[str]:
+    """One line per entry whose per-seed costs equal a baseline's on every instance of a track they share."""
+    return [f"{e['name']} ({e['kind']}, agent {e['agent']['spec']!r}): per-seed costs bit for bit those of "
+            + "; ".join(f"{name} on all {count} {track} instances" for name, track, count in e["copied_from"])
+            for e in entries if e["copied_from"]]
 
 
 def _estimate(entry: dict[str, Any], key: str, which: str) -> str:
@@ -163,6 +177,14 @@ def _markdown(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[
     if failures:
         lines += ["", "## Failed instances", ""]
         lines += [f"- {name} on `{r['instance']}`: {r['reason']}" for name, r in failures]
+    copies = _copies(entries)
+    if copies:
+        lines += ["", "## Identical to a baseline", "",
+                  "Ranked, but listed: on these tracks the entry's per-seed costs equal a baseline's bit for bit. The "
+                  "same policy on the same public seeds gives the same costs: either the agent learned exactly the "
+                  "baseline's policy there, or the file copies the baseline (`verify` accepts both; see "
+                  "docs/leaderboard.md, Threat model).", ""]
+        lines += [f"- {line}" for line in copies]
     if rejected:
         lines += ["", "## Rejected result files", ""]
         lines += [f"- `{name}`: {why}" for name, why in rejected]
@@ -348,6 +370,7 @@ def _html(suite: Suite, entries: list[dict[str, Any]], rejected: list[tuple[str,
     return env.get_template("index.html.j2").render(
         suite=suite, overall=overall, gap_panels=_gap_panels(suite, entries),
         scatter_panels=_scatter_panels(suite, entries), tracks=_track_views(suite, entries), rejected=rejected,
+        copies=_copies(entries),
         downloads=downloads, absent=suite.absent_tracks, score_floor=f"{SCORE_FLOOR:g}")
 
 

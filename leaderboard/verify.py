@@ -36,7 +36,8 @@ from invgym.leaderboard.sandbox import make_non_dumpable
 from invgym.leaderboard.scoring import score_instance
 from invgym.leaderboard.suite import load_suite
 
-__all__ = ["FAMILYWISE_LEVEL", "VerifyReport", "heldout_seed", "verify"]
+__all__ = ["FAMILYWISE_LEVEL", "PLAUSIBLE_STDERR_FACTOR", "VerifyReport", "copied_from", "expected_stderr",
+           "heldout_seed", "static_problems", "verify"]
 
 FAMILYWISE_LEVEL = 0.01
 
@@ -107,11 +108,12 @@ def _rescoring_problems(row: dict[str, Any], instance: Any) -> list[str]:
     return problems
 
 
-def _impossible(claim: dict[str, Any], new: dict[str, Any], instance: Any, z: float) -> list[str]:
+def _impossible(claim: dict[str, Any], new: dict[str, Any], instance: Any, z: float,
+                costs: tuple[str, ...] = ("claimed", "re-evaluated")) -> list[str]:
     """A cost significantly below an exact optimum cannot be: reject it, whatever the re-evaluation says.
 
     "Significantly" is ``z`` standard errors, the larger of the claimed and the re-evaluated one (a forger
-    cannot shrink the test by claiming a tiny standard error).
+    cannot shrink the test by claiming a tiny standard error). ``costs`` says which of the two costs to test.
     """
     if instance.reference.get("method") != "solve_exact":
         return []
@@ -121,10 +123,115 @@ def _impossible(claim: dict[str, Any], new: dict[str, Any], instance: Any, z: fl
                           if e is not None and math.isfinite(float(e))])
     margin = z * stderr + 1e-9 * abs(optimum)
     for label, cost in (("claimed", claim["average_cost"]), ("re-evaluated", new["average_cost"])):
-        if cost < optimum - margin:
+        if label in costs and cost < optimum - margin:
             return [f"{claim['instance']}: impossible: the {label} cost {cost:.4f} is below the exact optimum "
                     f"{optimum:.4f} by more than {z:.2f} standard errors ({margin:.4f})"]
     return []
+
+
+# The static check trusts a claimed standard error up to this many times the one expected on the instance (its naive
+# policy's, scaled to the protocol's envs and periods). A forger could otherwise spread the per-seed costs (they
+# must give the claimed stderr, see record.check_document) to widen the below-the-optimum margin. On the committed
+# board every row within 10 standard errors of an exact optimum has 0.30 to 1.25 times the expected stderr.
+PLAUSIBLE_STDERR_FACTOR = 3.0
+
+
+def expected_stderr(instance: Any, protocol: Any) -> float | None:
+    """The standard error a policy near the reference should show on ``protocol``: the naive policy's, scaled.
+
+    The suite records the naive policy's stderr over its own protocol (``naive.details.protocol``); a mean over
+    ``n`` envs of ``t`` measured periods each has a standard error of about ``1 / sqrt(n t)``. None where the suite
+    does not record what this needs (the check then trusts the claimed stderr).
+    """
+    naive = instance.naive
+    own = (naive.get("details") or {}).get("protocol")
+    stderr = naive.get("stderr")
+    if not own or not stderr or not all(k in own for k in ("num_envs", "periods", "warmup")):
+        return None
+    measured = protocol.num_envs * (protocol.periods - protocol.warmup)
+    if measured <= 0:
+        return None
+    return float(stderr) * math.sqrt(own["num_envs"] * (own["periods"] - own["warmup"]) / measured)
+
+
+def _claimed_impossible(row: dict[str, Any], instance: Any, protocol: Any, z: float) -> list[str]:
+    """Without running anything: a claimed cost significantly below an exact optimum is impossible.
+
+    "Significantly" is ``z`` claimed standard errors, the claimed one capped at :data:`PLAUSIBLE_STDERR_FACTOR`
+    times :func:`expected_stderr` (so a widened spread of per-seed costs cannot hide it).
+    """
+    if instance.reference.get("method") != "solve_exact":
+        return []
+    stderr = float(row["stderr"])
+    expected = expected_stderr(instance, protocol)
+    if expected is not None:
+        stderr = min(stderr, PLAUSIBLE_STDERR_FACTOR * expected)
+    return _impossible({**row, "stderr": stderr}, {"average_cost": None, "stderr": None}, instance, z, ("claimed",))
+
+
+def static_problems(document: dict[str, Any], suite: Any) -> list[str]:
+    """The problems of a sound (schema-valid, hash-checked) result file that need no agent run.
+
+    Checked: the suite it was made on, every instance of each track it covers present (in its recorded
+    protocol), each row's instance, track and env known to the suite, its gap and score following from its cost,
+    its number of per-seed costs the protocol's ``num_envs``, and no claimed cost significantly below an exact
+    optimum (:func:`_claimed_impossible`, at the family-wise level of :data:`FAMILYWISE_LEVEL` over the file's ok
+    rows). ``render`` ranks only files without any, and ``verify`` starts from them. Empty when sound.
+    """
+    recorded = document["suite"]
+    if recorded["sha256"] != suite.sha256:
+        return [f"suite mismatch: the file was made on suite {recorded['name']} {recorded['version']} "
+                f"({recorded['sha256'][:12]}), this is {suite.name} {suite.version} ({suite.sha256[:12]})"]
+    quick = document["protocol"] == "quick"
+    problems = _missing_instances(document, suite, quick)
+    ok = sum(row["status"] == "ok" for row in document["results"])
+    z = NormalDist().inv_cdf(1.0 - FAMILYWISE_LEVEL / (2 * max(ok, 1)))
+    for row in document["results"]:
+        try:
+            instance = suite.instance(row["instance"])
+        except KeyError:
+            problems.append(f"unknown instance {row['instance']!r} (not in this suite)")
+            continue
+        if instance.track != row["track"] or instance.env != row["env"]:
+            problems.append(f"{row['instance']}: track or env differs from the suite's")
+            continue
+        if row["status"] != "ok":
+            continue
+        problems += _rescoring_problems(row, instance)
+        protocol = suite.protocol(instance, quick)
+        if len(row["env_costs"]) != protocol.num_envs:
+            problems.append(f"{row['instance']}: {len(row['env_costs'])} env_costs, but the protocol runs "
+                            f"{protocol.num_envs} envs")
+        problems += _claimed_impossible(row, instance, protocol, z)
+    return problems
+
+
+def copied_from(rows: list[dict[str, Any]],
+                baselines: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str, int]]:
+    """The (baseline, track) pairs where a submission's rows repeat the baseline's per-seed costs bit for bit.
+
+    A pair is reported when the rows are identical on *every* instance of the track the two share, at least two
+    of them. The same deterministic policy on the same public seeds gives the same costs, so a single identical
+    instance is no evidence; a whole track (or file) identical to a baseline is what a plagiarised file looks
+    like, whatever its ``agent`` block names, and also what an agent that learned exactly the baseline's policy
+    gives. ``render`` cannot tell the two apart, so it lists such entries rather than refusing them.
+
+    Args:
+        rows: the submission's result rows.
+        baselines: baseline name -> its result rows.
+
+    Returns:
+        ``[(baseline, track, number of identical instances)]``, sorted by track, then baseline.
+    """
+    mine = {r["instance"]: r for r in rows if r["status"] == "ok"}
+    found = []
+    for name, theirs in baselines.items():
+        by_track: dict[str, list[bool]] = {}
+        for r in theirs:
+            if r["status"] == "ok" and r["instance"] in mine:
+                by_track.setdefault(r["track"], []).append(mine[r["instance"]]["env_costs"] == r["env_costs"])
+        found += [(name, track, len(same)) for track, same in by_track.items() if len(same) >= 2 and all(same)]
+    return sorted(found, key=lambda f: (f[1], f[0]))
 
 
 def _agent_here(document: dict[str, Any], agent: str | None, algo: str | None, board: Path) -> AgentSpec:
@@ -162,7 +269,8 @@ def _compare(claims: list[dict[str, Any]], rows: list[dict[str, Any]], loaded: A
         if not holds:
             problems.append(f"{claim['instance']}: the claimed cost {claim['average_cost']:.4f} does not hold: "
                             f"re-evaluated {new['average_cost']:.4f} on held-out seeds (tolerance {tolerance:.4f})")
-        problems += _impossible(claim, new, instance, z)
+        # The claimed cost was tested by static_problems (with a margin no wider than this one's).
+        problems += _impossible(claim, new, instance, z, ("re-evaluated",))
     return checks
 
 
@@ -195,11 +303,8 @@ def verify(path: str | Path, *, agent: str | None = None, algo: str | None = Non
     if problems:
         return VerifyReport(str(path), False, problems, [])
     loaded = load_suite(suite)
-    recorded_suite = document["suite"]
-    if recorded_suite["sha256"] != loaded.sha256:
-        return VerifyReport(str(path), False, [
-            f"suite mismatch: the file was made on suite {recorded_suite['name']} {recorded_suite['version']} "
-            f"({recorded_suite['sha256'][:12]}), this is {loaded.name} {loaded.version} ({loaded.sha256[:12]})"], [])
+    if document["suite"]["sha256"] != loaded.sha256:
+        return VerifyReport(str(path), False, static_problems(document, loaded), [])
     try:
         spec = _agent_here(document, agent, algo, path.resolve().parent.parent)
     except (ValueError, TypeError) as exc:
@@ -210,23 +315,15 @@ def verify(path: str | Path, *, agent: str | None = None, algo: str | None = Non
             f"claims {document['agent']['sha256'][:12]}...: it is not the agent that produced these results"], [])
 
     quick = document["protocol"] == "quick"
-    problems += _missing_instances(document, loaded, quick)
+    problems += static_problems(document, loaded)  # what render checks too; the held-out runs come on top
     tasks, claims = [], []
     for row in document["results"]:
         try:
             instance = loaded.instance(row["instance"])
         except KeyError:
-            problems.append(f"unknown instance {row['instance']!r} (not in this suite)")
-            continue
+            continue  # reported by static_problems
         if instance.track != row["track"] or instance.env != row["env"]:
-            problems.append(f"{row['instance']}: track or env differs from the suite's")
             continue
-        if row["status"] == "ok":
-            problems += _rescoring_problems(row, instance)
-            expected = loaded.protocol(instance, quick).num_envs
-            if len(row["env_costs"]) != expected:
-                problems.append(f"{row['instance']}: {len(row['env_costs'])} env_costs, but the protocol runs "
-                                f"{expected} envs")
         protocol = dataclasses.replace(loaded.protocol(instance, quick),
                                        seed=heldout_seed(secret, loaded.version, instance.id))
         tasks.append(make_task({**spec.as_dict(), "path": spec.path}, instance, protocol, quick, entry="verify"))

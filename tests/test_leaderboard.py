@@ -16,6 +16,7 @@ import subprocess
 import zlib
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -487,6 +488,129 @@ def test_an_rllib_checkpoint_is_an_agent(tmp_path):
     assert document["agent"]["kind"] == "rllib"
     assert rows["lost-sales/L2-p9"]["status"] == "ok", rows["lost-sales/L2-p9"]
     assert "shape (2,), but lost-sales/L1-p9" in rows["lost-sales/L1-p9"]["reason"]
+
+
+# An RLlib module's greedy action is the argmax of its logits (per component for MultiDiscrete), an index from 0;
+# the scenario's order is that index plus the action space's low end (ProcurementRemoval's removals are negative).
+# Before, the offset was dropped, and a MultiDiscrete space failed on its missing ``.low``.
+RLLIB_CASES = [("invgym/ProcurementRemoval-v0", {}), ("invgym/DualSourcing-v0", {}),
+               ("invgym/LostSales-v0", {"lead_time": 2, "action_type": "continuous"})]
+
+
+@pytest.mark.parametrize("env_id, kwargs", RLLIB_CASES, ids=["signed-discrete", "multidiscrete", "box"])
+def test_rllib_greedy_actions_decode_into_scenario_units(env_id, kwargs):
+    from invgym.baselines.common import config_of
+    from invgym.envs.common import env_action_space
+    from invgym.leaderboard.agents import rllib_greedy_actions
+
+    config = config_of(env_id, **kwargs)
+    shown, offset = env_action_space(config)
+    logits = np.random.default_rng(0).normal(size=(5, _logit_width(shown)))
+    actions = rllib_greedy_actions(logits, config)
+    assert actions.shape == (5, *config.action_space().shape) or actions.shape == (5,)
+    np.testing.assert_array_equal(np.asarray(actions).reshape(5, -1), _greedy(logits, config))
+    if isinstance(shown, gym.spaces.Box):
+        return
+    assert all(config.action_space().contains(np.asarray(a).reshape(config.action_space().shape).astype(
+        config.action_space().dtype)) for a in actions)  # in the scenario's own space, not the index space
+    if env_id == "invgym/ProcurementRemoval-v0":
+        assert offset is not None and offset.min() < 0  # the case the offset matters for
+        index = np.zeros((1, int(shown.n)))
+        index[0, 0] = 1.0  # index 0 is the largest removal, not "order nothing"
+        assert rllib_greedy_actions(index, config).reshape(-1)[0] == int(config.action_low[0]) < 0
+
+
+def _greedy(logits, config):
+    """What the greedy scenario actions must be, worked out here: (num_envs, action dim)."""
+    from invgym.envs.common import env_action_space
+
+    shown, _ = env_action_space(config)
+    if isinstance(shown, gym.spaces.Box):
+        return logits[:, :shown.shape[0]]  # the Gaussian's mean
+    nvec = np.atleast_1d(shown.nvec if isinstance(shown, gym.spaces.MultiDiscrete) else shown.n)
+    pieces = np.split(logits, np.cumsum(nvec)[:-1], axis=1)
+    return np.stack([p.argmax(axis=1) for p in pieces], axis=1) + np.asarray(config.action_low, np.int64)
+
+
+def _logit_width(space):
+    if isinstance(space, gym.spaces.Box):
+        return 2 * space.shape[0]  # mean, then log-std
+    return int(np.sum(space.nvec)) if isinstance(space, gym.spaces.MultiDiscrete) else int(space.n)
+
+
+@pytest.mark.parametrize("env_id, kwargs", RLLIB_CASES, ids=["signed-discrete", "multidiscrete", "box"])
+def test_the_rllib_agent_path_decodes_a_mocked_module_without_ray(tmp_path, monkeypatch, env_id, kwargs):
+    # The whole build_policy path of an RLlib checkpoint, with RLModule replaced by a fake (Ray is not needed).
+    import sys
+    import types
+
+    torch = pytest.importorskip("torch")
+    from invgym.baselines.common import config_of
+    from invgym.envs.common import env_action_space
+    from invgym.leaderboard.agents import build_policy, parse_agent
+
+    config = config_of(env_id, **kwargs)
+    shown, _ = env_action_space(config)
+    width = _logit_width(shown)
+    weights = torch.as_tensor(np.random.default_rng(1).normal(size=(config.observation_space().shape[0], width)),
+                              dtype=torch.float32)
+
+    class FakeModule:
+        observation_space, action_space = config.observation_space(), shown
+
+        @classmethod
+        def from_checkpoint(cls, path):
+            assert path == str(tmp_path / "module")
+            return cls()
+
+        def forward_inference(self, batch):
+            return {"action_dist_inputs": batch["obs"] @ weights}
+
+    fake = types.ModuleType("ray.rllib.core.rl_module.rl_module")
+    fake.RLModule = FakeModule
+    for name in ("ray", "ray.rllib", "ray.rllib.core", "ray.rllib.core.rl_module"):
+        monkeypatch.setitem(sys.modules, name, sys.modules.get(name) or types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, "ray.rllib.core.rl_module.rl_module", fake)
+    (tmp_path / "module").mkdir()
+    (tmp_path / "module" / "class_and_ctor_args.pkl").write_bytes(b"fake")
+    spec = parse_agent(str(tmp_path / "module"))
+    assert spec.kind == "rllib"
+    policy = build_policy({**spec.as_dict(), "path": spec.path}, env_id, kwargs)
+    obs = np.random.default_rng(2).uniform(0, 10, size=(6, config.observation_space().shape[0])).astype(np.float32)
+    logits = (torch.as_tensor(obs) @ weights).numpy()
+    np.testing.assert_array_equal(np.asarray(policy(obs)).reshape(6, -1), _greedy(logits, config))
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("env_id, kwargs", RLLIB_CASES[:2], ids=["signed-discrete", "multidiscrete"])
+def test_an_exported_rllib_module_acts_as_its_sb3_policy_in_scenario_units(tmp_path, env_id, kwargs):
+    # With Ray: an SB3 policy exported to an RLlib module and saved; the leaderboard's RLlib path must give the
+    # orders invgym.evaluate gives the SB3 policy itself (which decodes its indices by the env's offset).
+    pytest.importorskip("ray.rllib", reason="Ray RLlib is not installed (the optional 'ray' extra: pip install "
+                                            "'invgym[ray]'); the RLlib-checkpoint agent is not tested")
+    pytest.importorskip("stable_baselines3")
+    from invgym.agents.pretrain import PretrainConfig, Pretrainer
+    from invgym.agents.rllib_export import export_to_rllib
+    from invgym.baselines.common import config_of
+    from invgym.envs.common import env_action_space
+    from invgym.evaluate import policy_actions
+    from invgym.leaderboard.agents import build_policy, parse_agent
+
+    config = config_of(env_id, **kwargs)
+    shown, offset = env_action_space(config)
+    rng = np.random.default_rng(0)
+    dim = config.observation_space().shape[0]
+    nvec = np.atleast_1d(shown.nvec if isinstance(shown, gym.spaces.MultiDiscrete) else shown.n)
+    index = np.stack([rng.integers(0, n, 256) for n in nvec], axis=1).reshape(256, *shown.shape)
+    orders = index + (0 if offset is None else offset[0] if index.ndim == 1 else offset)  # the teacher's orders
+    data = {"obs": rng.uniform(0, 10, (256, dim)).astype(np.float32), "actions": orders}
+    policy = Pretrainer(env_id, data, PretrainConfig(epochs=2), **kwargs).fit()
+    export_to_rllib(policy).save_to_path(str(tmp_path / "module"))
+    spec = parse_agent(str(tmp_path / "module"))
+    rllib = build_policy({**spec.as_dict(), "path": spec.path}, env_id, kwargs)
+    obs = rng.uniform(0, 10, (64, dim)).astype(np.float32)
+    expected = np.asarray(policy_actions(policy, config)(obs)).reshape(64, -1)
+    np.testing.assert_array_equal(np.asarray(rllib(obs)).reshape(64, -1), expected)
 
 
 # === Misbehaving agents, resume, atomic writes ===
