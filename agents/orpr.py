@@ -304,6 +304,22 @@ def load_dataset(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
 
 # === The whole pipeline on invgym/Replenishment-v0: teacher -> labels -> clone -> RLOO -> calibration ===
 
+TEACHERS = ("grid", "regime", "sku")  # ORPRConfig.teacher
+
+
+def _fit_or_model(kind: str, env_config: Any, preference: Any) -> Any:
+    """A ``"regime"`` or ``"sku"`` teacher fitted on the train window of ``env_config``'s products."""
+    from invgym.baselines.regime_cover import RegimeCover, SkuCover
+
+    return (RegimeCover if kind == "regime" else SkuCover).fit(env_config.replace(split="train"), preference)
+
+
+def _rebuild_or_model(kind: str, env_config: Any, params: dict) -> Any:
+    """The fitted teacher from its saved parameters (a checkpoint holds parameters, not objects)."""
+    from invgym.baselines.regime_cover import RegimeCover, SkuCover
+
+    return (RegimeCover if kind == "regime" else SkuCover)(env_config, **params)
+
 
 @dataclasses.dataclass
 class ORPRConfig:
@@ -312,8 +328,15 @@ class ORPRConfig:
     labeler: ORLabelerConfig = dataclasses.field(default_factory=lambda: ORLabelerConfig(
         search_periods=700, search_warmup=0, label_envs=200, label_periods=350, explore=0.1))
     """Teacher search and labelled rollout (by default one pass over the 700-day train window). Its exploration
-    stays the uniform moves (``explore=0.1``) that ORPR's recorded figures were made with: the cover clone learns
-    days of cover from the orders it can explain, not the orders themselves (``LocalExplore`` would suit it too)."""
+    stays the uniform moves (``explore=0.1``) that ORPR's recorded figures were made with."""
+    teacher: str = "grid"
+    """The OR model whose decisions are the labels: ``"grid"``, the smallest days of cover meeting the labeler's
+    service target (searched by simulation); ``"regime"``, :class:`~invgym.baselines.regime_cover.RegimeCover`
+    (days of cover per demand regime and per announced promotion day); ``"sku"``,
+    :class:`~invgym.baselines.regime_cover.SkuCover` (the same per SKU group). The last two are fitted on the
+    train window under ``teacher_preference``; the promotion expert then starts from their median days of cover."""
+    teacher_preference: Any = None
+    """The ``Preference`` of a ``"regime"`` or ``"sku"`` teacher (None: its defaults, in-stock at least 95 %)."""
     clone: Any = None
     """A ``CoverCloneConfig`` for behaviour cloning (None: its defaults)."""
     pretrain: bool = True
@@ -343,6 +366,11 @@ class ORPRConfig:
         """Check every field; return self."""
         owner = type(self).__name__
         self.labeler.validate()
+        if self.teacher not in TEACHERS:
+            raise ValueError(f"The 'teacher' parameter of {owner} must be one of {sorted(TEACHERS)}. Got "
+                             f"{self.teacher!r} instead.")
+        if self.teacher_preference is not None:
+            self.teacher_preference.validate()
         check_real(self.expert_uplift, "expert_uplift", owner, 0.0, 100.0)
         if not self.calibration_shifts or not all(np.isfinite(self.calibration_shifts)):
             raise ValueError(f"The 'calibration_shifts' parameter of {owner} must be a non-empty sequence of "
@@ -455,6 +483,30 @@ class ORPR:
         os.makedirs(folder, exist_ok=True)
         return os.path.join(folder, name)
 
+    def _teacher_and_labels(self, load: Any, save: Any) -> dict:
+        """Stage 1: fit the OR teacher (``config.teacher``) and label its states, or load both from the checkpoint."""
+        cfg = self.config
+        labels = load("labels.pt")
+        if labels is not None and labels.get("teacher", "grid") != cfg.teacher:
+            raise ValueError(f"{self._path('labels.pt')} holds the labels of a {labels.get('teacher', 'grid')!r} "
+                             f"teacher, not the configured {cfg.teacher!r}; use another checkpoint_dir.")
+        if labels is None:
+            model = None if cfg.teacher == "grid" else _fit_or_model(cfg.teacher, self.env_config,
+                                                                     cfg.teacher_preference)
+            labeler = ORLabeler(self.env_config, teacher=model, config=cfg.labeler)
+            data = labeler.label()
+            if model is None:
+                labels = {"days": labeler.teacher.params["days"], "grid": labeler.grid, "data": data}
+            else:
+                labels = {"days": float(np.median(model.params["days"])), "grid": [], "data": data,
+                          "teacher": cfg.teacher, "teacher_params": model.params}
+            save(labels, "labels.pt")
+        if cfg.teacher == "grid":
+            self.teacher = DaysOfCover(self.env_config, labels["days"])
+        else:
+            self.teacher = _rebuild_or_model(cfg.teacher, self.env_config, labels["teacher_params"])
+        return labels
+
     def fit(self) -> Any:
         """Run (or resume) the four stages; return the fine-tuned, calibrated policy."""
         import copy
@@ -479,13 +531,7 @@ class ORPR:
             return torch.load(path, weights_only=False) if path is not None and os.path.exists(path) else None
 
         # 1. OR teacher and its labels.
-        labels = load("labels.pt")
-        if labels is None:
-            labeler = ORLabeler(self.env_config, config=cfg.labeler)
-            data = labeler.label()
-            labels = {"days": labeler.teacher.params["days"], "grid": labeler.grid, "data": data}
-            save(labels, "labels.pt")
-        self.teacher = DaysOfCover(self.env_config, labels["days"])
+        labels = self._teacher_and_labels(load, save)
         # 2. Behaviour cloning in the days-of-cover action space (or, ablated, an untrained policy).
         pretrained = load("pretrained.pt")
         if pretrained is None:

@@ -681,3 +681,34 @@ def test_the_selection_env_must_match_the_training_envs_scenario_and_spaces():
         clone_and_fine_tune(ENV_ID, None, select_env=config_for("invgym/Replenishment-v0"), **KW)
     with pytest.raises(ValueError, match="'select_env' parameter of clone_and_fine_tune"):
         clone_and_fine_tune(ENV_ID, None, select_env=config_for(ENV_ID, lead_time=KW["lead_time"] + 1))
+
+
+def test_orpr_can_label_with_the_simulation_optimised_teachers(tmp_path):
+    from invgym.agents.orpr import ORPR, ORLabelerConfig, ORPRConfig
+    from invgym.agents.pretrain import CoverCloneConfig
+    from invgym.agents.reinforce import RLOOConfig
+    from invgym.baselines.regime_cover import Preference, SkuCover
+
+    assert ORPRConfig().teacher == "grid"  # the default is unchanged: the service-target grid teacher
+    few = dict(product=list(range(12)))
+
+    def config(teacher, folder):
+        return ORPRConfig(labeler=ORLabelerConfig(label_envs=12, label_periods=70), teacher=teacher,
+                          teacher_preference=Preference(in_stock_target=0.9), clone=CoverCloneConfig(epochs=1),
+                          rl=RLOOConfig(iterations=1, skus=4, samples=2, days=14, warmup=7),
+                          calibration_shifts=(0.0,), checkpoint_dir=str(tmp_path / folder))
+
+    agent = ORPR(REPLENISHMENT, config("sku", "sku"), **few)
+    agent.fit()
+    assert isinstance(agent.teacher, SkuCover)
+    labels = torch.load(tmp_path / "sku" / "labels.pt", weights_only=False)
+    np.testing.assert_array_equal(labels["data"]["actions"], agent.teacher(labels["data"]["obs"]))
+    assert labels["days"] == float(np.median(agent.teacher.params["days"]))  # the expert's base days
+    # Resumed from the checkpoint: the same teacher, rebuilt from its saved parameters.
+    again = ORPR(REPLENISHMENT, config("sku", "sku"), **few)
+    again.fit()
+    assert again.teacher.params == agent.teacher.params
+    with pytest.raises(ValueError, match="labels of a 'sku' teacher, not the configured 'regime'"):
+        ORPR(REPLENISHMENT, config("regime", "sku"), **few).fit()
+    with pytest.raises(ValueError, match="'teacher' parameter of ORPRConfig must be one of"):
+        ORPRConfig(teacher="days").validate()
