@@ -24,7 +24,9 @@ instance and reported separately (``--starts`` fresh starts, median).
 interpreter (memfd block, one byte each way per batch, nothing else): one round trip per period (the
 sandbox's design) on one CPU and placed freely, and two half-batches of 512 envs pipelined (the evaluator steps
 one half while the agent computes the other; an action only decides the state of its own envs, so the costs are
-identical), blocking on pipes on one CPU or on two, or spinning on shared counters on two CPUs.
+identical), blocking on pipes on one CPU or on two, or spinning on shared counters on two CPUs. ``--floor
+--spin-us 20 100`` replaces the pipelined rows with one round trip per period where each side first spins up to
+that many microseconds on a shared counter, then blocks on the pipe (placed freely, and on two CPUs).
 
 ``--primitives`` instead times bare wake-up round trips between two processes (a pipe, an ``eventfd``, a futex
 through ``ctypes``), free, on one CPU and on two different CPUs: which primitive the channel should use here.
@@ -185,9 +187,12 @@ def primitives(count: int = 20_000, rounds: int = 3) -> None:
 
 
 _FLOOR_CHILD = r"""
-import os, sys, mmap
+import os, sys, mmap, time
 import numpy as np
 req0, req1, rep0, rep1, fd, n, halves, spin, cpu = map(int, sys.argv[1:10])
+# spin: 0 = block on the pipe; -1 = spin on the shared counters only; S > 0 = spin up to S us on the counter, then
+# block on the pipe (the sender always writes its pipe byte first, then bumps the counter: a waiter that saw the
+# counter reads a byte that is already there, one that gave up sleeps on the pipe; the data is ready in both)
 if cpu >= 0:
     os.sched_setaffinity(0, {cpu})
 block = mmap.mmap(fd, 1 << 20)
@@ -203,21 +208,29 @@ def policy(obs):
 
 
 k = 0
+clock = time.perf_counter
 while True:
     k += 1
     for h in range(halves):
-        if spin:
+        if spin < 0:
             while seq[h] < k:
                 pass
             if seq[h] > 1 << 60:
                 sys.exit(0)
-        elif os.read(reqs[h], 1) != b"S":
-            sys.exit(0)
+        else:
+            if spin > 0:
+                deadline = clock() + spin * 1e-6
+                while seq[h] < k and clock() < deadline:
+                    pass
+            if os.read(reqs[h], 1) != b"S":
+                sys.exit(0)
         np.copyto(act[h], policy(obs[h].copy()))
-        if spin:
+        if spin < 0:
             seq[2 + h] = k
         else:
             os.write(reps[h], b"A")
+            if spin > 0:
+                seq[2 + h] = k
 """
 
 
@@ -247,9 +260,13 @@ def _floor_in_process(n: int, periods: int) -> tuple[float, float, float]:
     return time.process_time() - begin_cpu, time.perf_counter() - begin, total[:, 0].mean() / periods
 
 
-def _floor_run(n: int, periods: int, halves: int, spin: bool,  # noqa: C901 - one run: start, warm, time, stop
+def _floor_run(n: int, periods: int, halves: int, spin: int,  # noqa: C901 - one run: start, warm, time, stop
                cpus: tuple[int, int] | None) -> tuple[float, float, float]:
-    """The minimal loop talking to a bare child: (CPU s of both processes, wall s, average cost)."""
+    """The minimal loop talking to a bare child: (CPU s of both processes, wall s, average cost).
+
+    ``spin``: 0 blocks on pipes, -1 spins on shared counters only, ``S > 0`` spins up to S microseconds on the
+    counter before blocking on the pipe (see the child's comment).
+    """
     import mmap
     import subprocess
     import sys
@@ -272,18 +289,26 @@ def _floor_run(n: int, periods: int, halves: int, spin: bool,  # noqa: C901 - on
     if cpus is not None:
         os.sched_setaffinity(0, {cpus[0]})
 
+    clock = time.perf_counter
+
     def post(h: int, k: int) -> None:
         np.copyto(obs[h], bufs[h].obs)
-        if spin:
+        if spin < 0:
             seq[h] = k
         else:
             os.write(pipes[h][1], b"S")
+            if spin > 0:
+                seq[h] = k
 
     def wait(h: int, k: int) -> np.ndarray:
-        if spin:
+        if spin < 0:
             while seq[2 + h] < k:
                 pass
         else:
+            if spin > 0:
+                deadline = clock() + spin * 1e-6
+                while seq[2 + h] < k and clock() < deadline:
+                    pass
             os.read(pipes[2 + h][0], 1)
         return act[h].copy()
 
@@ -308,7 +333,7 @@ def _floor_run(n: int, periods: int, halves: int, spin: bool,  # noqa: C901 - on
         wall = time.perf_counter() - begin
     finally:
         os.sched_setaffinity(0, everywhere)
-        if spin:
+        if spin < 0:
             seq[:2] = 1 << 62
         for h in range(2):
             os.write(pipes[h][1], b"Q")
@@ -320,15 +345,25 @@ def _floor_run(n: int, periods: int, halves: int, spin: bool,  # noqa: C901 - on
     return cpu_s, wall, np.concatenate(totals)[:, 0].mean() / periods
 
 
-def floor(n: int, periods: int, rounds: int) -> None:
-    """Print the minimal channel's share of a stepped evaluation, one round trip and two pipelined halves."""
+def floor(n: int, periods: int, rounds: int, spin_us: tuple[int, ...] = ()) -> None:
+    """Print the minimal channel's share of a stepped evaluation, one round trip and two pipelined halves.
+
+    With ``spin_us``, instead of the pipelined rows: one round trip per period where each side spins up to that
+    many microseconds on a shared counter before it blocks on the pipe, placed freely and on two CPUs.
+    """
     from bench.common import load_text
 
     cpus = sorted(os.sched_getaffinity(0))
     one, two = (cpus[0], cpus[0]), (cpus[0], cpus[-1])
-    rows = {"in-process (minimal loop)": (None, False, None), "one round trip, one CPU": (1, False, one),
-            "one round trip, free": (1, False, None), "two halves, one CPU": (2, False, one),
-            "two halves, two CPUs": (2, False, two), "two halves, two CPUs, spin": (2, True, two)}
+    rows = {"in-process (minimal loop)": (None, 0, None), "one round trip, one CPU": (1, 0, one),
+            "one round trip, free": (1, 0, None), "two halves, one CPU": (2, 0, one),
+            "two halves, two CPUs": (2, 0, two), "two halves, two CPUs, spin": (2, -1, two)}
+    if spin_us:  # bounded spin on the shared counter, then the pipe: one round trip per period
+        rows = {name: rows[name] for name in ("in-process (minimal loop)", "one round trip, one CPU",
+                                              "one round trip, free")}
+        for us in spin_us:
+            rows[f"1 trip, free, spin {us} us+pipe"] = (1, us, None)
+            rows[f"1 trip, 2 CPUs, spin {us} us+pipe"] = (1, us, two)
     print(f"{ENV} (L=2, p=9), numpy order-up-to policy, {n} envs x {periods} periods, minimal loops, bare child")
     print(f"before: {load_text()}")
     found: dict[str, list[tuple[float, float, float]]] = {name: [] for name in rows}
@@ -359,12 +394,15 @@ def main() -> None:
     parser.add_argument("--primitives", action="store_true", help="time bare wake-up round trips instead")
     parser.add_argument("--floor", action="store_true",
                         help="time the minimal channel and two pipelined half-batches instead")
+    parser.add_argument("--spin-us", type=int, nargs="+", default=[], metavar="US",
+                        help="with --floor: one round trip per period, spinning up to US microseconds on a shared "
+                             "counter before blocking on the pipe, instead of the pipelined rows")
     args = parser.parse_args()
     if args.primitives:
         primitives()
         return
     if args.floor:
-        floor(args.num_envs, args.periods, args.rounds)
+        floor(args.num_envs, args.periods, args.rounds, tuple(args.spin_us))
         return
     from bench.common import load_text
 
