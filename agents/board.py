@@ -89,11 +89,24 @@ BUDGETS: dict[str, dict[str, Any]] = {
 # budget they also label every product of the panel (env i runs product i mod 200: 64 envs saw 64 of them) over
 # 600 of the train window's 702 days (replenishment labels review days only: 17k states instead of 1.8k). See
 # bench/board_clone_diagnosis.py and bench/RESULTS.md, "ORPR-clone on the panel tracks".
+# DirectBackprop on retail counts every period of its training paths (warmup 0, as the track's protocol scores
+# from the first day with empty shelves): retail charges a purchase when it is ordered, and DirectBackpropConfig's
+# default 16 uncounted warm-up days made the stock bought then free while the revenue it brought in the counted
+# days was not. It learnt to buy weeks of stock on an empty pipeline (retail/L5: 170-344 units a product on each
+# of the first four test days, 492 units on hand over the year, 313 % below PredictThenOptimize's profit). See
+# bench/board_db_retail.py and bench/RESULTS.md, "DirectBackprop on the retail track".
+_DB_RETAIL = {"db": {"warmup": 0}}
+# ORPR on the panel tracks: 98,304 KL-PPO steps (12 rollouts of 32 envs x 256 days; three selections and the
+# clone) instead of 300k, a cut for CPU (the full budget is ~320 CPU s an instance there, 6 instances), and its
+# selection runs on every product of the panel (200 envs: env i runs product i) over 600 train days after 100
+# uncounted ones, not on the 32 products 0-31 its training envs run.
+_ORPR_PANEL = {"orpr_timesteps": 12 * 32 * 256, "orpr_select_envs": 200, "orpr_select_periods": 600}
 TRACK_BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
     # Per track, what differs from BUDGETS[budget] (the lost-sales tracks take BUDGETS as it is). "db" holds
     # DirectBackpropConfig fields besides the epochs; "explore" is ORLabelerConfig.explore of the clone's labels.
-    "default": {track: {"explore": 0.0, "label_envs": 200, "label_periods": 600} for track in PANEL_TRACKS},
-    "tiny": {track: {"explore": 0.0} for track in PANEL_TRACKS},
+    "default": {track: {"explore": 0.0, "label_envs": 200, "label_periods": 600, **_ORPR_PANEL,
+                        **(_DB_RETAIL if track == "retail" else {})} for track in PANEL_TRACKS},
+    "tiny": {track: {"explore": 0.0, **(_DB_RETAIL if track == "retail" else {})} for track in PANEL_TRACKS},
 }
 SEED = 0
 
@@ -126,8 +139,9 @@ def _fine_tune_config(budget: dict[str, Any], timesteps: int, select: bool) -> A
         pretrain=PretrainConfig(epochs=budget["clone_epochs"]), timesteps=timesteps,
         n_envs=16 if tiny else 32, n_steps=64 if tiny else 256, batch_size=256 if tiny else 1024,
         kl_coef=0.01 if select else 0.1, select_best=select, select_every=1 if tiny else 4,
-        select_envs=8 if tiny else 32,
-        select_periods=50 if tiny else 2000, seed=SEED)
+        select_envs=budget.get("orpr_select_envs", 8 if tiny else 32) if select else 8 if tiny else 32,
+        select_periods=budget.get("orpr_select_periods", 50 if tiny else 2000) if select else 50 if tiny else 2000,
+        seed=SEED)
 
 
 def _steps(entry: str, budget: dict[str, Any]) -> int:

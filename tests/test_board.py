@@ -161,6 +161,41 @@ def test_the_labelers_exploration_is_the_boards_own_setting_on_every_track(monke
             assert labeler.explore == (0.0 if track in PANEL_TRACKS else 0.1), (budget, track)
 
 
+@pytest.mark.parametrize("budget", ["default", "tiny"])
+def test_direct_backprop_on_retail_pays_for_the_stock_it_sells(budget):
+    # Retail charges a purchase when it is ordered. With uncounted warm-up periods in DirectBackprop's loss, stock
+    # bought then was free while the revenue it brought later counted, so buying weeks of stock on an empty pipeline
+    # lowered the training loss (the committed retail/L5 policy did: 313 % below PredictThenOptimize's profit).
+    # Under the board's settings that binge must cost more than ordering the same rule without it.
+    import torch
+
+    from invgym.agents.board import _db_config, _spend
+    from invgym.agents.direct_backprop import PanelSampler
+    from invgym.leaderboard.suite import load_suite
+    from invgym.twins import twin_for
+
+    inst = load_suite().instance("retail/L5")
+    train = inst.config().replace(split="train")
+    cfg = _db_config(_spend(budget, inst.track))
+    twin = twin_for(train)
+    demand, state = PanelSampler(twin, train.products).draw(np.random.default_rng(0), 128, cfg.warmup + cfg.periods)
+    sales, position = train.slices["sales"], train.slices["inventory"]
+
+    def rule(binge: float):
+        def policy(obs: torch.Tensor) -> torch.Tensor:
+            mean = obs[:, sales].mean(1)
+            held = obs[:, position].sum(1)
+            level = (train.lead_time + 2) * mean + binge * mean * (held == 0)
+            return torch.relu(level - held)[:, None]
+        return policy
+
+    def loss(policy) -> float:
+        start = {k: v.clone() for k, v in state.items()}
+        return float(twin.rollout(policy, demand, state=start, warmup=cfg.warmup).average_cost)
+
+    assert loss(rule(30.0)) > loss(rule(0.0))
+
+
 def test_settings_match_up_to_fields_added_at_their_neutral_default():
     from invgym.agents.board import same_settings
 
