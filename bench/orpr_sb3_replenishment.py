@@ -113,6 +113,8 @@ def main() -> None:
           f"envs x {row['settings']['select_periods']} days); fit {row['cpu_seconds']:.0f} CPU s")
     if row["selection"]:
         print("selection (steps: cost): " + ", ".join(f"{t}: {c:.4f}" for t, c in row["selection"]))
+        kept, clone = dict(row["selection"])[row["selected_at"]], row["selection"][0][1]
+        print(f"selection: the clone {clone:.4f}, the kept step {kept:.4f} ({100 * (kept / clone - 1):+.2f} %)")
     print(f"test year: {args.envs} envs x 366 days (every SKU {args.envs // 200}x), seeds {args.seed}+i")
     print(f"{'policy':<9}{'cost/SKU-day':>13}{'holding':>9}{'in-stock':>9}{'service':>9}{'turnover d':>11}")
     for name in ("teacher", "clone", "tuned"):
@@ -122,7 +124,8 @@ def main() -> None:
     lo, hi = row["ci"]
     rel = 100 * row["clone_minus_tuned"] / row["clone"]
     print(f"clone - tuned: {row['clone_minus_tuned']:+.4f} per SKU-day [{lo:+.4f}, {hi:+.4f}] ({rel:+.2f} % of the "
-          f"clone's cost); improves the clone at 95 %: {'yes' if lo > 0 else 'NO'}")
+          f"clone's cost, [{100 * lo / row['clone']:+.2f}, {100 * hi / row['clone']:+.2f}] %); improves the clone at "
+          f"95 %: {'yes' if lo > 0 else 'NO'}")
 
 
 if __name__ == "__main__":
