@@ -297,3 +297,19 @@ def test_default_max_order_is_the_largest_demand_of_a_period():
     env = DualSourcingEnv(demand=DiscreteUniform(2, 9), max_order=(12, 6))
     assert env.action_space.nvec.tolist() == [13, 7]
     assert env.observation_space.high[1:].tolist() == [12.0]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -1.0, 1e9])
+@pytest.mark.parametrize("where", [(0, 0), (5, 1), (6, 0), (9, 1)])
+def test_step_names_the_first_env_with_an_invalid_action_and_moves_nothing(bad, where):
+    """The action check (two columns per env here) returns the first env with a bad order; no env moves."""
+    buf = DualSourcingConfig.validate("DualSourcingEnv").bind(10).reset(seed=0)
+    before = buf.kernel.get_state()
+    buf.actions[:] = 1.0
+    buf.actions[where] = bad
+    buf.actions[9, 0] = np.nan  # a later bad env does not hide the first
+    assert buf.kernel.step() == where[0]
+    after = buf.kernel.get_state()
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    buf.actions[:] = 1.0
+    assert buf.kernel.step() == -1

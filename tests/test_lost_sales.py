@@ -27,11 +27,13 @@ def _config(**kwargs) -> LostSalesConfig:
 # === Determinism and vectorisation ===
 
 
+@pytest.mark.parametrize("by_key", [False, True])
 @pytest.mark.parametrize("case", ["L0", "L1", "L2", "L3", "L5", "history", "replay", "mixture"])
-def test_batch_step_loop_equals_the_generic_loop(case):
+def test_batch_step_loop_equals_the_generic_loop(case, by_key):
     """The kernel's own batch-step loop writes what the generic loop of hooks writes, bit for bit, every step.
 
-    Horizon 7 over 40 steps crosses several next-step autoresets; actions and demand are random.
+    Horizon 7 over 40 steps crosses several next-step autoresets; actions and demand are random. With
+    ``by_key`` the parts by key are bound too (as the vector env binds them), else they are not filled.
     """
     kwargs = {"lead_time": int(case[1:]) if case.startswith("L") else 2, "horizon": 7, "max_order": 12}
     if case == "history":
@@ -46,7 +48,8 @@ def test_batch_step_loop_equals_the_generic_loop(case):
         actions = np.minimum(actions + 0.5, 12.0)  # fractional orders within [0, max_order]
     runs = []
     for generic in (False, True):
-        buf = config.bind(5)
+        buf = config.bind(5, by_key=by_key)
+        assert (buf.parts_t is not None) == by_key
         if case == "replay":
             buf.kernel.set_demand_path(path)
         buf.reset(seed=9)
@@ -55,7 +58,7 @@ def test_batch_step_loop_equals_the_generic_loop(case):
             buf.actions[:] = a
             assert (buf.kernel.step_generic() if generic else buf.kernel.step()) == -1
             seen.append([np.array(b, copy=True) for b in (buf.obs, buf.rewards, buf.terminated, buf.truncated,
-                                                           buf.parts, buf.parts_t)])
+                                                           buf.parts) + ((buf.parts_t,) if by_key else ())])
         runs.append((seen, buf.kernel.get_state()))
     (fast, fast_state), (generic, generic_state) = runs
     for step, (a, b) in enumerate(zip(fast, generic, strict=True)):
@@ -285,3 +288,19 @@ def test_rollout_accepts_per_env_parameters():
     kernel = config.bind(3).reset(seed=0).kernel
     totals = kernel.rollout("constant", np.array([[0.0], [5.0], [10.0]]), periods=100)
     np.testing.assert_array_equal(totals["order"], [0.0, 500.0, 1000.0])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -1.0, 1e9])
+@pytest.mark.parametrize("env", [0, 3, 63, 64])
+def test_step_names_the_first_env_with_an_invalid_action_and_moves_nothing(bad, env):
+    """The vectorised action check returns the first env with a bad order (NaN, infinite, outside the space)."""
+    buf = _config(lead_time=2).bind(65).reset(seed=0)
+    before = buf.kernel.get_state()
+    buf.actions[:] = 3.0
+    buf.actions[env] = bad
+    buf.actions[64] = np.nan  # a later bad env does not hide the first
+    assert buf.kernel.step() == env
+    after = buf.kernel.get_state()
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    buf.actions[:] = 3.0
+    assert buf.kernel.step() == -1

@@ -197,15 +197,17 @@ class ScenarioConfig:
         """
         raise NotImplementedError
 
-    def bind(self, num_envs: int, *, same_step: bool = False) -> BoundKernel:
+    def bind(self, num_envs: int, *, same_step: bool = False, by_key: bool = False) -> BoundKernel:
         """Return a kernel of ``num_envs`` envs with these parameters, bound to freshly allocated buffers.
 
         Args:
             num_envs: envs in the batch.
             same_step: allocate ``final_obs``/``finished`` and switch the kernel to same-step autoreset (an env
                 restarts in the step that ended it); otherwise the step after an episode ends resets it.
+            by_key: also allocate ``parts_t``, the parts by key, which every step then fills (a vector env's
+                ``info``); off by default, since it costs a second pass over the parts each step.
         """
-        return BoundKernel(self, num_envs, same_step=same_step)
+        return BoundKernel(self, num_envs, same_step=same_step, by_key=by_key)
 
     @property
     def action_type(self) -> str:
@@ -315,10 +317,11 @@ class BoundKernel:
             None.
         finished: bool (num_envs,) flagging envs whose episode ended this step with same-step autoreset, else None.
         parts_t: float64 (len(config.parts), num_envs), ``parts`` by key (one contiguous row per part), written
-            by ``step`` as a vector env's ``info`` hands them out.
+            by ``step`` as a vector env's ``info`` hands them out; None unless bound with ``by_key=True``.
     """
 
-    def __init__(self, config: ScenarioConfig, num_envs: int, *, same_step: bool = False) -> None:
+    def __init__(self, config: ScenarioConfig, num_envs: int, *, same_step: bool = False,
+                 by_key: bool = False) -> None:
         self.config = config
         self.kernel = kernel = config.make_kernel(num_envs)
         n = self.num_envs = kernel.num_envs
@@ -330,7 +333,8 @@ class BoundKernel:
         self.actions = np.zeros((n, kernel.act_dim), dtype=np.float64)
         self.final_obs = np.zeros_like(self.obs) if same_step else None
         self.finished = np.zeros(n, dtype=np.bool_) if same_step else None
-        self.parts_t = np.zeros((kernel.num_parts, n), dtype=np.float64)  # parts by key, as info hands them out
+        # The parts by key, as a vector env's info hands them out (only where asked for: filling them is a pass).
+        self.parts_t = np.zeros((kernel.num_parts, n), dtype=np.float64) if by_key else None
         self._bind()
 
     def _bind(self) -> None:
@@ -597,7 +601,7 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         self.single_action_space, self._offset = env_action_space(config)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._buf = config.bind(self.num_envs, same_step=self.autoreset_mode == "same_step")
+        self._buf = config.bind(self.num_envs, same_step=self.autoreset_mode == "same_step", by_key=True)
         self.kernel = self._buf.kernel
         self._discrete = config.action_type == "discrete"
         self._kinds = "iu" if self._discrete else "iuf"

@@ -71,6 +71,8 @@ class LostSalesTwin(Twin):
             x_next = on_hand[:, None]
         elif self.lead_time == 1:
             x_next = (on_hand + q)[:, None]
+        elif self.lead_time == 2:
+            x_next = torch.stack([on_hand + x[:, 1], q], dim=1)  # the concatenation below at L = 2, in one op
         else:
             x_next = torch.cat([(on_hand + x[:, 1])[:, None], x[:, 2:], q[:, None]], dim=1)
         return {"x": x_next, "sales": history}, parts
