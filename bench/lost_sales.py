@@ -77,6 +77,12 @@ def main() -> None:
         ("native VectorEnv, N=1, copy=False", vector_env_run(ENV_ID, 1, 5, copy=False, **KWARGS)),
         ("native VectorEnv, N=64, copy=False", vector_env_run(ENV_ID, 64, 5, copy=False, **KWARGS)),
         (f"native VectorEnv, N={N}, copy=False", vector_env_run(ENV_ID, N, 5, copy=False, **KWARGS)),
+        ("native VectorEnv, N=1, copy=False, info_parts=False",
+         vector_env_run(ENV_ID, 1, 5, copy=False, info_parts=False, **KWARGS)),
+        ("native VectorEnv, N=64, copy=False, info_parts=False",
+         vector_env_run(ENV_ID, 64, 5, copy=False, info_parts=False, **KWARGS)),
+        (f"native VectorEnv, N={N}, copy=False, info_parts=False",
+         vector_env_run(ENV_ID, N, 5, copy=False, info_parts=False, **KWARGS)),
         (f"stepped probe (bench/_probe.pyx), N={N}", probe_stepped),
         (f"VectorEnv N={N} stepped by a numpy base-stock policy", stepped_policy),
         (f"whole-rollout, base-stock, N={N}", rolled),
@@ -89,7 +95,7 @@ def main() -> None:
     p_step = by["stepped probe"]
     report(f"{ENV_ID} (L=2, Poisson(5)), one core", rows, lean)
     print("\ntargets (issue 17), round-by-round ratios: median [least, greatest]")
-    for tail in ("", ", copy=False"):
+    for tail in ("", ", copy=False", ", copy=False, info_parts=False"):
         one, n64, n1024 = (by[f"native VectorEnv, N={n}{tail}"] for n in (1, 64, N))
         print(f"  VectorEnv{tail}:")
         print(f"    N={N} / lean pure-Python env (>= 100x):                 {ratio_text(n1024, lean)}")

@@ -59,7 +59,7 @@ def check_scenario(scenario: Scenario) -> None:  # noqa: C901 - one check per pa
     assert all(signature.parameters[p.name].default == p.default for p in public)
     vector_signature = inspect.signature(vector_cls)
     own = ["num_envs", "autoreset_mode", "render_mode"]
-    assert list(vector_signature.parameters) == [*own, *(p.name for p in public), "copy"]
+    assert list(vector_signature.parameters) == [*own, *(p.name for p in public), "copy", "info_parts"]
     assert arguments_table(public) in inspect.cleandoc(env_cls.__doc__)
     assert gym.spec(scenario.env_id).entry_point == scenario.env
     assert gym.spec(scenario.env_id).vector_entry_point == scenario.vector_env

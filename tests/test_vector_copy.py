@@ -11,9 +11,9 @@ import invgym  # noqa: F401
 IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("invgym/"))
 
 
-def _run(env_id: str, copy: bool, mode: str, steps: int) -> list:
+def _run(env_id: str, copy: bool, mode: str, steps: int, info_parts: bool = True) -> list:
     venv = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point", copy=copy,
-                        autoreset_mode=mode, horizon=7)
+                        autoreset_mode=mode, horizon=7, info_parts=info_parts)
     venv.action_space.seed(1)
     obs, _ = venv.reset(seed=5)
     out = [obs.copy()]
@@ -65,3 +65,22 @@ def test_copy_false_returns_the_env_buffers_and_copy_true_fresh_arrays() -> None
 def test_copy_must_be_a_bool() -> None:
     with pytest.raises(TypeError, match="The 'copy' parameter of LostSalesVectorEnv must be a bool. Got 1"):
         gym.make_vec("invgym/LostSales-v0", num_envs=2, vectorization_mode="vector_entry_point", copy=1)
+
+
+@pytest.mark.parametrize("copy", [False, True])
+@pytest.mark.parametrize("mode", ["next_step", "same_step"])
+@pytest.mark.parametrize("env_id", IDS)
+def test_info_parts_false_gives_the_same_trajectory_without_the_parts(env_id: str, mode: str, copy: bool) -> None:
+    """info_parts=False: the same observations, rewards, flags and final observations; info holds no parts."""
+    full, bare = _run(env_id, copy, mode, 20), _run(env_id, copy, mode, 20, info_parts=False)
+    keys = set(gym.make_vec(env_id, num_envs=1, vectorization_mode="vector_entry_point").unwrapped.config.parts)
+    for a, b in zip(full[1:], bare[1:], strict=True):
+        assert keys <= a[4].keys() and not keys & b[4].keys() and not {"_" + k for k in keys} & b[4].keys()
+        _same(a[:4] + (None,) + a[5:], b[:4] + (None,) + b[5:])
+        _same({k: v for k, v in a[4].items() if k.lstrip("_") not in keys}, b[4])
+    _same(full[0], bare[0])
+
+
+def test_info_parts_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match="The 'info_parts' parameter of LostSalesVectorEnv must be a bool. Got 0"):
+        gym.make_vec("invgym/LostSales-v0", num_envs=2, vectorization_mode="vector_entry_point", info_parts=0)
