@@ -46,20 +46,37 @@ def labelled_config(args: argparse.Namespace) -> object:
     return dataclasses.replace(make_config(args), labeler=labeler, pretrain=PretrainConfig(epochs=args.clone_epochs))
 
 
-def selection_env(args: argparse.Namespace, train: object) -> object | None:
-    """Where ``SelectBest`` runs: the training env, or every SKU on the train window.
+def fit_envs(args: argparse.Namespace, train: object) -> tuple[object, object | None]:
+    """The env the teacher, labels and PPO use, and where ``SelectBest`` runs (None: that same env).
 
-    ``--select train``: each env draws a SKU at each reset (32 envs see about 32 of the 200); ``--select all``: env
-    i runs SKU i mod 200 (every SKU, the same demand for every candidate: common random numbers).
+    ``--select train``: the train window, each selection env drawing a SKU at each reset (32 envs see about 32 of
+    the 200); ``--select all``: the train window with env i on SKU i mod 200 (every SKU, the same demand for every
+    candidate: common random numbers); ``--select holdout``: the teacher, labels and PPO use the train window but its
+    last ``--holdout-days`` days, and the selection runs every SKU on those held-out days (100 of them uncounted).
     """
-    return None if args.select == "train" else train.replace(product="all")
+    if args.select == "train":
+        return train, None
+    if args.select == "all":
+        return train, train.replace(product="all")
+    first, days = train.window
+    if not 100 < args.holdout_days < days or train_settings_periods(args) + 100 > args.holdout_days:
+        raise SystemExit(f"--holdout-days must be in (100, {days}) and at least select_periods + 100 "
+                         f"({train_settings_periods(args) + 100}). Got {args.holdout_days}.")
+    fit = train.replace(window=(first, days - args.holdout_days))
+    return fit, train.replace(product="all", window=(first + days - args.holdout_days, args.holdout_days))
+
+
+def train_settings_periods(args: argparse.Namespace) -> int:
+    """The selection's counted periods of ``--set select_periods`` (or the config's default)."""
+    return make_config(args).select_periods
 
 
 def run(args: argparse.Namespace) -> dict:
     """Fit on the train window, evaluate on the test year; return the result."""
     train = config_for(ENV_ID, split="train")
     cfg = labelled_config(args)
-    fit = clone_and_fine_tune(train, None, cfg, select_env=selection_env(args, train))
+    env, select_env = fit_envs(args, train)
+    fit = clone_and_fine_tune(env, None, cfg, select_env=select_env)
     test = train.replace(product="all", split="test")
     ev = {"num_envs": args.envs, "periods": test.window[1], "warmup": 0, "seed": args.seed}
     res = {name: invgym.evaluate(pol, test, **ev)
@@ -87,8 +104,10 @@ def main() -> None:
     parser.add_argument("--label-explore", default=None,
                         help="the labeler's exploration: a probability of uniform moves, or 'local' for "
                              "LocalExplore() (default: ORPRConfig's, uniform 0.1)")
-    parser.add_argument("--select", choices=("train", "all"), default="train",
-                        help="selection envs: the training env's draws, or every SKU in turn (see selection_env)")
+    parser.add_argument("--select", choices=("train", "all", "holdout"), default="train",
+                        help="selection envs: the training env's draws, every SKU in turn, or every SKU on held-out "
+                             "train days (see fit_envs)")
+    parser.add_argument("--holdout-days", type=int, default=252, help="held-out train days of --select holdout")
     parser.add_argument("--envs", type=int, default=400, help="test envs (the 200 SKUs in turn)")
     parser.add_argument("--seed", type=int, default=0, help="test env i is seeded seed + i")
     parser.add_argument("--out", default=None, help="JSON file of the finished result (read back if present)")
@@ -98,18 +117,20 @@ def main() -> None:
     if args.out and os.path.exists(args.out):
         with open(args.out) as f:
             row = json.load(f)
+        select = args.select if args.select != "holdout" else f"holdout {args.holdout_days}"
         if row["settings"] != settings or row.get("test") != [args.envs, args.seed] or \
-                row.get("select", "train") != args.select:
+                row.get("select", "train") != select:
             raise SystemExit(f"{args.out} was made with other settings; use another --out file.")
     else:
-        row = {**run(args), "test": [args.envs, args.seed], "select": args.select}
+        select = args.select if args.select != "holdout" else f"holdout {args.holdout_days}"
+        row = {**run(args), "test": [args.envs, args.seed], "select": select}
         if args.out:
             with open(f"{args.out}.tmp", "w") as f:
                 json.dump(row, f)
             os.replace(f"{args.out}.tmp", args.out)
     print(f"SB3 reinforce stage on {ENV_ID}: teacher {row['teacher_days']:g} days of cover (service-target grid), "
           f"{row['settings']['timesteps']} KL-PPO steps, {args.config} config, selection kept step "
-          f"{row['selected_at']} (selection on {row.get('select', 'train')} SKUs: {row['settings']['select_envs']} "
+          f"{row['selected_at']} (selection envs: {row.get('select', 'train')}, {row['settings']['select_envs']} "
           f"envs x {row['settings']['select_periods']} days); fit {row['cpu_seconds']:.0f} CPU s")
     if row["selection"]:
         print("selection (steps: cost): " + ", ".join(f"{t}: {c:.4f}" for t, c in row["selection"]))
