@@ -2,15 +2,17 @@
 
 One agent file misbehaves differently on each lost-sales instance (its factory takes the instance id): it
 monkeypatches the evaluator, reads every ``/proc/*/environ``, walks the board for result files and the secret and
-tries to overwrite one, forks a process meant to outlive it, opens a socket to a server of this test, exhausts
-memory, sleeps, answers NaN or a wrong shape, and segfaults. Every instance ends as the test expects, with the
-reason; the honest ones keep their honest costs; the board's files are untouched; nothing outlives the run.
+tries to overwrite one, forks a process meant to outlive it, opens a socket to a server of this test, reserves
+memory until its limit refuses it, sleeps, answers NaN or a wrong shape, and segfaults. Every instance ends as the
+test expects, with the reason; the honest ones keep their honest costs; the board's files are untouched; nothing
+outlives the run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import uuid
 from pathlib import Path
@@ -94,10 +96,16 @@ def make_agent(env, instance):
         except OSError:
             pass
         return honest(env)
-    if cell == "L2-p4":  # exhaust memory
-        hog = []
-        while True:
-            hog.append(np.ones(2**24))  # 128 MiB at a time, each page touched
+    if cell == "L2-p4":  # exhaust memory: reserve 128 MiB at a time until refused, and say how much it got
+        # The limit is on address space (RLIMIT_AS), which counts what is reserved, touched or not; touching the
+        # pages would add seconds of page faults per GiB on a loaded machine and race the time limit.
+        hog, got = [], 0
+        try:
+            while True:
+                hog.append(np.empty(2**24))
+                got += 128
+        except MemoryError:
+            raise MemoryError(f"refused after {{got}} MiB") from None
     if cell == "L2-p9":  # sleep past the time limit
         time.sleep(600)
     if cell == "L2-p19":
@@ -164,7 +172,9 @@ def test_a_hostile_agent_is_contained_and_forges_nothing(tmp_path, monkeypatch):
     assert ok == {"L1-p4", "L1-p9", "L1-p19", "L1-p39", "L3-p9"}, reasons
     for cell in ok:  # honest costs, whatever the agent patched in its own process: never the forged 4.0
         assert rows[cell]["average_cost"] >= rows[cell]["reference_cost"] - 4 * rows[cell]["stderr"], cell
-    assert "MemoryError" in reasons["L2-p4"] or "memory" in reasons["L2-p4"], reasons["L2-p4"]
+    # Refused below the 1024 MB limit: without it, this machine (overcommit) would grant far more address space.
+    hog = re.search(r"MemoryError: refused after (\d+) MiB", reasons["L2-p4"])
+    assert hog and 0 < int(hog.group(1)) < 1024, reasons["L2-p4"]
     assert "time limit of 20 s" in reasons["L2-p9"]
     assert "non-integer action nan" in reasons["L2-p19"]
     assert "(32, 5)" in reasons["L2-p39"] and "shape" in reasons["L2-p39"]
