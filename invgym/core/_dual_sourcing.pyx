@@ -10,7 +10,7 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 from invgym.core._demand cimport sample_alias
 from invgym.core._kernel cimport BatchKernel, draw_demand
 from invgym.core._pipeline cimport shift_pipeline
-from invgym.core._whole_run cimport load_run, store_run
+from invgym.core._whole_run cimport RunEnv, fill_run_env, load_run, store_run
 
 import numpy as np
 
@@ -112,16 +112,8 @@ cdef inline void _positions(const double* x, int64_t le, Py_ssize_t e0, Py_ssize
 # the compiler builds one loop per case with the state row and the stream in registers and no branch on them.
 
 cdef struct Run:
-    # One env's fields for its whole run, by value (the caller fills it from the kernel).
-    uint64_t* rng  # the env's stream in the kernel (read at the start, written back at the end)
-    double* x  # the env's state row in the kernel (the same)
-    double* totals  # the env's part totals over the counted periods
-    Py_ssize_t width  # the state row's length
-    int64_t warmup, periods
-    const double* path  # the replayed demand (NULL: sampled)
-    const double* prob  # the env's product's alias table
-    const int32_t* alias
-    int64_t support
+    # One env's whole run, by value: the shared head (filled by ``fill_run_env``) and this scenario's fields.
+    RunEnv env
     double h, b, c_r, c_e, max_r, max_e
     bint lost_sales
 
@@ -138,10 +130,10 @@ cdef inline void _fixed_span(const Run* r, int kind, int64_t lr, int64_t le, con
     cdef bint lost_sales = r.lost_sales
     cdef double h = r.h, b = r.b, c_r = r.c_r, c_e = r.c_e, max_r = r.max_r, max_e = r.max_e
     cdef double th0 = th[0], th1 = th[1], th2 = th[2] if kind == CAPPED_DUAL_INDEX else 0.0
-    cdef const double* path = NULL if plain else r.path
-    cdef const double* prob = r.prob
-    cdef const int32_t* alias = r.alias
-    cdef int64_t support = r.support
+    cdef const double* path = NULL if plain else r.env.path
+    cdef const double* prob = r.env.prob
+    cdef const int32_t* alias = r.env.alias
+    cdef int64_t support = r.env.support
     for s in range(start, stop):
         # 3. ORDER by the fixed policy, from the inventory positions before ordering.
         # The expedited order is clipped first, so that the regular order sees what was ordered.
@@ -177,14 +169,14 @@ cdef inline void _fixed_env(const Run* r, int kind, int64_t lr, int64_t le, cons
     cdef uint64_t rng[4]
     cdef double x[MAX_WIDTH]
     cdef double acc[NUM_PARTS]
-    load_run(r.rng, r.x, r.width, NUM_PARTS, rng, x, acc)
-    if r.path == NULL:
-        _fixed_span(r, kind, lr, le, th, 0, r.warmup, False, True, x, rng, acc)
-        _fixed_span(r, kind, lr, le, th, r.warmup, r.warmup + r.periods, True, True, x, rng, acc)
+    load_run(r.env.rng, r.env.x, r.env.width, NUM_PARTS, rng, x, acc)
+    if r.env.path == NULL:
+        _fixed_span(r, kind, lr, le, th, 0, r.env.warmup, False, True, x, rng, acc)
+        _fixed_span(r, kind, lr, le, th, r.env.warmup, r.env.warmup + r.env.periods, True, True, x, rng, acc)
     else:
-        _fixed_span(r, kind, lr, le, th, 0, r.warmup, False, False, x, rng, acc)
-        _fixed_span(r, kind, lr, le, th, r.warmup, r.warmup + r.periods, True, False, x, rng, acc)
-    store_run(r.rng, r.x, r.totals, r.width, NUM_PARTS, rng, x, acc)
+        _fixed_span(r, kind, lr, le, th, 0, r.env.warmup, False, False, x, rng, acc)
+        _fixed_span(r, kind, lr, le, th, r.env.warmup, r.env.warmup + r.env.periods, True, False, x, rng, acc)
+    store_run(r.env.rng, r.env.x, r.env.totals, r.env.width, NUM_PARTS, rng, x, acc)
 
 
 cdef void _fixed_env_any(const Run* r, int kind, int64_t lr, int64_t le, const double* th) noexcept nogil:
@@ -348,18 +340,12 @@ cdef class DualSourcingKernel(BatchKernel):
             raise ValueError(f"rollout supports state rows up to {MAX_WIDTH}. Got {self.width} instead.")
         totals_arr = np.zeros((self.num_envs, NUM_PARTS), dtype=np.float64)
         cdef double[:, ::1] totals = totals_arr
-        cdef Py_ssize_t i, pr
+        cdef Py_ssize_t i
         cdef Run r
-        r.width, r.warmup, r.periods = self.width, warmup, periods
         r.h, r.b, r.c_r, r.c_e = self.holding_cost, self.backorder_cost, self.regular_cost, self.expedited_cost
         r.max_r, r.max_e, r.lost_sales = self.max_regular, self.max_expedited, self.lost_sales
         with nogil:
             for i in range(self.num_envs):
-                r.rng, r.x, r.totals = &self.rng[i, 0], &self.state[i, 0], &totals[i, 0]
-                pr = self.product[i]
-                r.path = &self.demand_path[i, 0] if self.replay else NULL
-                r.prob = &self.alias_prob[pr, 0]
-                r.alias = &self.alias_idx[pr, 0]
-                r.support = self.support[pr]
+                fill_run_env(&r.env, self, i, &self.state[i, 0], self.width, 0, warmup, periods, &totals[i, 0])
                 _fixed_env_any(&r, kind, self.regular_lead_time, self.expedited_lead_time, &theta[i, 0])
         return {name: totals_arr[:, k] for k, name in enumerate(PARTS)}

@@ -9,7 +9,7 @@ from libc.math cimport isfinite, llrint
 from invgym.core._demand cimport sample_alias
 from invgym.core._kernel cimport STEP_UNSUPPORTED, TABLE_MISSING, TABLE_UNSUPPORTED, BatchKernel, draw_demand
 from invgym.core._pipeline cimport push_window, shift_pipeline
-from invgym.core._whole_run cimport load_run, store_run
+from invgym.core._whole_run cimport RunEnv, fill_run_env, load_run, store_run
 
 import numpy as np
 
@@ -73,17 +73,12 @@ cdef inline void _period(double* x, int64_t L, double q, double d, double h, dou
 # and no branch on either inside it.
 
 cdef struct EnvRun:
-    double* x  # the env's state row in the kernel (read at the start, written back at the end)
-    uint64_t* rng  # the env's stream in the kernel (the same)
-    const double* path  # the replayed demand, from the env's current period on (NULL: sampled)
-    const double* prob  # the env's product's alias table
-    const int32_t* alias
-    int64_t support
+    # One env's whole run, by value: the shared head (filled by ``fill_run_env``, its demand path from the env's
+    # current period on) and this scenario's fields.
+    RunEnv env
     double* history  # the env's sales window
     Py_ssize_t num_history
     double h, p, c, low, high
-    int64_t warmup, periods
-    double* totals  # the env's part totals over the counted periods
     double* last  # the parts of the last period run
 
 
@@ -101,12 +96,12 @@ cdef struct Source:
 cdef inline Source _source(const EnvRun* r, bint plain) noexcept nogil:
     # The env's demand source; ``plain``: sampled demand and no sales window (the caller has checked).
     cdef Source src
-    src.path = r.path
+    src.path = r.env.path
     if plain:
         src.path = NULL
-    src.prob = r.prob
-    src.alias = r.alias
-    src.support = r.support
+    src.prob = r.env.prob
+    src.alias = r.env.alias
+    src.support = r.env.support
     src.history = r.history
     src.num_history = 0 if plain else r.num_history
     return src
@@ -172,14 +167,14 @@ cdef inline void _fixed_env(EnvRun* r, int kind, int64_t L, const double* th) no
     cdef double x[MAX_WIDTH]
     cdef double acc[NUM_PARTS]
     cdef Py_ssize_t width = L if L > 1 else 1
-    load_run(r.rng, r.x, width, NUM_PARTS, rng, x, acc)
-    if r.path == NULL and r.num_history == 0:
-        _fixed_span(r, kind, L, th, 0, r.warmup, False, True, x, rng, acc)
-        _fixed_span(r, kind, L, th, r.warmup, r.warmup + r.periods, True, True, x, rng, acc)
+    load_run(r.env.rng, r.env.x, width, NUM_PARTS, rng, x, acc)
+    if r.env.path == NULL and r.num_history == 0:
+        _fixed_span(r, kind, L, th, 0, r.env.warmup, False, True, x, rng, acc)
+        _fixed_span(r, kind, L, th, r.env.warmup, r.env.warmup + r.env.periods, True, True, x, rng, acc)
     else:
-        _fixed_span(r, kind, L, th, 0, r.warmup, False, False, x, rng, acc)
-        _fixed_span(r, kind, L, th, r.warmup, r.warmup + r.periods, True, False, x, rng, acc)
-    store_run(r.rng, r.x, r.totals, width, NUM_PARTS, rng, x, acc)
+        _fixed_span(r, kind, L, th, 0, r.env.warmup, False, False, x, rng, acc)
+        _fixed_span(r, kind, L, th, r.env.warmup, r.env.warmup + r.env.periods, True, False, x, rng, acc)
+    store_run(r.env.rng, r.env.x, r.env.totals, width, NUM_PARTS, rng, x, acc)
 
 
 cdef void _fixed_env_any(EnvRun* r, int kind, int64_t L, const double* th) noexcept nogil:
@@ -270,7 +265,7 @@ cdef inline int64_t _table_spans(EnvRun* r, int64_t L, Py_ssize_t nd, const doub
                                  double* row, double* acc, int64_t* state, int* reason) noexcept nogil:
     # ``_table_env``'s warmup, then its counted periods (weighted only when discounted); the periods run.
     cdef double weight = 1.0
-    cdef int64_t done, total = r.warmup + r.periods, warmup = r.warmup
+    cdef int64_t done, total = r.env.warmup + r.env.periods, warmup = r.env.warmup
     done = _table_span(r, L, nd, flat, small, offs, dims, strides, position_bound, 0, warmup, False, False, plain,
                        discount, x, rng, row, acc, &weight, state, reason)
     if done == warmup:
@@ -297,16 +292,16 @@ cdef inline int64_t _table_env(EnvRun* r, int64_t L, Py_ssize_t nd, const double
     cdef double acc[NUM_PARTS]
     cdef Py_ssize_t k, width = L if L > 1 else 1
     cdef int64_t done
-    load_run(r.rng, r.x, width, NUM_PARTS, rng, x, acc)
+    load_run(r.env.rng, r.env.x, width, NUM_PARTS, rng, x, acc)
     for k in range(NUM_PARTS):
         row[k] = 0.0
-    if r.path == NULL and r.num_history == 0:
+    if r.env.path == NULL and r.num_history == 0:
         done = _table_spans(r, L, nd, flat, small, offs, dims, strides, position_bound, True, discount, x, rng,
                             row, acc, state, reason)
     else:
         done = _table_spans(r, L, nd, flat, small, offs, dims, strides, position_bound, False, discount, x, rng,
                             row, acc, state, reason)
-    store_run(r.rng, r.x, r.totals, width, NUM_PARTS, rng, x, acc)
+    store_run(r.env.rng, r.env.x, r.env.totals, width, NUM_PARTS, rng, x, acc)
     for k in range(NUM_PARTS):
         r.last[k] = row[k]
     return done
@@ -510,19 +505,11 @@ cdef class LostSalesKernel(BatchKernel):
     cdef inline void _env_run(self, Py_ssize_t i, EnvRun* r, int64_t period, int64_t warmup, int64_t periods,
                               double* totals) noexcept nogil:
         # Env i's fields for a whole-run loop, its demand from ``period`` on.
-        cdef int64_t pr = self.product[i]
-        r.x = &self.state[i, 0]
-        r.rng = &self.rng[i, 0]
-        r.path = &self.demand_path[i, period] if self.replay else NULL
-        r.prob = &self.alias_prob[pr, 0]
-        r.alias = &self.alias_idx[pr, 0]
-        r.support = self.support[pr]
+        fill_run_env(&r.env, self, i, &self.state[i, 0], self.width, period, warmup, periods, totals)
         r.history = &self.sales_history[i, 0]
         r.num_history = self.history
         r.h, r.p, r.c = self.holding_cost, self.lost_sales_cost, self.purchase_cost
         r.low, r.high = self.act_low[0], self.act_high[0]
-        r.warmup, r.periods = warmup, periods
-        r.totals = totals
         r.last = &self.last_parts[0]
 
     # === Rollout ===

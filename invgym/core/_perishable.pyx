@@ -8,7 +8,7 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 
 from invgym.core._demand cimport sample_alias
 from invgym.core._kernel cimport BatchKernel, draw_demand
-from invgym.core._whole_run cimport load_run, store_run
+from invgym.core._whole_run cimport RunEnv, fill_run_env, load_run, store_run
 
 import numpy as np
 
@@ -140,16 +140,8 @@ cdef inline double _estimated_outdating(const double* x, Py_ssize_t m, Py_ssize_
 # ``_fixed_env_any``), so the compiler builds one loop per case with the state row and the stream in registers.
 
 cdef struct Run:
-    # One env's fields for its whole run, by value (the caller fills it from the kernel).
-    uint64_t* rng  # the env's stream in the kernel (read at the start, written back at the end)
-    double* x  # the env's state row in the kernel (the same)
-    double* totals  # the env's part totals over the counted periods
-    Py_ssize_t width  # the state row's length
-    int64_t warmup, periods
-    const double* path  # the replayed demand (NULL: sampled)
-    const double* prob  # the env's product's alias table
-    const int32_t* alias
-    int64_t support
+    # One env's whole run, by value: the shared head (filled by ``fill_run_env``) and this scenario's fields.
+    RunEnv env
     double h, p, o, c, max_order, discount
     int issuing
     bint integer_orders
@@ -170,10 +162,10 @@ cdef inline void _fixed_span(const Run* r, int kind, int64_t m, int64_t L, const
     cdef double h = r.h, p = r.p, o = r.o, c = r.c, max_order = r.max_order
     cdef double th0 = th[0], th1 = th[1] if kind != CONSTANT and kind != BASE_STOCK else 0.0
     cdef double th2 = th[2] if kind == EWA else 0.0
-    cdef const double* path = NULL if plain else r.path
-    cdef const double* prob = r.prob
-    cdef const int32_t* alias = r.alias
-    cdef int64_t support = r.support
+    cdef const double* path = NULL if plain else r.env.path
+    cdef const double* prob = r.env.prob
+    cdef const int32_t* alias = r.env.alias
+    cdef int64_t support = r.env.support
     for s in range(start, stop):
         # 3. ORDER by the fixed policy, from the inventory position (every age on hand plus pipeline).
         if kind == CONSTANT:
@@ -209,14 +201,14 @@ cdef inline void _fixed_env(const Run* r, int kind, int64_t m, int64_t L, const 
     cdef uint64_t rng[4]
     cdef double y[MAX_WIDTH + 1]
     cdef double acc[NUM_PARTS]
-    load_run(r.rng, r.x, r.width, NUM_PARTS, rng, y, acc)
-    if r.path == NULL:
-        _fixed_span(r, kind, m, L, th, 0, r.warmup, False, True, y, rng, acc)
-        _fixed_span(r, kind, m, L, th, r.warmup, r.warmup + r.periods, True, True, y, rng, acc)
+    load_run(r.env.rng, r.env.x, r.env.width, NUM_PARTS, rng, y, acc)
+    if r.env.path == NULL:
+        _fixed_span(r, kind, m, L, th, 0, r.env.warmup, False, True, y, rng, acc)
+        _fixed_span(r, kind, m, L, th, r.env.warmup, r.env.warmup + r.env.periods, True, True, y, rng, acc)
     else:
-        _fixed_span(r, kind, m, L, th, 0, r.warmup, False, False, y, rng, acc)
-        _fixed_span(r, kind, m, L, th, r.warmup, r.warmup + r.periods, True, False, y, rng, acc)
-    store_run(r.rng, r.x, r.totals, r.width, NUM_PARTS, rng, y, acc)
+        _fixed_span(r, kind, m, L, th, 0, r.env.warmup, False, False, y, rng, acc)
+        _fixed_span(r, kind, m, L, th, r.env.warmup, r.env.warmup + r.env.periods, True, False, y, rng, acc)
+    store_run(r.env.rng, r.env.x, r.env.totals, r.env.width, NUM_PARTS, rng, y, acc)
 
 
 cdef void _fixed_env_any(const Run* r, int kind, int64_t m, int64_t L, const double* th) noexcept nogil:
@@ -366,19 +358,13 @@ cdef class PerishableKernel(BatchKernel):
             raise ValueError(f"the demand path has {self.demand_periods} periods; {periods + warmup} are needed.")
         totals_arr = np.zeros((self.num_envs, NUM_PARTS), dtype=np.float64)
         cdef double[:, ::1] totals = totals_arr
-        cdef Py_ssize_t i, pr
+        cdef Py_ssize_t i
         cdef Run r
-        r.width, r.warmup, r.periods = self.width + 1, warmup, periods
         r.h, r.p, r.o, r.c = self.holding_cost, self.lost_sales_cost, self.outdating_cost, self.purchase_cost
         r.max_order, r.discount = self.max_order, discount
         r.issuing, r.integer_orders = self.issuing, self.integer_orders
         with nogil:
             for i in range(self.num_envs):
-                r.rng, r.x, r.totals = &self.rng[i, 0], &self.state[i, 0], &totals[i, 0]
-                pr = self.product[i]
-                r.path = &self.demand_path[i, 0] if self.replay else NULL
-                r.prob = &self.alias_prob[pr, 0]
-                r.alias = &self.alias_idx[pr, 0]
-                r.support = self.support[pr]
+                fill_run_env(&r.env, self, i, &self.state[i, 0], self.width + 1, 0, warmup, periods, &totals[i, 0])
                 _fixed_env_any(&r, kind, self.shelf_life, self.lead_time, &theta[i, 0])
         return {name: totals_arr[:, k] for k, name in enumerate(PARTS)}

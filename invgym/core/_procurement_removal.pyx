@@ -8,7 +8,7 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 from invgym.core._demand cimport sample_alias
 from invgym.core._kernel cimport BatchKernel, draw_demand
 from invgym.core._pipeline cimport shift_pipeline
-from invgym.core._whole_run cimport load_run, store_run
+from invgym.core._whole_run cimport RunEnv, fill_run_env, load_run, store_run
 
 import numpy as np
 
@@ -100,16 +100,8 @@ cdef inline void _period(double* x, int64_t L, double u, double d, bint backlog,
 # the compiler builds one loop per case with the state row and the stream in registers and no branch on them.
 
 cdef struct Run:
-    # One env's fields for its whole run, by value (the caller fills it from the kernel).
-    uint64_t* rng  # the env's stream in the kernel (read at the start, written back at the end)
-    double* x  # the env's state row in the kernel (the same)
-    double* totals  # the env's part totals over the counted periods
-    Py_ssize_t width  # the state row's length
-    int64_t warmup, periods
-    const double* path  # the replayed demand (NULL: sampled)
-    const double* prob  # the env's product's alias table
-    const int32_t* alias
-    int64_t support
+    # One env's whole run, by value: the shared head (filled by ``fill_run_env``) and this scenario's fields.
+    RunEnv env
     const double* phase_prob  # a demand schedule's per-phase tables (num_phases = 0: none)
     const int32_t* phase_idx
     const int64_t* phase_support
@@ -132,10 +124,10 @@ cdef inline void _fixed_span(const Run* r, int kind, int64_t L, bint backlog, co
     cdef double h = r.h, shortage = r.shortage, c = r.c, salvage = r.salvage, removal = r.removal
     cdef double max_order = r.max_order, max_removal = r.max_removal
     cdef double th0 = th[0], th1 = th[1] if kind == INTERVAL else 0.0
-    cdef const double* path = NULL if plain else r.path
-    cdef const double* prob = r.prob
-    cdef const int32_t* alias = r.alias
-    cdef int64_t support = r.support
+    cdef const double* path = NULL if plain else r.env.path
+    cdef const double* prob = r.env.prob
+    cdef const int32_t* alias = r.env.alias
+    cdef int64_t support = r.env.support
     for s in range(start, stop):
         # 3. ORDER OR REMOVE by the fixed policy, from the inventory position (on-hand + pipeline).
         if kind == CONSTANT:
@@ -183,18 +175,18 @@ cdef inline void _fixed_env(const Run* r, int kind, int64_t L, const double* th)
     cdef uint64_t rng[4]
     cdef double x[MAX_WIDTH]
     cdef double acc[NUM_PARTS]
-    cdef bint plain = r.path == NULL and r.num_phases == 0
-    load_run(r.rng, r.x, r.width, NUM_PARTS, rng, x, acc)
+    cdef bint plain = r.env.path == NULL and r.num_phases == 0
+    load_run(r.env.rng, r.env.x, r.env.width, NUM_PARTS, rng, x, acc)
     if plain and not r.backlog:
-        _fixed_span(r, kind, L, False, th, 0, r.warmup, False, True, x, rng, acc)
-        _fixed_span(r, kind, L, False, th, r.warmup, r.warmup + r.periods, True, True, x, rng, acc)
+        _fixed_span(r, kind, L, False, th, 0, r.env.warmup, False, True, x, rng, acc)
+        _fixed_span(r, kind, L, False, th, r.env.warmup, r.env.warmup + r.env.periods, True, True, x, rng, acc)
     elif plain:
-        _fixed_span(r, kind, L, True, th, 0, r.warmup, False, True, x, rng, acc)
-        _fixed_span(r, kind, L, True, th, r.warmup, r.warmup + r.periods, True, True, x, rng, acc)
+        _fixed_span(r, kind, L, True, th, 0, r.env.warmup, False, True, x, rng, acc)
+        _fixed_span(r, kind, L, True, th, r.env.warmup, r.env.warmup + r.env.periods, True, True, x, rng, acc)
     else:
-        _fixed_span(r, kind, L, r.backlog, th, 0, r.warmup, False, False, x, rng, acc)
-        _fixed_span(r, kind, L, r.backlog, th, r.warmup, r.warmup + r.periods, True, False, x, rng, acc)
-    store_run(r.rng, r.x, r.totals, r.width, NUM_PARTS, rng, x, acc)
+        _fixed_span(r, kind, L, r.backlog, th, 0, r.env.warmup, False, False, x, rng, acc)
+        _fixed_span(r, kind, L, r.backlog, th, r.env.warmup, r.env.warmup + r.env.periods, True, False, x, rng, acc)
+    store_run(r.env.rng, r.env.x, r.env.totals, r.env.width, NUM_PARTS, rng, x, acc)
 
 
 cdef void _fixed_env_any(const Run* r, int kind, int64_t L, const double* th) noexcept nogil:
@@ -362,9 +354,8 @@ cdef class ProcurementRemovalKernel(BatchKernel):
             raise ValueError(f"rollout supports lead times up to {MAX_WIDTH}. Got {self.lead_time} instead.")
         totals_arr = np.zeros((self.num_envs, NUM_PARTS), dtype=np.float64)
         cdef double[:, ::1] totals = totals_arr
-        cdef Py_ssize_t i, pr
+        cdef Py_ssize_t i
         cdef Run r
-        r.width, r.warmup, r.periods = self.width, warmup, periods
         r.phase_prob, r.phase_idx = &self.phase_prob[0, 0], &self.phase_idx[0, 0]
         r.phase_support, r.prob_width = &self.phase_support[0], self.phase_prob.shape[1]
         r.num_phases, r.phases = self.num_phases, phases
@@ -373,12 +364,7 @@ cdef class ProcurementRemovalKernel(BatchKernel):
         r.max_order, r.max_removal, r.backlog = self.max_order, self.max_removal, self.backlog
         with nogil:
             for i in range(self.num_envs):
-                r.rng, r.x, r.totals = &self.rng[i, 0], &self.state[i, 0], &totals[i, 0]
+                fill_run_env(&r.env, self, i, &self.state[i, 0], self.width, 0, warmup, periods, &totals[i, 0])
                 r.t0 = self.t[i]
-                pr = self.product[i]
-                r.path = &self.demand_path[i, 0] if self.replay else NULL
-                r.prob = &self.alias_prob[pr, 0]
-                r.alias = &self.alias_idx[pr, 0]
-                r.support = self.support[pr]
                 _fixed_env_any(&r, kind, self.lead_time, &theta[i, 0])
         return {name: totals_arr[:, k] for k, name in enumerate(PARTS)}
