@@ -1,7 +1,7 @@
 """Issues 7 and 12 (item 2): one DirectBackprop policy for 50 products at L = 0, learnt from sales history only.
 
-Run: ``python -m bench.agents_history`` or ``--epochs 150 --history 32 --quantiles 16``. A benchmark, never a
-test.
+Run: ``python -m bench.agents_history`` or ``--epochs 150 --history 32 --quantiles 16``; with a lead time
+``--lead-time 2`` (or 4) against ``solve_exact`` per product. A benchmark, never a test.
 
 Lost sales with L = 0, h = 1, p = 9. Demand is a ``ProductMixture`` of ``--products`` products, by default two
 families (``--families poisson negative_binomial``): the products are split between them, each family's drawn by
@@ -24,6 +24,14 @@ sample critical-fractile quantile of ``history`` *uncensored* demands (distribut
 the agent can learn about the families, and sees more than the agent's censored sales), its expected cost
 computed exactly from the order statistic's distribution (:func:`sample_quantile_cost`); and, for the Poisson
 products, the plug-in that also knows the family (:func:`plug_in_gap`).
+
+With ``--lead-time L > 0`` the per-product optimum is ``solve_exact`` of the product's lost-sales instance (its
+average cost C_k, and its table policy simulated on the same seeds for the paired gap). The information limit
+is then the same plug-in idea one step further: the optimal policy for the *empirical* distribution of
+``history`` uncensored demands (``solve_exact`` with an ``Empirical`` demand; at L = 0 this is exactly the
+sample-quantile newsvendor), run on the true product. It is estimated by Monte Carlo: ``--plug-in-windows``
+independent windows per product (their own seeded stream), each plug-in policy evaluated on the kernel with the
+agent's evaluation seeds; its standard error over the windows is printed.
 """
 
 from __future__ import annotations
@@ -45,8 +53,8 @@ from bench.agents_common import (
     training_config,
 )
 from invgym.agents import DirectBackprop
-from invgym.baselines import BaseStock
-from invgym.demand import ProductMixture
+from invgym.baselines import BaseStock, solve_exact
+from invgym.demand import Empirical, ProductMixture
 
 ENV_ID = "invgym/LostSales-v0"
 
@@ -115,6 +123,76 @@ def mixture_of(families: list[str], products: int) -> tuple[ProductMixture, list
     return ProductMixture(models), labels
 
 
+def empirical_plug_in(product, window: int, env: dict, settings: dict, rng: np.random.Generator,
+                      windows: int) -> tuple[float, float]:
+    """Mean and standard error over ``windows`` sample windows of the empirical plug-in's cost on ``product``.
+
+    Each window draws ``window`` uncensored demands; the plug-in is the exact optimal policy of the env with that
+    window's empirical distribution as demand; its cost is simulated on the true product with ``settings``.
+    """
+    costs = []
+    for _ in range(windows):
+        sample = np.asarray(product.sample(rng, window), dtype=np.int64)
+        values, counts = np.unique(sample, return_counts=True)
+        plug = solve_exact(ENV_ID, lead_time=env["lead_time"], lost_sales_cost=env["lost_sales_cost"],
+                           holding_cost=env["holding_cost"], demand=Empirical(values, counts / counts.sum()))
+        costs.append(invgym.evaluate(plug.policy, ENV_ID, **settings, **env, demand=product).average_cost)
+    costs = np.asarray(costs)
+    return float(costs.mean()), float(costs.std(ddof=1) / np.sqrt(len(costs)))
+
+
+def lead_time_table(args: argparse.Namespace, policy, mixture: ProductMixture, labels: list[str], env: dict,
+                    max_order: int, settings: dict, cpu: float) -> None:
+    """L > 0: per product, the agent against ``solve_exact`` and the empirical plug-in; print the table."""
+    h, p = env["holding_cost"], env["lost_sales_cost"]
+    rows, start = [], time.process_time()
+    rng = np.random.default_rng([args.train_seed, 0x504C])  # the plug-in's windows: their own stream
+    for k, product in enumerate(mixture.products()):
+        kwargs = {**env, "demand": product, "max_order": max_order}
+        exact = solve_exact(ENV_ID, lead_time=args.lead_time, lost_sales_cost=p, holding_cost=h, demand=product)
+        learnt = invgym.evaluate(policy, ENV_ID, **settings, **kwargs)
+        sim = invgym.evaluate(exact.policy, ENV_ID, **settings, **kwargs)
+        plug, plug_se = empirical_plug_in(product, args.history, {**env, "max_order": max_order}, settings, rng,
+                                          args.plug_in_windows)
+        rows.append((k, product.mean, exact.average_cost, sim.average_cost, learnt.average_cost,
+                     *paired(learnt, sim), plug, plug_se))
+    eval_cpu = time.process_time() - start
+    r = np.array(rows)
+    gaps = 100 * (r[:, 4] / r[:, 2] - 1)
+    plug = 100 * (r[:, 7] / r[:, 2] - 1)
+    print(f"L={args.lead_time}, h={h:g}, p={p:g}, {args.products} products ({' + '.join(args.families)}, means "
+          f"U[2, 10]); history encoder, window {args.history}, {args.quantiles} order statistics; {args.epochs} "
+          f"epochs x {args.batch} paths x {args.history}+{4 * args.lead_time}+{args.train_periods} periods, lr "
+          f"{args.lr:g} ({cpu:.1f} s train CPU, {eval_cpu:.1f} s evaluation CPU, solve_exact and the plug-in "
+          "included)")
+    print(f"evaluated per product on the kernel: {args.envs} envs x {args.periods} periods after "
+          f"{settings['warmup']} warm-up = {args.envs * args.periods:,} counted periods per product; plug-in: "
+          f"{args.plug_in_windows} windows of {args.history} uncensored demands per product")
+    print(f"{'product':>7} {'family':>17} {'mean':>6} {'exact C*':>9} {'exact sim':>10} {'learnt':>8} "
+          f"{'gap %':>7} {'plug-in %':>9}")
+    for row, gap, limit in zip(rows[: args.show], gaps, plug, strict=False):
+        print(f"{row[0]:>7d} {labels[row[0]]:>17} {row[1]:>6.2f} {row[2]:>9.4f} {row[3]:>10.4f} {row[4]:>8.4f} "
+              f"{gap:>7.2f} {limit:>9.2f}")
+    weighted = 100 * (r[:, 4].sum() / r[:, 2].sum() - 1)
+    paired_gap = 100 * r[:, 5].sum() / r[:, 3].sum()
+    paired_se = 100 * np.sqrt((r[:, 6] ** 2).sum()) / r[:, 3].sum()
+    print(f"agent: cost-weighted gap to the exact per-product optimum {weighted:+.3f} %; per-product gap mean "
+          f"{gaps.mean():+.3f} %, median {np.median(gaps):+.2f} %, worst {gaps.max():+.2f} % (product "
+          f"{int(np.argmax(gaps))}); products over 1.5 %: {int((gaps > 1.5).sum())} of {len(gaps)}")
+    print(f"agent: cost-weighted paired gap to the simulated exact policy (same demand): {paired_gap:+.3f} % +- "
+          f"{paired_se:.3f}")
+    for family in args.families:
+        mine = np.array([label == family for label in labels])
+        print(f"  {family}: agent mean gap {gaps[mine].mean():+.3f} %, worst {gaps[mine].max():+.2f} %; "
+              f"empirical plug-in mean {plug[mine].mean():+.3f} %")
+    plug_se = 100 * np.sqrt((r[:, 8] ** 2).sum()) / r[:, 2].sum()
+    print(f"information limit, exact optimum of the empirical distribution of {args.history} uncensored demands "
+          f"(distribution-free), Monte Carlo: cost-weighted {100 * (r[:, 7].sum() / r[:, 2].sum() - 1):+.3f} % +- "
+          f"{plug_se:.3f}, per-product mean {plug.mean():+.3f} %, worst {plug.max():+.2f} %")
+    met = gaps.mean() <= 0.5 and gaps.max() <= 1.5 and cpu <= 600
+    print(f"target (mean gap <= 0.5 %, every product <= 1.5 %, <= 600 CPU s of training): {'met' if met else 'missed'}")
+
+
 def main() -> None:
     """Train once, evaluate per product, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -127,18 +205,24 @@ def main() -> None:
     add_training_arguments(parser, epochs=120)
     add_evaluation_arguments(parser, envs=1000, periods=100, warmup=20)  # plus the history window
     parser.add_argument("--show", type=int, default=5, help="products listed one by one")
+    parser.add_argument("--lead-time", type=int, default=0, help="L > 0: against solve_exact per product")
+    parser.add_argument("--plug-in-windows", type=int, default=8, help="Monte Carlo windows of the L > 0 plug-in")
     args = parser.parse_args()
     torch.set_num_threads(1)
     h, p = 1.0, args.p
     mixture, labels = mixture_of(args.families, args.products)
-    env = {"lead_time": 0, "lost_sales_cost": p, "holding_cost": h, "history": args.history}
-    cfg = training_config(args, args.history, window=args.history, history_quantiles=args.quantiles)
+    env = {"lead_time": args.lead_time, "lost_sales_cost": p, "holding_cost": h, "history": args.history}
+    cfg = training_config(args, args.history + 4 * args.lead_time, window=args.history,
+                          history_quantiles=args.quantiles)
     agent = DirectBackprop(ENV_ID, policy="history", config=cfg, demand=mixture, **env)
     max_order = agent.env_config.max_order  # the mixture's bound: every product's env gets the same action space
     start = time.process_time()
     policy = agent.fit()
     cpu = time.process_time() - start
     settings = {**evaluation_settings(args), "warmup": args.history + args.warmup}
+    if args.lead_time > 0:
+        lead_time_table(args, policy, mixture, labels, env, max_order, settings, cpu)
+        return
     rows = []
     start = time.process_time()
     for k, product in enumerate(mixture.products()):

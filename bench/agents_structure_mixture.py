@@ -1,7 +1,7 @@
 """Issue 12, item 5: the structure penalty at Figure 1's setting, in distribution and out of distribution.
 
-Run: ``nice -n 10 python -m bench.agents_structure_mixture`` or ``--weights 10 1 --epochs 150``. A benchmark,
-never a test.
+Run: ``nice -n 10 python -m bench.agents_structure_mixture`` or ``--weights 10 1 --epochs 150``; several training
+seeds: ``--seeds 0 1 2 --weights 10 3 1 --out DIR`` (resumable: one JSON per seed in DIR). A benchmark, never a test.
 
 The setting is ``examples/figure1.py``'s (its ``setting`` and ``training_config``): one history policy (window
 16) for a mixture of 8 Poisson products with means in [2, 10], lost sales L = 5, h = 1, p = 9, 150 epochs x 64
@@ -20,17 +20,28 @@ only difference. Reported per policy:
 
 Each penalised policy is compared with the unpenalised one by the per-env paired difference, with a 95 %
 confidence interval (mean +- 1.96 standard errors of the 200 per-env differences).
+
+With ``--seeds`` the training seed varies (the mixture stays the one of ``--seed``, so the training
+distribution is fixed) and each policy is also evaluated on every product alone (``--product-envs`` envs x 500
+periods, CRN). Item 5's limit is then tested on the cells seed x product: the relative paired difference
+100 (penalised - unpenalised) / unpenalised of each cell, its mean with a 95 % t interval over the cells, and,
+since the cells of one seed share a trained policy, the mean of the per-seed mixture differences with a t
+interval over seeds as well. Each seed's costs and violation rates go to ``DIR/seed_S.json`` (written
+atomically); a re-run loads the seeds already there (and fails loudly if they were made with other settings).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import os
 import pathlib
 import time
 
 import numpy as np
 import torch
+from scipy import stats
 
 import invgym
 from invgym.agents import structure_report
@@ -75,8 +86,17 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=8)
     parser.add_argument("--history", type=int, default=16)
     parser.add_argument("--eval-envs", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the mixture (and of training without --seeds)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="training seeds: per-product cells and CIs over seeds x products (needs --out)")
+    parser.add_argument("--product-envs", type=int, default=100, help="envs per product with --seeds")
+    parser.add_argument("--out", default=None, help="directory of the per-seed JSON files (resume) with --seeds")
     args = parser.parse_args()
+    if args.seeds is not None:
+        if args.out is None:
+            parser.error("--seeds needs --out DIR (one resumable JSON file per seed)")
+        multi_seed(args)
+        return
     torch.set_num_threads(1)
     fig = figure1()
     mixture, env = fig.setting(args.products, args.history, args.seed)
@@ -110,6 +130,124 @@ def main() -> None:
             mean, half = d.mean(), Z95 * d.std(ddof=1) / np.sqrt(len(d))
             print(f"{'':<34}{name:<14}{per_env[name].mean():>9.4f}{mean:>+16.4f}"
                   f"{f'[{mean - half:+.4f}, {mean + half:+.4f}]':>20}{100 * mean / base.mean():>+8.2f}%", flush=True)
+    print(f"\nwhole command: {time.process_time():.1f} CPU s")
+
+
+def seed_run(args: argparse.Namespace, fig, seed: int) -> dict:
+    """Train the policies of one training seed and evaluate them per product and on every shifted demand."""
+    mixture, env = fig.setting(args.products, args.history, args.seed)
+    names = ["unpenalised", *(f"w={w:g}" for w in args.weights)]
+    start = time.process_time()
+    policies = fig.train_policies(env, dict(zip(names, [0.0, *args.weights], strict=True)), args.epochs,
+                                  0, args.fine_tune_lr, args.history, seed)
+    train_cpu = time.process_time() - start
+    violations = {n: structure_report(policies[n], ENV_ID, num_states=512, warmup=args.history + 20, **env)
+                  for n in names}
+    max_order = config_of(ENV_ID, **env).max_order
+    per_product = {n: [] for n in names}
+    for product in mixture.products():
+        settings = {"num_envs": args.product_envs, "periods": 500, "warmup": args.history + 50, "seed": 2024}
+        alone = {**env, "demand": ProductMixture([product]), "max_order": max_order}
+        for n in names:
+            per_product[n].append(np.asarray(invgym.evaluate(policies[n], ENV_ID, **settings, **alone).per_env_cost,
+                                             dtype=np.float64).tolist())
+    shifted_costs = {}
+    settings = {"num_envs": args.eval_envs, "periods": 500, "warmup": args.history + 50, "seed": 2024}
+    for label, demand in shifts(mixture, args.seed).items():
+        shifted = {**env, "demand": demand, "max_order": max_order}
+        shifted_costs[label] = {n: np.asarray(invgym.evaluate(policies[n], ENV_ID, **settings, **shifted)
+                                              .per_env_cost, dtype=np.float64).tolist() for n in names}
+    return {"settings": run_settings(args), "seed": seed, "train_cpu": train_cpu, "names": names,
+            "means": [p.mean for p in mixture.products()], "violations": violations,
+            "per_product": per_product, "shifts": shifted_costs, "cpu": time.process_time() - start}
+
+
+def run_settings(args: argparse.Namespace) -> dict:
+    """The settings a seed's file must have been made with to be reused."""
+    return {k: getattr(args, k) for k in ("weights", "epochs", "products", "history", "eval_envs", "seed",
+                                          "product_envs")}
+
+
+def t_interval(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean and 95 % t interval of ``values`` (the half-width is inf for fewer than two values)."""
+    values = np.asarray(values, dtype=np.float64)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, -np.inf, np.inf
+    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
+
+
+def multi_seed(args: argparse.Namespace) -> None:
+    """Item 5's cost limit over training seeds x products (resumable: one JSON per seed in ``--out``)."""
+    torch.set_num_threads(1)
+    fig = figure1()
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for seed in args.seeds:
+        path = out / f"seed_{seed}.json"
+        if path.exists():
+            run = json.loads(path.read_text())
+            if run["settings"] != run_settings(args):
+                raise ValueError(f"{path} was made with {run['settings']}, not {run_settings(args)}: use another "
+                                 "--out or the same settings.")
+            print(f"seed {seed}: loaded {path} ({run['cpu']:.1f} CPU s when it ran)", flush=True)
+        else:
+            run = seed_run(args, fig, seed)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps(run))
+            os.replace(tmp, path)
+            print(f"seed {seed}: trained and evaluated in {run['cpu']:.1f} CPU s "
+                  f"(training {run['train_cpu']:.1f}), wrote {path}", flush=True)
+        runs.append(run)
+    names = runs[0]["names"]
+    means = runs[0]["means"]
+    print(f"\nFigure 1's setting: lost sales L = {figure1().LEAD_TIME}, p = 9, {args.products} Poisson products "
+          f"(mixture seed {args.seed}, means {min(means):.2f}-{max(means):.2f}), history window {args.history}, "
+          f"{args.epochs} epochs x 64 paths per policy from scratch; training seeds {args.seeds}; per product "
+          f"{args.product_envs} envs x 500 periods, shifts {args.eval_envs} envs x 500 periods (CRN)")
+    print(f"training + evaluation: {sum(r['cpu'] for r in runs):.1f} CPU s over {len(runs)} seeds "
+          f"(training {sum(r['train_cpu'] for r in runs):.1f})")
+    props = list(runs[0]["violations"][names[0]])
+    print(f"\nviolation rate over 512 visited states, mean over seeds (min-max)\n{'policy':<14}"
+          + "".join(f"{p:>26}" for p in props))
+    for n in names:
+        cells = []
+        for p in props:
+            v = 100 * np.array([r["violations"][n][p] for r in runs])
+            cells.append(f"{v.mean():5.1f}% ({v.min():5.1f}-{v.max():5.1f})")
+        print(f"{n:<14}" + "".join(f"{c:>26}" for c in cells))
+    print("\nin distribution, per product: 100 (penalised - unpenalised) / unpenalised, % (per-product paired, "
+          "mean over its envs)")
+    print(f"{'policy':<10}{'seed':>5}" + "".join(f"{f'mu={m:.1f}':>9}" for m in means) + f"{'mixture':>10}")
+    summary = {}
+    for n in names[1:]:
+        cells, per_seed = [], []
+        for r in runs:
+            base = np.array([np.mean(c) for c in r["per_product"]["unpenalised"]])
+            pen = np.array([np.mean(c) for c in r["per_product"][n]])
+            rel = 100 * (pen - base) / base
+            cells.extend(rel)
+            per_seed.append(100 * (pen.mean() - base.mean()) / base.mean())
+            print(f"{n:<10}{r['seed']:>5}" + "".join(f"{x:>+8.2f}%" for x in rel) + f"{per_seed[-1]:>+9.2f}%")
+        summary[n] = (t_interval(np.array(cells)), t_interval(np.array(per_seed)), len(cells))
+    print(f"\n{'policy':<10}{'cells':>6}{'mean over seeds x products, 95 % t CI':>42}"
+          f"{'mixture, mean over seeds, 95 % t CI':>40}  limit +0.2 %")
+    for n, ((cm, clo, chi), (sm, slo, shi), k) in summary.items():
+        verdict = ("met" if max(chi, shi) <= 0.2 else "missed" if min(clo, slo) > 0.2 else
+                   "not shown (CI covers +0.2 %)")
+        print(f"{n:<10}{k:>6}{f'{cm:+.3f} % [{clo:+.3f}, {chi:+.3f}]':>42}"
+              f"{f'{sm:+.3f} % [{slo:+.3f}, {shi:+.3f}]':>40}  {verdict}")
+    print("\nout of distribution: mixture-level 100 (penalised - unpenalised) / unpenalised per seed, and the mean "
+          "with a 95 % t CI over seeds")
+    for label in runs[0]["shifts"]:
+        for n in names[1:]:
+            rel = np.array([100 * (np.mean(r["shifts"][label][n]) - np.mean(r["shifts"][label]["unpenalised"]))
+                            / np.mean(r["shifts"][label]["unpenalised"]) for r in runs])
+            m, lo, hi = t_interval(rel)
+            print(f"{label:<34}{n:<8}" + "".join(f"{x:>+8.2f}%" for x in rel)
+                  + f"   mean {m:+.2f} % [{lo:+.2f}, {hi:+.2f}]")
     print(f"\nwhole command: {time.process_time():.1f} CPU s")
 
 
