@@ -207,7 +207,7 @@ def _regime_edges(train: Any, seed: int) -> tuple[np.ndarray, np.ndarray]:
         obs = buf.obs.copy()
         if t % 7 == 0:
             keep = obs[:, review] > 0.5
-            rate, cv, _ = _features(obs[keep], train.slices)
+            rate, cv, _ = _features(np.asarray(obs[keep], np.float64), train.slices)  # as the policy computes them
             rates.append(rate)
             cvs.append(cv)
         buf.actions[:, 0] = incumbent(obs)
@@ -234,7 +234,10 @@ def regime_metrics(config: Any, days: np.ndarray, promo_days: np.ndarray, rate_e
     totals = np.zeros((k * products, len(cols)))
     slices, max_order, discrete = config.slices, float(config.max_order), config.action_type == "discrete"
     for _ in range(config.window[1]):
-        buf.actions[:, 0] = _orders(buf.obs, row_days, row_promo, rate_edges, cv_edges, slices, max_order, discrete)
+        # In float64, as RegimeCover.act computes them: on the kernel's float32 observations ceil() rounds a unit
+        # up more often, so the policy evaluated would order less than the one fitted.
+        obs = np.asarray(buf.obs, np.float64)
+        buf.actions[:, 0] = _orders(obs, row_days, row_promo, rate_edges, cv_edges, slices, max_order, discrete)
         buf.kernel.step()
         totals += buf.parts[:, cols]
     per = totals.reshape(k, products, len(cols)).sum(axis=1)

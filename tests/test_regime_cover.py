@@ -92,16 +92,13 @@ def per_sku():
     return SkuCover.fit(ENV_ID, Preference(in_stock_target=0.90), grid=GRID, rounds=1, **FEW)
 
 
-def test_sku_cover_meets_the_target_on_every_sku_group_and_acts_as_it_was_fitted(per_sku, fitted):
+def _train_figures_on_the_fit_seeds(policy) -> np.ndarray:
+    """The policy run on its fit's train window and seeds: its SKU-day in-stock rate and holding cost."""
     import dataclasses
 
     from invgym.baselines.regime_cover import FIT_SEED
     from invgym.envs.common import config_of
 
-    info = per_sku.info
-    assert info["groups"] <= info["products"] == 24 and min(info["group_in_stock"]) >= 0.90
-    assert len(set(per_sku.params["days"])) > 3  # parameters per SKU group, not one rule
-    # The policy, run on the fit's seeds, reproduces the fit's own simulation (its lookup finds each SKU's group).
     train = config_of(ENV_ID, split="train", **FEW)
     n = len(train.products)
     seeds = FIT_SEED + np.arange(n, dtype=np.uint64)
@@ -110,11 +107,27 @@ def test_sku_cover_meets_the_target_on_every_sku_group_and_acts_as_it_was_fitted
     cols = [parts.index("in_stock"), parts.index("holding_cost")]
     total = np.zeros(2)
     for _ in range(train.window[1]):
-        buf.actions[:, 0] = per_sku(buf.obs.copy())
+        buf.actions[:, 0] = policy(buf.obs.copy())
         buf.kernel.step()
         total += buf.parts[:, cols].sum(axis=0)
-    total /= n * train.window[1]
-    np.testing.assert_allclose(total, [info["train"]["in_stock_rate"], info["train"]["holding_cost"]], rtol=1e-12)
+    return total / (n * train.window[1])
+
+
+def test_regime_cover_acts_as_it_was_fitted(fitted):
+    # Same parameters, same decisions: the policy, run on the fit's seeds, reproduces the fit's own simulation.
+    for policy in fitted:
+        np.testing.assert_allclose(_train_figures_on_the_fit_seeds(policy),
+                                   [policy.info["train"]["in_stock_rate"], policy.info["train"]["holding_cost"]],
+                                   rtol=1e-12)
+
+
+def test_sku_cover_meets_the_target_on_every_sku_group_and_acts_as_it_was_fitted(per_sku, fitted):
+    info = per_sku.info
+    assert info["groups"] <= info["products"] == 24 and min(info["group_in_stock"]) >= 0.90
+    assert len(set(per_sku.params["days"])) > 3  # parameters per SKU group, not one rule
+    # The policy, run on the fit's seeds, reproduces the fit's own simulation (its lookup finds each SKU's group).
+    np.testing.assert_allclose(_train_figures_on_the_fit_seeds(per_sku),
+                               [info["train"]["in_stock_rate"], info["train"]["holding_cost"]], rtol=1e-12)
     # Per SKU it can hold less than the per-regime model at the same (looser, aggregate) in-stock target.
     loose, _ = fitted
     assert info["train"]["holding_cost"] < loose.info["train"]["holding_cost"]
