@@ -3,6 +3,8 @@
 Run: ``nice -n 10 python -m bench.orpr_incumbent --checkpoint-dir DIR`` (about 4 CPU minutes at the defaults:
 three ORPR fits of 45-90 CPU s; with ``--checkpoint-dir`` an interrupted run resumes, each fit from its own
 folder; ``--did-skus 0`` skips the deployment, ``--seed`` reseeds the RL stages). A benchmark, never a test.
+``--teacher sku`` (or ``regime``) labels with that simulation-optimised model (``ORPRConfig.teacher``) instead of
+the grid teacher, and adds one more fit, the same ORPR with the grid teacher, to compare them paired over SKUs.
 
 On ``invgym/Replenishment-v0`` the incumbents are the days-of-cover rule (``DaysOfCover.fit(train, max_days=30)``:
 one number of days for every SKU, the cheapest on the train window, as industry practice and the leaderboard fit
@@ -55,12 +57,22 @@ DID_OUTCOMES = (("on_hand", "on-hand units"), ("in_stock", "in-stock rate"), ("h
                 ("lost", "lost units"), ("sales", "sales units"))
 
 
-def orpr_config(args: argparse.Namespace, incumbent: Any, expert: bool = True) -> ORPRConfig:
+def orpr_config(args: argparse.Namespace, incumbent: Any, expert: bool = True, teacher: str | None = None
+                ) -> ORPRConfig:
     """The paper's objective: least holding + lost margin + turnover, in-stock above the incumbent's."""
     rl = RLOOConfig(iterations=args.iterations, in_stock_margin=args.in_stock_margin,
                     lost_sales_weight=args.lost_sales_weight, turnover_weight=args.turnover_weight, seed=args.seed)
     return ORPRConfig(rl=rl, in_stock_reference=incumbent, calibration_margin=args.in_stock_margin,
+                      teacher=args.teacher if teacher is None else teacher,
                       **({} if expert else {"expert_uplift": 0.0}))
+
+
+def teacher_days(teacher: Any) -> str:
+    """The teacher's days of cover: one number (the grid teacher) or the quartiles over its parameters."""
+    days = teacher.params["days"]
+    if np.ndim(days) == 0:
+        return f"{days:g} days"
+    return f"days of cover quartiles {np.quantile(days, [0.25, 0.5, 0.75]).round(2).tolist()}"
 
 
 def fit(name: str, config: ORPRConfig, folder: str | None, **env_kwargs: Any) -> tuple[ORPR, float]:
@@ -75,8 +87,10 @@ def fit(name: str, config: ORPRConfig, folder: str | None, **env_kwargs: Any) ->
         agent.fit()
         return agent, time.process_time() - start
     rl = config.rl
-    config.checkpoint_dir = os.path.join(folder, f"{name}_t{rl.turnover_weight:g}_m{config.calibration_margin:g}_"
-                                                 f"w{rl.lost_sales_weight:g}_i{rl.iterations}_s{rl.seed}")
+    teacher = "" if config.teacher == "grid" else f"_{config.teacher}"  # the grid teacher's folders keep their names
+    config.checkpoint_dir = os.path.join(folder, f"{name}{teacher}_t{rl.turnover_weight:g}_"
+                                                 f"m{config.calibration_margin:g}_w{rl.lost_sales_weight:g}_"
+                                                 f"i{rl.iterations}_s{rl.seed}")
     record = os.path.join(config.checkpoint_dir, "cpu.json")
     agent = ORPR(ENV_ID, config, **env_kwargs)
     start = time.process_time()
@@ -113,6 +127,8 @@ def main() -> None:
     parser.add_argument("--switch-day", type=int, default=183, help="day of the test year the treated SKUs switch")
     parser.add_argument("--seed", type=int, default=0, help="seed of every RLOO stage")
     parser.add_argument("--checkpoint-dir", default=None, help="resumable fits, one folder per fit")
+    parser.add_argument("--teacher", default="grid", choices=("grid", "regime", "sku"),
+                        help="ORPR's OR teacher (ORPRConfig.teacher); not grid: also fit ORPR with the grid teacher")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.process_time()
@@ -122,24 +138,32 @@ def main() -> None:
     pto = PredictThenOptimize.fit(train, max_rows=5_000)
     orpr, cpu = fit("orpr", orpr_config(args, incumbent), args.checkpoint_dir)
     no_expert, cpu_ne = fit("orpr_no_expert", orpr_config(args, incumbent, expert=False), args.checkpoint_dir)
+    grid = None
+    if args.teacher != "grid":
+        grid, cpu_grid = fit("orpr", orpr_config(args, incumbent, teacher="grid"), args.checkpoint_dir)
     cal = orpr.calibration
-    print(f"incumbent DaysOfCover: {incumbent.params['days']:g} days; OR teacher {orpr.teacher.params['days']:g} "
-          f"days; objective holding + {args.lost_sales_weight:g} x lost margin + {args.turnover_weight:g} x "
-          f"turnover days, in-stock >= incumbent + {args.in_stock_margin:g}")
+    kind = "" if grid is None else f" ({args.teacher})"
+    print(f"incumbent DaysOfCover: {incumbent.params['days']:g} days; OR teacher{kind} {teacher_days(orpr.teacher)}; "
+          f"objective holding + {args.lost_sales_weight:g} x lost margin + {args.turnover_weight:g} x turnover days, "
+          f"in-stock >= incumbent + {args.in_stock_margin:g}")
     print(f"ORPR fit {cpu:.0f} CPU s ({args.iterations} RLOO updates, final lambda {orpr.rloo.lam:.3g}); calibration "
           f"target train in-stock {cal['target']:.4f}, shift {cal['offset']:+g} days; without the expert term: fit "
           f"{cpu_ne:.0f} CPU s, shift {no_expert.calibration['offset']:+g} days")
+    if grid is not None:
+        print(f"ORPR with the grid teacher ({teacher_days(grid.teacher)}): fit {cpu_grid:.0f} CPU s, calibration "
+              f"shift {grid.calibration['offset']:+g} days")
 
     policies = {"DaysOfCover": incumbent, "PTO": pto, "OR teacher": orpr.teacher, "ORPR": orpr.policy,
-                "ORPR no expert": no_expert.policy}
+                "ORPR no expert": no_expert.policy, **({} if grid is None else {"ORPR grid teacher": grid.policy})}
     rows = {name: per_sku(policy_actions(pol), test) for name, pol in policies.items()}
     n = len(test.products)
     print(f"\nTest year 2016, {n} SKUs, per-SKU means (turnover: sum on-hand / sum sales per SKU, then the mean)")
-    print(f"{'policy':<16}" + "".join(f"{label:>22}" for _, label, _ in METRICS) + f"{'promo-day in-stock':>20}")
+    width = max(16, 1 + max(map(len, rows)))
+    print(f"{'policy':<{width}}" + "".join(f"{label:>22}" for _, label, _ in METRICS) + f"{'promo-day in-stock':>20}")
     for name, m in rows.items():
-        print(f"{name:<16}" + "".join(f"{np.nanmean(m[key]):>22.4f}" for key, _, _ in METRICS)
+        print(f"{name:<{width}}" + "".join(f"{np.nanmean(m[key]):>22.4f}" for key, _, _ in METRICS)
               + f"{np.nanmean(m['promo_in_stock']):>20.4f}")
-    for other in ("DaysOfCover", "PTO", "OR teacher"):
+    for other in ("DaysOfCover", "PTO", "OR teacher", *(() if grid is None else ("ORPR grid teacher",))):
         print(f"\nORPR - {other}, paired over SKUs (mean [95 % CI]); relative to {other}'s mean")
         for key, label, _ in (*METRICS, ("promo_in_stock", "promo-day in-stock", None)):
             mean, half, ref, count = paired(rows["ORPR"][key], rows[other][key])
