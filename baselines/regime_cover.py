@@ -103,6 +103,22 @@ def _orders(obs: np.ndarray, days: np.ndarray, promo_days: np.ndarray, rate_edge
     return q.astype(np.int64) if discrete else q
 
 
+def _fit_inputs(owner: str, env: Any, preference: Preference | None, grid: Any, promo_grid: Any, rounds: Any,
+                env_kwargs: dict[str, Any]) -> tuple[Any, Preference, np.ndarray, np.ndarray, int]:
+    # The checked inputs of RegimeCover.fit and SkuCover.fit (one copy of their checks and defaults).
+    config = config_of(env, **env_kwargs)
+    if family_of(config) != "replenishment":
+        raise ValueError(f"{owner} works on invgym/Replenishment-v0. Got the {family_of(config)} scenario.")
+    preference = (Preference() if preference is None else preference).validate()
+    grid = np.arange(0.0, 61.0) if grid is None else np.asarray(grid, np.float64)
+    promo_grid = np.arange(0.0, 3.01, 0.5) if promo_grid is None else np.asarray(promo_grid, np.float64)
+    for name, values in (("grid", grid), ("promo_grid", promo_grid)):
+        if values.ndim != 1 or not values.size or not np.isfinite(values).all() or (values < 0).any():
+            raise ValueError(f"The '{name}' parameter of {owner}.fit must be a non-empty sequence of "
+                             f"non-negative floats. Got {values.tolist()!r} instead.")
+    return config, preference, grid, promo_grid, check_int(rounds, "rounds", f"{owner}.fit", 1, 20)
+
+
 class RegimeCover(FittedPolicy):
     """Order up to ``rate x (days[regime] + promo_days[velocity] x announced promotion days)`` on review days.
 
@@ -156,17 +172,8 @@ class RegimeCover(FittedPolicy):
             seed: env i of every simulation is seeded ``seed + i`` (common random numbers).
             **env_kwargs: scenario parameters, with an id only.
         """
-        config = config_of(env, **env_kwargs)
-        if family_of(config) != "replenishment":
-            raise ValueError(f"RegimeCover works on invgym/Replenishment-v0. Got the {family_of(config)} scenario.")
-        preference = (Preference() if preference is None else preference).validate()
-        grid = np.arange(0.0, 61.0) if grid is None else np.asarray(grid, np.float64)
-        promo_grid = np.arange(0.0, 3.01, 0.5) if promo_grid is None else np.asarray(promo_grid, np.float64)
-        for name, values in (("grid", grid), ("promo_grid", promo_grid)):
-            if values.ndim != 1 or not values.size or not np.isfinite(values).all() or (values < 0).any():
-                raise ValueError(f"The '{name}' parameter of RegimeCover.fit must be a non-empty sequence of "
-                                 f"non-negative floats. Got {values.tolist()!r} instead.")
-        rounds = check_int(rounds, "rounds", "RegimeCover.fit", 1, 20)
+        config, preference, grid, promo_grid, rounds = _fit_inputs(
+            "RegimeCover", env, preference, grid, promo_grid, rounds, env_kwargs)
         train = config.replace(split="train")  # its products (all by default), the train window
         rate_edges, cv_edges = _regime_edges(train, seed)
         # Start on the grid (its middle value), so every coordinate step can keep the current value.
@@ -369,17 +376,8 @@ class SkuCover(FittedPolicy):
             seed: env i of every simulation is seeded ``seed + i`` (common random numbers).
             **env_kwargs: scenario parameters, with an id only.
         """
-        config = config_of(env, **env_kwargs)
-        if family_of(config) != "replenishment":
-            raise ValueError(f"SkuCover works on invgym/Replenishment-v0. Got the {family_of(config)} scenario.")
-        preference = (Preference() if preference is None else preference).validate()
-        grid = np.arange(0.0, 61.0) if grid is None else np.asarray(grid, np.float64)
-        promo_grid = np.arange(0.0, 3.01, 0.5) if promo_grid is None else np.asarray(promo_grid, np.float64)
-        for name, values in (("grid", grid), ("promo_grid", promo_grid)):
-            if values.ndim != 1 or not values.size or not np.isfinite(values).all() or (values < 0).any():
-                raise ValueError(f"The '{name}' parameter of SkuCover.fit must be a non-empty sequence of "
-                                 f"non-negative floats. Got {values.tolist()!r} instead.")
-        rounds = check_int(rounds, "rounds", "SkuCover.fit", 1, 20)
+        config, preference, grid, promo_grid, rounds = _fit_inputs(
+            "SkuCover", env, preference, grid, promo_grid, rounds, env_kwargs)
         train = config.replace(split="train")
         products = len(train.products)
         obs = dataclasses.replace(train, product=tuple(train.products)).bind(products).reset(seed).obs
