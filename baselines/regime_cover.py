@@ -223,6 +223,34 @@ def _regime_edges(train: Any, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.quantile(rate, [1 / 3, 2 / 3]), np.quantile(cv, [1 / 3, 2 / 3])
 
 
+WINDOW_PARTS = ("holding_cost", "lost_sales_cost", "in_stock", "on_hand", "sales")  # summed by _simulate_window
+
+
+def _simulate_window(config: Any, k: int, row_days: np.ndarray, row_promo: np.ndarray, rate_edges: np.ndarray,
+                     cv_edges: np.ndarray, seed: int) -> np.ndarray:
+    """Run ``k`` candidates on every SKU of ``config`` over its window; per-env sums of :data:`WINDOW_PARTS`.
+
+    Env ``c x P + i`` runs product ``i`` with row ``c x P + i`` of ``row_days`` / ``row_promo``, seeded
+    ``seed + i``: every candidate sees the same demand and lead-time draws (common random numbers).
+    Returns an array of shape ``(k x P, len(WINDOW_PARTS))``.
+    """
+    products = len(config.products)
+    run = dataclasses.replace(config, product=tuple(config.products) * k)  # env j runs products[j], no draw
+    buf = run.bind(k * products).reset(np.tile(seed + np.arange(products, dtype=np.uint64), k))
+    parts = type(config).parts
+    cols = [parts.index(p) for p in WINDOW_PARTS]
+    totals = np.zeros((k * products, len(cols)))
+    slices, max_order, discrete = config.slices, float(config.max_order), config.action_type == "discrete"
+    for _ in range(config.window[1]):
+        # In float64, as RegimeCover.act and SkuCover.act compute them: on the kernel's float32 observations
+        # ceil() rounds a unit up more often, so the policy evaluated would order less than the one fitted.
+        obs = np.asarray(buf.obs, np.float64)
+        buf.actions[:, 0] = _orders(obs, row_days, row_promo, rate_edges, cv_edges, slices, max_order, discrete)
+        buf.kernel.step()
+        totals += buf.parts[:, cols]
+    return totals
+
+
 def regime_metrics(config: Any, days: np.ndarray, promo_days: np.ndarray, rate_edges: np.ndarray,
                    cv_edges: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     """Simulate candidate parameter sets (rows of ``days`` / ``promo_days``) on every SKU over the window.
@@ -233,21 +261,9 @@ def regime_metrics(config: Any, days: np.ndarray, promo_days: np.ndarray, rate_e
     """
     days, promo_days = np.atleast_2d(days), np.atleast_2d(promo_days)
     k, products = len(days), len(config.products)
-    run = dataclasses.replace(config, product=tuple(config.products) * k)  # env j runs products[j], no draw
-    buf = run.bind(k * products).reset(np.tile(seed + np.arange(products, dtype=np.uint64), k))
     row_days, row_promo = np.repeat(days, products, axis=0), np.repeat(promo_days, products, axis=0)
-    parts = type(config).parts
-    cols = [parts.index(p) for p in ("holding_cost", "lost_sales_cost", "in_stock", "on_hand", "sales")]
-    totals = np.zeros((k * products, len(cols)))
-    slices, max_order, discrete = config.slices, float(config.max_order), config.action_type == "discrete"
-    for _ in range(config.window[1]):
-        # In float64, as RegimeCover.act computes them: on the kernel's float32 observations ceil() rounds a unit
-        # up more often, so the policy evaluated would order less than the one fitted.
-        obs = np.asarray(buf.obs, np.float64)
-        buf.actions[:, 0] = _orders(obs, row_days, row_promo, rate_edges, cv_edges, slices, max_order, discrete)
-        buf.kernel.step()
-        totals += buf.parts[:, cols]
-    per = totals.reshape(k, products, len(cols)).sum(axis=1)
+    totals = _simulate_window(config, k, row_days, row_promo, rate_edges, cv_edges, seed)
+    per = totals.reshape(k, products, len(WINDOW_PARTS)).sum(axis=1)
     sku_days = products * config.window[1]
     return {"holding_cost": per[:, 0] / sku_days, "lost_sales_cost": per[:, 1] / sku_days,
             "in_stock_rate": per[:, 2] / sku_days,
@@ -273,23 +289,11 @@ def sku_metrics(config: Any, days: np.ndarray, promo_days: np.ndarray, seed: int
     """
     days, promo_days = np.asarray(days, np.float64), np.asarray(promo_days, np.float64)
     k, products = days.shape
-    run = dataclasses.replace(config, product=tuple(config.products) * k)
-    buf = run.bind(k * products).reset(np.tile(seed + np.arange(products, dtype=np.uint64), k))
     row_days = np.repeat(days.reshape(-1, 1), N_VELOCITY * N_VARIABILITY, axis=1)  # one value: no regimes
     row_promo = np.repeat(promo_days.reshape(-1, 1), N_VELOCITY, axis=1)
     edges = np.zeros(N_VELOCITY - 1)
-    parts = type(config).parts
-    names = ("holding_cost", "lost_sales_cost", "in_stock", "on_hand", "sales")
-    cols = [parts.index(p) for p in names]
-    totals = np.zeros((k * products, len(cols)))
-    slices, max_order, discrete = config.slices, float(config.max_order), config.action_type == "discrete"
-    for _ in range(config.window[1]):
-        # In float64, as SkuCover.act computes them (float32 sales rates push ceil() up a unit on whole products).
-        obs = np.asarray(buf.obs, np.float64)
-        buf.actions[:, 0] = _orders(obs, row_days, row_promo, edges, edges, slices, max_order, discrete)
-        buf.kernel.step()
-        totals += buf.parts[:, cols]
-    out = {name: totals[:, j].reshape(k, products) for j, name in enumerate(names)}
+    totals = _simulate_window(config, k, row_days, row_promo, edges, edges, seed)
+    out = {name: totals[:, j].reshape(k, products) for j, name in enumerate(WINDOW_PARTS)}
     out["days"] = np.full(products, float(config.window[1]))
     return out
 
