@@ -141,9 +141,44 @@ def empirical_plug_in(product, window: int, env: dict, settings: dict, rng: np.r
     return float(costs.mean()), float(costs.std(ddof=1) / np.sqrt(len(costs)))
 
 
+def report(args: argparse.Namespace, header: list[str], table: list[str], labels: list[str], *,
+           learnt: np.ndarray, optimum: np.ndarray, simulated: np.ndarray, diff: np.ndarray, diff_se: np.ndarray,
+           reference: str, plug: np.ndarray, plug_name: str, limits: list[str], cpu: float | None = None) -> None:
+    """Print one report, the same for L = 0 and L > 0.
+
+    ``header`` lines come first, then the first ``args.show`` of the ``table`` rows (each completed by the
+    product's gap and plug-in gap in %), the agent's gaps to the exact per-product ``optimum`` (costs), its
+    paired gap (``diff`` and its standard error ``diff_se`` per product) to the ``simulated`` reference policy,
+    the per-family means, the information-limit lines ``limits`` and, where the training ``cpu`` is given, the
+    issue's target.
+    """
+    gaps = 100 * (learnt / optimum - 1)
+    for line in header:
+        print(line)
+    for row, gap, limit in zip(table[: args.show], gaps, plug, strict=False):
+        print(f"{row} {gap:>7.2f} {limit:>9.2f}")
+    weighted = 100 * (learnt.sum() / optimum.sum() - 1)
+    paired_gap = 100 * diff.sum() / simulated.sum()
+    paired_se = 100 * np.sqrt((diff_se ** 2).sum()) / simulated.sum()
+    print(f"agent: cost-weighted gap to the exact per-product optimum {weighted:+.3f} %; per-product gap mean "
+          f"{gaps.mean():+.3f} %, median {np.median(gaps):+.2f} %, worst {gaps.max():+.2f} % (product "
+          f"{int(np.argmax(gaps))}); products over 1.5 %: {int((gaps > 1.5).sum())} of {len(gaps)}")
+    print(f"agent: cost-weighted paired gap to {reference} (same demand): {paired_gap:+.3f} % +- {paired_se:.3f}")
+    for family in args.families:
+        mine = np.array([label == family for label in labels])
+        print(f"  {family}: agent mean gap {gaps[mine].mean():+.3f} %, worst {gaps[mine].max():+.2f} %; "
+              f"{plug_name} mean {plug[mine].mean():+.3f} %")
+    for line in limits:
+        print(line)
+    if cpu is not None:
+        met = gaps.mean() <= 0.5 and gaps.max() <= 1.5 and cpu <= 600
+        print(f"target (mean gap <= 0.5 %, every product <= 1.5 %, <= 600 CPU s of training): "
+              f"{'met' if met else 'missed'}")
+
+
 def lead_time_table(args: argparse.Namespace, policy, mixture: ProductMixture, labels: list[str], env: dict,
                     max_order: int, settings: dict, cpu: float) -> None:
-    """L > 0: per product, the agent against ``solve_exact`` and the empirical plug-in; print the table."""
+    """L > 0: per product, the agent against ``solve_exact`` and the empirical plug-in; print the report."""
     h, p = env["holding_cost"], env["lost_sales_cost"]
     rows, start = [], time.process_time()
     rng = np.random.default_rng([args.train_seed, 0x504C])  # the plug-in's windows: their own stream
@@ -158,39 +193,29 @@ def lead_time_table(args: argparse.Namespace, policy, mixture: ProductMixture, l
                      *paired(learnt, sim), plug, plug_se))
     eval_cpu = time.process_time() - start
     r = np.array(rows)
-    gaps = 100 * (r[:, 4] / r[:, 2] - 1)
     plug = 100 * (r[:, 7] / r[:, 2] - 1)
-    print(f"L={args.lead_time}, h={h:g}, p={p:g}, {args.products} products ({' + '.join(args.families)}, means "
-          f"U[2, 10]); history encoder, window {args.history}, {args.quantiles} order statistics; {args.epochs} "
-          f"epochs x {args.batch} paths x {args.history}+{4 * args.lead_time}+{args.train_periods} periods, lr "
-          f"{args.lr:g} ({cpu:.1f} s train CPU, {eval_cpu:.1f} s evaluation CPU, solve_exact and the plug-in "
-          "included)")
-    print(f"evaluated per product on the kernel: {args.envs} envs x {args.periods} periods after "
-          f"{settings['warmup']} warm-up = {args.envs * args.periods:,} counted periods per product; plug-in: "
-          f"{args.plug_in_windows} windows of {args.history} uncensored demands per product")
-    print(f"{'product':>7} {'family':>17} {'mean':>6} {'exact C*':>9} {'exact sim':>10} {'learnt':>8} "
-          f"{'gap %':>7} {'plug-in %':>9}")
-    for row, gap, limit in zip(rows[: args.show], gaps, plug, strict=False):
-        print(f"{row[0]:>7d} {labels[row[0]]:>17} {row[1]:>6.2f} {row[2]:>9.4f} {row[3]:>10.4f} {row[4]:>8.4f} "
-              f"{gap:>7.2f} {limit:>9.2f}")
-    weighted = 100 * (r[:, 4].sum() / r[:, 2].sum() - 1)
-    paired_gap = 100 * r[:, 5].sum() / r[:, 3].sum()
-    paired_se = 100 * np.sqrt((r[:, 6] ** 2).sum()) / r[:, 3].sum()
-    print(f"agent: cost-weighted gap to the exact per-product optimum {weighted:+.3f} %; per-product gap mean "
-          f"{gaps.mean():+.3f} %, median {np.median(gaps):+.2f} %, worst {gaps.max():+.2f} % (product "
-          f"{int(np.argmax(gaps))}); products over 1.5 %: {int((gaps > 1.5).sum())} of {len(gaps)}")
-    print(f"agent: cost-weighted paired gap to the simulated exact policy (same demand): {paired_gap:+.3f} % +- "
-          f"{paired_se:.3f}")
-    for family in args.families:
-        mine = np.array([label == family for label in labels])
-        print(f"  {family}: agent mean gap {gaps[mine].mean():+.3f} %, worst {gaps[mine].max():+.2f} %; "
-              f"empirical plug-in mean {plug[mine].mean():+.3f} %")
     plug_se = 100 * np.sqrt((r[:, 8] ** 2).sum()) / r[:, 2].sum()
-    print(f"information limit, exact optimum of the empirical distribution of {args.history} uncensored demands "
-          f"(distribution-free), Monte Carlo: cost-weighted {100 * (r[:, 7].sum() / r[:, 2].sum() - 1):+.3f} % +- "
-          f"{plug_se:.3f}, per-product mean {plug.mean():+.3f} %, worst {plug.max():+.2f} %")
-    met = gaps.mean() <= 0.5 and gaps.max() <= 1.5 and cpu <= 600
-    print(f"target (mean gap <= 0.5 %, every product <= 1.5 %, <= 600 CPU s of training): {'met' if met else 'missed'}")
+    header = [
+        f"L={args.lead_time}, h={h:g}, p={p:g}, {args.products} products ({' + '.join(args.families)}, means "
+        f"U[2, 10]); history encoder, window {args.history}, {args.quantiles} order statistics; {args.epochs} "
+        f"epochs x {args.batch} paths x {args.history}+{4 * args.lead_time}+{args.train_periods} periods, lr "
+        f"{args.lr:g} ({cpu:.1f} s train CPU, {eval_cpu:.1f} s evaluation CPU, solve_exact and the plug-in "
+        "included)",
+        f"evaluated per product on the kernel: {args.envs} envs x {args.periods} periods after "
+        f"{settings['warmup']} warm-up = {args.envs * args.periods:,} counted periods per product; plug-in: "
+        f"{args.plug_in_windows} windows of {args.history} uncensored demands per product",
+        f"{'product':>7} {'family':>17} {'mean':>6} {'exact C*':>9} {'exact sim':>10} {'learnt':>8} "
+        f"{'gap %':>7} {'plug-in %':>9}",
+    ]
+    table = [f"{row[0]:>7d} {labels[row[0]]:>17} {row[1]:>6.2f} {row[2]:>9.4f} {row[3]:>10.4f} {row[4]:>8.4f}"
+             for row in rows]
+    limits = [f"information limit, exact optimum of the empirical distribution of {args.history} uncensored "
+              f"demands (distribution-free), Monte Carlo: cost-weighted "
+              f"{100 * (r[:, 7].sum() / r[:, 2].sum() - 1):+.3f} % +- {plug_se:.3f}, per-product mean "
+              f"{plug.mean():+.3f} %, worst {plug.max():+.2f} %"]
+    report(args, header, table, labels, learnt=r[:, 4], optimum=r[:, 2], simulated=r[:, 3], diff=r[:, 5],
+           diff_se=r[:, 6], reference="the simulated exact policy", plug=plug, plug_name="empirical plug-in",
+           limits=limits, cpu=cpu)
 
 
 def main() -> None:
@@ -236,40 +261,30 @@ def main() -> None:
                      sample_quantile_cost(product.pmf(), args.history, h, p), float(poisson)))
     eval_cpu = time.process_time() - start
     r = np.array(rows)
-    gaps = 100 * (r[:, 5] / r[:, 3] - 1)
     plug = 100 * (r[:, 9] / r[:, 3] - 1)
-    print(f"L=0, h={h:g}, p={p:g}, {args.products} products ({' + '.join(args.families)}, means U[2, 10]); history "
-          f"encoder, window {args.history}, {args.quantiles} order statistics; {args.epochs} epochs x {args.batch} "
-          f"paths x {args.history}+{args.train_periods} periods, lr {args.lr:g} ({cpu:.1f} s train CPU, {eval_cpu:.1f} "
-          f"s evaluation CPU)")
-    print(f"evaluated per product on the kernel: {args.envs} envs x {args.periods} periods after "
-          f"{settings['warmup']} warm-up = {args.envs * args.periods:,} counted periods per product")
-    print(f"{'product':>7} {'family':>17} {'mean':>6} {'S*':>3} {'exact C*':>9} {'newsvendor sim':>14} {'learnt':>8} "
-          f"{'gap %':>7} {'plug-in %':>9}")
-    for row, gap, limit in zip(rows[: args.show], gaps, plug, strict=False):
-        print(f"{row[0]:>7d} {labels[row[0]]:>17} {row[1]:>6.2f} {row[2]:>3d} {row[3]:>9.4f} {row[4]:>14.4f} "
-              f"{row[5]:>8.4f} {gap:>7.2f} {limit:>9.2f}")
-    weighted = 100 * (r[:, 5].sum() / r[:, 3].sum() - 1)
-    paired_gap = 100 * r[:, 6].sum() / r[:, 4].sum()
-    paired_se = 100 * np.sqrt((r[:, 7] ** 2).sum()) / r[:, 4].sum()
-    print(f"agent: cost-weighted gap to the exact per-product optimum {weighted:+.3f} %; per-product gap mean "
-          f"{gaps.mean():+.3f} %, median {np.median(gaps):+.2f} %, worst {gaps.max():+.2f} % (product "
-          f"{int(np.argmax(gaps))}); products over 1.5 %: {int((gaps > 1.5).sum())} of {len(gaps)}")
-    print(f"agent: cost-weighted paired gap to the simulated newsvendor (same demand): {paired_gap:+.3f} % +- "
-          f"{paired_se:.3f}")
-    for family in args.families:
-        mine = np.array([label == family for label in labels])
-        print(f"  {family}: agent mean gap {gaps[mine].mean():+.3f} %, worst {gaps[mine].max():+.2f} %; "
-              f"sample-quantile plug-in mean {plug[mine].mean():+.3f} %")
-    print(f"information limit, plug-in newsvendor at the sample quantile of {args.history} uncensored demands "
-          f"(distribution-free), exact: cost-weighted {100 * (r[:, 9].sum() / r[:, 3].sum() - 1):+.3f} %, "
-          f"per-product mean {plug.mean():+.3f} %, worst {plug.max():+.2f} %")
+    header = [
+        f"L=0, h={h:g}, p={p:g}, {args.products} products ({' + '.join(args.families)}, means U[2, 10]); history "
+        f"encoder, window {args.history}, {args.quantiles} order statistics; {args.epochs} epochs x {args.batch} "
+        f"paths x {args.history}+{args.train_periods} periods, lr {args.lr:g} ({cpu:.1f} s train CPU, "
+        f"{eval_cpu:.1f} s evaluation CPU)",
+        f"evaluated per product on the kernel: {args.envs} envs x {args.periods} periods after "
+        f"{settings['warmup']} warm-up = {args.envs * args.periods:,} counted periods per product",
+        f"{'product':>7} {'family':>17} {'mean':>6} {'S*':>3} {'exact C*':>9} {'newsvendor sim':>14} "
+        f"{'learnt':>8} {'gap %':>7} {'plug-in %':>9}",
+    ]
+    table = [f"{row[0]:>7d} {labels[row[0]]:>17} {row[1]:>6.2f} {row[2]:>3d} {row[3]:>9.4f} {row[4]:>14.4f} "
+             f"{row[5]:>8.4f}" for row in rows]
+    limits = [f"information limit, plug-in newsvendor at the sample quantile of {args.history} uncensored demands "
+              f"(distribution-free), exact: cost-weighted {100 * (r[:, 9].sum() / r[:, 3].sum() - 1):+.3f} %, "
+              f"per-product mean {plug.mean():+.3f} %, worst {plug.max():+.2f} %"]
     poisson = r[:, 10] > 0
     if poisson.any():
-        print(f"Poisson products only: plug-in that also knows the family (sample mean -> Poisson quantile), exact: "
-              f"cost-weighted {100 * (r[poisson, 8].sum() / r[poisson, 3].sum() - 1):+.3f} %; the agent on them "
-              f"{100 * (r[poisson, 5].sum() / r[poisson, 3].sum() - 1):+.3f} %")
-
+        limits.append(f"Poisson products only: plug-in that also knows the family (sample mean -> Poisson "
+                      f"quantile), exact: cost-weighted {100 * (r[poisson, 8].sum() / r[poisson, 3].sum() - 1):+.3f} "
+                      f"%; the agent on them {100 * (r[poisson, 5].sum() / r[poisson, 3].sum() - 1):+.3f} %")
+    report(args, header, table, labels, learnt=r[:, 5], optimum=r[:, 3], simulated=r[:, 4], diff=r[:, 6],
+           diff_se=r[:, 7], reference="the simulated newsvendor", plug=plug, plug_name="sample-quantile plug-in",
+           limits=limits)
 
 if __name__ == "__main__":
     main()
