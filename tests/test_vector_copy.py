@@ -84,3 +84,49 @@ def test_info_parts_false_gives_the_same_trajectory_without_the_parts(env_id: st
 def test_info_parts_must_be_a_bool() -> None:
     with pytest.raises(TypeError, match="The 'info_parts' parameter of LostSalesVectorEnv must be a bool. Got 0"):
         gym.make_vec("invgym/LostSales-v0", num_envs=2, vectorization_mode="vector_entry_point", info_parts=0)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("copy", [True, False])
+@pytest.mark.parametrize("mode", ["next_step", "same_step"])
+def test_info_is_filled_lazily_with_the_parts_by_key(env_id: str, copy: bool, mode: str) -> None:
+    """``info`` reads as the plain dict ``{part: parts[:, j]} | masks`` whichever way it is read.
+
+    The rows are transposed from the kernel's parts only on the first read after a step; every read path
+    (item, ``get``, iteration, ``items``/``values``, ``dict()``, ``**``, ``copy``, pickling) must see
+    this step's parts, and a ``copy=True`` info kept across later steps keeps its own step's values.
+    """
+    import pickle
+
+    venv = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point", copy=copy,
+                        autoreset_mode=mode, horizon=7)
+    env = venv.unwrapped
+    keys = type(env.config).parts
+    venv.action_space.seed(2)
+    venv.reset(seed=3)
+    kept = []
+    for step in range(10):
+        info = venv.step(venv.action_space.sample())[4]
+        parts = env._buf.parts.copy()
+        expected = {key: parts[:, j] for j, key in enumerate(keys)}
+        reads = [
+            lambda: {k: info[k] for k in keys},
+            lambda: {k: info.get(k) for k in keys},
+            lambda: {k: v for k, v in info.items() if k in keys},
+            lambda: dict(zip(list(info), list(info.values()), strict=True)),
+            lambda: dict(info),
+            lambda: {**info},
+            lambda: info.copy(),
+            lambda: pickle.loads(pickle.dumps(info)),
+        ]
+        read = reads[step % len(reads)]()  # a fresh step before each read path: each must fill the rows
+        for key in keys:
+            np.testing.assert_array_equal(read[key], expected[key])
+            assert read[key].flags.c_contiguous
+            assert info["_" + key].all()
+        assert list(info)[:len(keys)] == list(keys)
+        if copy:
+            kept.append((info, expected))
+    for info, expected in kept:
+        for key in keys:
+            np.testing.assert_array_equal(info[key], expected[key])

@@ -317,7 +317,7 @@ class BoundKernel:
             None.
         finished: bool (num_envs,) flagging envs whose episode ended this step with same-step autoreset, else None.
         parts_t: float64 (len(config.parts), num_envs), ``parts`` by key (one contiguous row per part), written
-            by ``step`` as a vector env's ``info`` hands them out; None unless bound with ``by_key=True``.
+            by ``step``, one contiguous row per part; None unless bound with ``by_key=True``.
     """
 
     def __init__(self, config: ScenarioConfig, num_envs: int, *, same_step: bool = False,
@@ -551,6 +551,52 @@ class KernelEnv(_Rebinds, gym.Env):
         return self._history.ansi() if self.render_mode == "ansi" else self._history.frame()
 
 
+class _PartsInfo(dict):
+    """A vector env's ``info``: each part's array is filled from the kernel's parts only when ``info`` is read.
+
+    The kernel writes the parts env by env (``(num_envs, num_parts)``); ``info`` hands them out by key (one
+    contiguous row per part). Transposing them every step cost a pass over the parts that a training loop
+    which never reads ``info`` paid for nothing, so the rows are filled (all at once, exact copies) on the first
+    read after a step. Every way of reading a dict goes through ``_fill`` first: item access, iteration,
+    ``keys``/``values``/``items``, ``get``, ``copy``, comparison, ``repr`` and pickling, so the contents are
+    those of a plain dict of the rows.
+    """
+
+    __slots__ = ("_rows", "_src", "_stale")
+
+    def __init__(self, keys: tuple[str, ...], rows: np.ndarray, src: np.ndarray, masks: dict) -> None:
+        super().__init__(zip(keys, rows, strict=True))
+        self.update(masks)
+        self._rows, self._src, self._stale = rows, src, True
+
+    def _fill(self) -> None:
+        if self._stale:
+            np.copyto(self._rows, self._src.T)
+            self._stale = False
+
+    def __reduce__(self) -> tuple:
+        self._fill()
+        return dict, (dict(super().items()),)  # a copy or an unpickled info is a plain dict of the rows
+
+
+def _reading(name: str) -> Any:
+    method = getattr(dict, name)
+
+    def read(self: _PartsInfo, *args: Any) -> Any:
+        self._fill()
+        return method(self, *args)
+
+    read.__name__ = name
+    read.__doc__ = method.__doc__
+    return read
+
+
+for _name in ("__getitem__", "get", "__iter__", "keys", "values", "items", "copy", "__eq__", "__ne__", "__repr__",
+              "pop", "popitem", "setdefault", "__or__", "__ror__"):
+    setattr(_PartsInfo, _name, _reading(_name))
+del _name
+
+
 class KernelVectorEnv(_Rebinds, VectorEnv):
     """A native Gymnasium vector env: ``num_envs`` copies stepped by one compiled call.
 
@@ -563,9 +609,10 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
     then the config's public parameters as keywords, then ``copy``) is derived from the config's parameter table.
     ``copy=True`` (the default, as Gymnasium's ``SyncVectorEnv``) returns fresh arrays from every step;
     ``copy=False`` returns the env's own buffers and one ``info`` dict refreshed in place, allocating nothing per
-    step (what a step returned is overwritten by the next). ``info_parts=False`` leaves the parts out of ``info``
-    (it is then empty but for same-step autoreset's ``final_obs``), and each step skips filling them by key: a
-    training loop that never reads them saves that pass (about 2.5 ns per env-step of lost sales at N = 1024).
+    step (what a step returned is overwritten by the next). ``info``'s part arrays are filled from the kernel's
+    parts on the first read after a step, so a loop that never reads them pays no pass over them.
+    ``info_parts=False`` leaves the parts out of ``info`` (it is then empty but for same-step autoreset's
+    ``final_obs``); with ``copy=True`` it also saves the per-step copy of the parts.
     """
 
     metadata: ClassVar[dict] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
@@ -608,7 +655,8 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         self.single_action_space, self._offset = env_action_space(config)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._buf = config.bind(self.num_envs, same_step=self.autoreset_mode == "same_step", by_key=self.info_parts)
+        # The parts by key are not bound: ``info`` (a _PartsInfo) transposes them only when it is read.
+        self._buf = config.bind(self.num_envs, same_step=self.autoreset_mode == "same_step")
         self.kernel = self._buf.kernel
         self._discrete = config.action_type == "discrete"
         self._kinds = "iu" if self._discrete else "iuf"
@@ -629,8 +677,11 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         buf = self._buf
         self._act_shape = self.action_space.shape
         self._act_view = buf.actions.reshape(self._act_shape)
-        self._info_views = dict(zip(self._keys, buf.parts_t, strict=True)) if self.info_parts else {}
-        self._info_views.update(self._masks)
+        if self.info_parts:
+            rows = np.zeros((len(self._keys), self.num_envs), dtype=np.float64)
+            self._info_views = _PartsInfo(self._keys, rows, buf.parts, self._masks)
+        else:
+            self._info_views = dict(self._masks)
         self._returned = (buf.obs, buf.rewards, buf.terminated, buf.truncated, self._info_views)  # copy=False
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -681,14 +732,18 @@ class KernelVectorEnv(_Rebinds, VectorEnv):
         if self._histories is not None:
             self._record()
         if not self.copy:
+            if self.info_parts:
+                self._info_views._stale = True
             if self.kernel.num_finished:
                 buf = self._buf
                 return buf.obs, buf.rewards, buf.terminated, buf.truncated, self._final_info(dict(self._info_views))
             return self._returned
         buf = self._buf
-        # One copy; each key is a row of it.
-        info = dict(zip(self._keys, buf.parts_t.copy(), strict=True)) if self.info_parts else {}
-        info.update(self._masks)
+        # One copy of the parts; the rows by key are filled from it when info is first read.
+        if self.info_parts:
+            info = _PartsInfo(self._keys, np.empty((len(self._keys), self.num_envs)), buf.parts.copy(), self._masks)
+        else:
+            info = dict(self._masks)
         if self.kernel.num_finished:
             self._final_info(info)
         return buf.obs.copy(), buf.rewards.copy(), buf.terminated.copy(), buf.truncated.copy(), info
