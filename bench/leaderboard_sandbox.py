@@ -2,12 +2,14 @@
 
 ``python -m bench.leaderboard_sandbox`` evaluates the same numpy order-up-to policy on LostSales-v0 (L = 2,
 1024 envs, stepped period by period as any submitted agent is): called directly by ``invgym.evaluate``
-(in-process), and answered by a jailed agent process through ``SandboxedPolicy`` (observations in shared
-memory, one byte out and a 48-byte header back per period), once as the leaderboard runs it (the scheduler
-places both processes) and once with this process and the agent's process tree pinned to one CPU (the two never
-run at once; a wake-up that crosses CPUs costs several times one that does not, see ``--primitives``). The rows
+(in-process), and answered by a jailed agent process through ``SandboxedPolicy`` and
+``engine.evaluate_sandboxed`` (observations in shared memory, counters in the shared block, a pipe byte only to
+wake a side that sleeps), in five ways: the whole batch per period, waiting asleep, placed by the scheduler or
+with both processes on one CPU; two pipelined half-batches (this process steps one half while the agent computes
+the other) with both on one CPU, or spinning on the shared counters (each side on its own CPU); and the engine's
+default ``auto`` (spin while spins succeed, else both asleep on one CPU). ``--rows`` picks some of them. The rows
 run interleaved, A B C A B C ..., one full evaluation each, so a burst of load on the shared machine hits every
-row of a round alike.
+row of a round alike; every row must give the same average cost.
 
 Two measures, both printed, per round and then as median [least, greatest] over the rounds:
 
@@ -46,6 +48,7 @@ import numpy as np
 
 import invgym
 from invgym.leaderboard._io import sha256_file
+from invgym.leaderboard.engine import evaluate_sandboxed
 from invgym.leaderboard.sandbox import SandboxedPolicy, sandbox_mode
 
 ENV = "invgym/LostSales-v0"
@@ -384,13 +387,15 @@ def floor(n: int, periods: int, rounds: int, spin_us: tuple[int, ...] = ()) -> N
     print(f"same average cost in every row: {costs.pop():.6f}")
 
 
-def main() -> None:
+def main() -> None:  # noqa: C901 - one straight sequence: parse, start, time interleaved, print
     """Run the comparison and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num-envs", type=int, default=1024)
     parser.add_argument("--periods", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--starts", type=int, default=5, help="fresh sandbox starts to time")
+    parser.add_argument("--rows", nargs="+", default=[], metavar="ROW",
+                        help="only these sandboxed rows (names as printed), besides in-process")
     parser.add_argument("--primitives", action="store_true", help="time bare wake-up round trips instead")
     parser.add_argument("--floor", action="store_true",
                         help="time the minimal channel and two pipelined half-batches instead")
@@ -416,8 +421,12 @@ def main() -> None:
             "path": str(file)}
     n, periods = args.num_envs, args.periods
 
-    def start() -> SandboxedPolicy:
-        return SandboxedPolicy(spec, ENV, KWARGS, num_envs=n, obs_dim=2, act_dim=1)
+    variants = {"one batch, free": (1, "free"), "one batch, one CPU": (1, "one-cpu"),
+                "halves, one CPU": (2, "one-cpu"), "halves, spin": (2, "spin"), "halves, auto (default)": (2, "auto")}
+    variants = {name: variants[name] for name in args.rows} if args.rows else variants
+
+    def start(groups: int = 2, channel: str = "auto") -> SandboxedPolicy:
+        return SandboxedPolicy(spec, ENV, KWARGS, num_envs=n, obs_dim=2, act_dim=1, groups=groups, channel=channel)
 
     print(f"{ENV} (L=2, p=9), numpy order-up-to policy, {n} envs x {periods} periods, stepped; "
           f"sandbox mode: {sandbox_mode()}")
@@ -429,30 +438,31 @@ def main() -> None:
         startups.append(time.perf_counter() - begin)
         start_cpu.append(time.process_time() - begin_cpu + tree_cpu(policy._proc.pid))
         policy.close()
-    everywhere = os.sched_getaffinity(0)
-    one = {min(everywhere)}
-    jailed = {"sandboxed": start(), "sandboxed, one CPU": start()}
-    for pid in tree_pids(jailed["sandboxed, one CPU"]._proc.pid):
-        os.sched_setaffinity(pid, one)
+    jailed = {name: start(groups, channel) for name, (groups, channel) in variants.items()}
     rows = [("in-process", direct, None)] + [(name, policy, policy) for name, policy in jailed.items()]
     wall: dict[str, list[float]] = {name: [] for name, _, _ in rows}
     cpu: dict[str, list[float]] = {name: [] for name, _, _ in rows}
+    spun: dict[str, int] = {name: 0 for name in jailed}
     costs = {}
     try:
         for policy in jailed.values():  # warm up each agent (first calls, page faults)
-            invgym.evaluate(policy, ENV, num_envs=n, periods=20, warmup=0, seed=0, **KWARGS)
+            evaluate_sandboxed(policy, ENV, num_envs=n, periods=20, warmup=0, seed=0, **KWARGS)
         for _ in range(args.rounds):
             for name, policy, jail in rows:
-                os.sched_setaffinity(0, one if name.endswith("one CPU") else everywhere)
                 agent0 = tree_cpu(jail._proc.pid) if jail is not None else 0.0
                 begin, begin_cpu = time.perf_counter(), time.process_time()
-                result = invgym.evaluate(policy, ENV, num_envs=n, periods=periods, warmup=0, seed=0, **KWARGS)
+                if jail is None:
+                    result = invgym.evaluate(policy, ENV, num_envs=n, periods=periods, warmup=0, seed=0, **KWARGS)
+                else:
+                    result = evaluate_sandboxed(policy, ENV, num_envs=n, periods=periods, warmup=0, seed=0,
+                                                **KWARGS)
                 wall[name].append(time.perf_counter() - begin)
+                if jail is not None:
+                    spun[name] += bool(jail._spin_ns)  # still spinning at the end (auto: never gave up)
                 agent = tree_cpu(jail._proc.pid) - agent0 if jail is not None else 0.0
                 cpu[name].append(time.process_time() - begin_cpu + agent)
                 costs[name] = result.average_cost
     finally:
-        os.sched_setaffinity(0, everywhere)
         for policy in jailed.values():
             policy.close()
     print(f"after:  {load_text()}; {args.rounds} interleaved rounds, median [least, greatest round]")
@@ -470,7 +480,8 @@ def main() -> None:
     per_period = {name: [1e6 * (b - a) / periods for a, b in zip(cpu["in-process"], cpu[name], strict=True)]
                   for name, _, jail in rows if jail is not None}
     for name, values in per_period.items():
-        print(f"  {name}: channel CPU per period {_text(values, digits=1)} us")
+        print(f"  {name}: channel CPU per period {_text(values, digits=1)} us"
+              + (f"; still spinning at the end in {spun[name]} of {args.rounds} rounds" if "auto" in name else ""))
     print(f"sandbox start-up (once per instance), {args.starts} fresh starts: wall {_text(startups)} s, "
           f"CPU (evaluator + agent) {_text(start_cpu)} s")
     if len(set(costs.values())) != 1:

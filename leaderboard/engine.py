@@ -26,7 +26,7 @@ from typing import Any
 
 from invgym.leaderboard._io import atomic_write_json, canonical_json, read_json, sha256_bytes
 
-__all__ = ["SECRET_ENV", "WORKER_THREADS", "PartialStore", "execute", "make_task", "run_tasks"]
+__all__ = ["SECRET_ENV", "WORKER_THREADS", "PartialStore", "evaluate_sandboxed", "execute", "make_task", "run_tasks"]
 
 SECRET_ENV = "INVGYM_LEADERBOARD_SECRET"
 DEFAULT_TIMEOUT = 600.0
@@ -64,6 +64,11 @@ def _failed(task: dict[str, Any], reason: str, seconds: float = 0.0) -> dict[str
             "reason": reason[:2000], "seconds": round(seconds, 3)}
 
 
+# Scenarios where env i's dynamics depend on its seed alone, so a batch can be stepped as two half-batches seeded
+# from their first env on (Retail and Replenishment give env i the panel product i % len(products): not these).
+SPLITTABLE = ("lost_sales", "perishable", "dual_sourcing", "procurement_removal")
+
+
 def _policy_for(task: dict[str, Any], kwargs: dict[str, Any]) -> Any:
     """A built-in baseline runs here (trusted code, compiled rollout); any other agent runs in its sandbox."""
     from invgym.leaderboard.agents import build_policy
@@ -73,15 +78,108 @@ def _policy_for(task: dict[str, Any], kwargs: dict[str, Any]) -> Any:
         return build_policy(agent, task["env"], kwargs, quick=task["quick"])
     from invgym.baselines.common import config_of
     from invgym.leaderboard.sandbox import DEFAULT_MEMORY_MB, SandboxedPolicy
+    from invgym.scenarios import scenario_of
 
     config = config_of(task["env"], **kwargs)
     limits = task.get("limits") or {}
     timeout = float(limits.get("timeout", DEFAULT_TIMEOUT))
-    return SandboxedPolicy(agent, task["env"], task["kwargs"], num_envs=task["protocol"]["num_envs"],
+    num_envs = task["protocol"]["num_envs"]
+    groups = 2 if num_envs >= 2 and scenario_of(config).name in SPLITTABLE else 1
+    return SandboxedPolicy(agent, task["env"], task["kwargs"], num_envs=num_envs,
                            obs_dim=int(config.observation_space().shape[0]),
                            act_dim=int(config.make_kernel(1).act_dim), instance=task["instance"],
                            quick=task["quick"], memory_mb=int(limits.get("memory_mb", DEFAULT_MEMORY_MB)),
-                           cpu_seconds=timeout, timeout=timeout)
+                           cpu_seconds=timeout, timeout=timeout, groups=groups)
+
+
+def _pipeline(policy: Any, bufs: list[Any], totals: list[Any], counts: list[Any], done: list[Any], steps: int,
+              warmup: int, discrete: bool, space: Any) -> None:
+    """The stepping loop of :func:`evaluate_sandboxed`: per period and group, receive, check, step, send, count."""
+    import numpy as np
+
+    from invgym.evaluate import _as_actions
+
+    num_envs, m = policy.bounds[-1][1], bufs[0].actions.shape[1]
+    groups = list(enumerate(zip(policy.bounds, bufs, totals, counts, done, strict=True)))
+    for g, buf in enumerate(bufs):
+        policy.send(g, buf.obs)
+    last = steps - 1
+    # The period timeline of invgym.evaluate's _step, per group: act, step, count, note who restarts next step.
+    for t in range(steps):
+        for g, ((lo, hi), buf, total, count, finished) in groups:
+            raw = policy.receive(g)
+            try:
+                actions = _as_actions(raw, (hi - lo, m), discrete)
+            except ValueError as exc:
+                raise ValueError(f"{exc} (for envs {lo} to {hi - 1} of {num_envs}: the sandbox asks the policy "
+                                 f"for each half of the envs separately)") from None
+            np.copyto(buf.actions, actions)
+            bad = buf.kernel.step()
+            if bad >= 0:
+                raise ValueError(f"the policy returned {buf.actions[bad].tolist()} for env {lo + bad}, outside the "
+                                 f"action space {space}. Nothing is clipped.")
+            if t < last:
+                policy.send(g, buf.obs)  # before the counting: the agent starts on it while we count
+            if t >= warmup:
+                total += buf.parts
+                count += ~finished
+            np.logical_or(buf.terminated, buf.truncated, out=finished)
+
+
+def evaluate_sandboxed(policy: Any, env_id: str, *, num_envs: int, periods: int, warmup: int, seed: int,
+                       **env_kwargs: Any) -> Any:
+    """``invgym.evaluate`` of a :class:`~invgym.leaderboard.sandbox.SandboxedPolicy`, its groups pipelined.
+
+    Each group of envs (``policy.bounds``: the two halves) is its own kernel, env i seeded ``seed + i`` as in
+    ``invgym.evaluate``; while the agent computes one group's actions this process steps the other group. An
+    action only moves its own env, so every env sees the same demand and the same actions as in one batch: the
+    result is identical, field by field, to ``invgym.evaluate(policy, ...)`` (``tests/test_sandbox_pipeline.py``
+    checks it per scenario). Only for scenarios in :data:`SPLITTABLE`; with one group it is ``invgym.evaluate``.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    import invgym
+    from invgym.envs.common import config_of
+    from invgym.evaluate import EvaluationResult, _t975
+    from invgym.metrics import metrics_for
+    from invgym.scenarios import scenario_of
+
+    if len(policy.bounds) == 1:
+        policy.begin()
+        try:
+            return invgym.evaluate(policy, env_id, num_envs=num_envs, periods=periods, warmup=warmup, seed=seed,
+                                   **env_kwargs)
+        finally:
+            policy.end()
+    config = config_of(env_id, **env_kwargs)
+    if scenario_of(config).name not in SPLITTABLE or policy.bounds[-1][1] != num_envs:
+        raise ValueError(f"The 'policy' parameter of evaluate_sandboxed must split the {num_envs} envs of a "
+                         f"scenario in {list(SPLITTABLE)}. Got bounds {policy.bounds} on {env_id!r} instead.")
+    config = dataclasses.replace(config, horizon=warmup + periods)  # as invgym.evaluate: no env truncated
+    bufs = [config.bind(hi - lo).reset(seed + lo) for lo, hi in policy.bounds]
+    discrete = config.action_type == "discrete"
+    space = config.action_space()
+    totals = [np.zeros((hi - lo, buf.kernel.num_parts)) for (lo, hi), buf in zip(policy.bounds, bufs, strict=True)]
+    counts = [np.zeros(hi - lo, dtype=np.int64) for lo, hi in policy.bounds]
+    done = [np.zeros(hi - lo, dtype=np.bool_) for lo, hi in policy.bounds]
+    policy.begin()
+    try:
+        _pipeline(policy, bufs, totals, counts, done, warmup + periods, warmup, discrete, space)
+    finally:
+        policy.end()
+    totals, counts = np.concatenate(totals), np.maximum(np.concatenate(counts), 1)
+    # The summary of invgym.evaluate, on the same per-env arrays.
+    per_env = totals[:, type(config).parts.index("cost")] / counts
+    mean = float(per_env.mean())
+    stderr = float(per_env.std(ddof=1) / math.sqrt(num_envs)) if num_envs > 1 else math.nan
+    half = _t975(num_envs - 1) * stderr if num_envs > 1 else math.nan
+    pooled = dict(zip(type(config).parts, totals.sum(axis=0).tolist(), strict=True))
+    return EvaluationResult(average_cost=mean, stderr=stderr, ci95=(mean - half, mean + half), num_envs=num_envs,
+                            periods=periods, warmup=warmup, seed=seed,
+                            metrics=metrics_for(scenario_of(config).name, pooled, int(counts.sum())), env=env_id,
+                            path="step", per_env_cost=per_env)
 
 
 def execute(task: dict[str, Any]) -> dict[str, Any]:
@@ -107,8 +205,9 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
         kwargs = decode_kwargs(task["kwargs"])
         policy = _policy_for(task, kwargs)
         p = task["protocol"]
-        result = invgym.evaluate(policy, task["env"], num_envs=p["num_envs"], periods=p["periods"],
-                                 warmup=p["warmup"], seed=p["seed"], **kwargs)
+        evaluate = evaluate_sandboxed if type(policy).__name__ == "SandboxedPolicy" else invgym.evaluate
+        result = evaluate(policy, task["env"], num_envs=p["num_envs"], periods=p["periods"], warmup=p["warmup"],
+                          seed=p["seed"], **kwargs)
     except AgentProcessError as exc:  # raised by the agent in its process, or its process died: as it says
         return _failed(task, str(exc), time.perf_counter() - start)
     except Exception as exc:  # the agent's fault: report it for this instance only

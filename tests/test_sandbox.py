@@ -177,7 +177,7 @@ def test_a_hostile_agent_is_contained_and_forges_nothing(tmp_path, monkeypatch):
     assert hog and 0 < int(hog.group(1)) < 1024, reasons["L2-p4"]
     assert "time limit of 20 s" in reasons["L2-p9"]
     assert "non-integer action nan" in reasons["L2-p19"]
-    assert "(32, 5)" in reasons["L2-p39"] and "shape" in reasons["L2-p39"]
+    assert "(16, 5)" in reasons["L2-p39"] and "shape" in reasons["L2-p39"]  # per half of the 32 envs
     assert "SIGSEGV" in reasons["L3-p4"], reasons["L3-p4"]
     assert victim.read_text() == '{"untouched": true}'
     assert _orphans() == []  # the forked child died with the agent
