@@ -14,6 +14,7 @@ bound while it keeps ordering near the top of its range is the signature of PPO 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,6 @@ def _rollout(policy, config, envs: int, periods: int, seed: int, top: np.ndarray
 def main() -> None:
     """Print the committed PPO's orders, stock and cost beside its teacher's, per instance."""
     import torch
-
     from stable_baselines3.common.policies import ActorCriticPolicy
 
     from invgym.agents.board import TEACHERS
@@ -65,9 +65,10 @@ def main() -> None:
         seen: set[str] = set()
         instances = [i for i in suite.instances() if not (i.track in seen or seen.add(i.track))]
     folder = Path(__file__).resolve().parents[1] / "leaderboard" / "learned" / "PPO"
-    namespace: dict = {}
-    exec((folder / "agent.py").read_text(), namespace)  # noqa: S102 - the committed, hash-checked entry file
-    artifacts = namespace["ARTIFACTS"]
+    spec = importlib.util.spec_from_file_location("ppo_entry", folder / "agent.py")
+    entry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entry)
+    artifacts = entry.ARTIFACTS
     for inst in instances:
         config = inst.config()
         space, offset = env_action_space(config)
