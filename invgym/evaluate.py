@@ -26,7 +26,7 @@ __all__ = ["EvaluationResult", "evaluate", "policy_actions", "rollout_totals"]
 
 MAX_PERIODS = 10**12
 
-def _t975(df: int) -> float:
+def t975(df: int) -> float:
     """Two-sided 95 % Student t quantile with ``df`` degrees of freedom (scipy, imported on first use)."""
     from scipy.special import stdtrit  # scipy.special, not scipy.stats: a third of the import time
 
@@ -131,7 +131,7 @@ def evaluate(
     per_env = totals[:, type(config).parts.index("cost")] / counts  # every scenario's PARTS has "cost"
     mean = float(per_env.mean())
     stderr = float(per_env.std(ddof=1) / math.sqrt(num_envs)) if num_envs > 1 else math.nan
-    half = _t975(num_envs - 1) * stderr if num_envs > 1 else math.nan
+    half = t975(num_envs - 1) * stderr if num_envs > 1 else math.nan
     family = scenario_of(config).name
     pooled = dict(zip(type(config).parts, totals.sum(axis=0).tolist(), strict=True))
     return EvaluationResult(
@@ -195,7 +195,7 @@ def policy_actions(policy: Any, config: Any = None) -> Any:
                     f"Got {policy!r} instead.")
 
 
-def _as_actions(raw: Any, shape: tuple[int, int], discrete: bool) -> np.ndarray:
+def as_actions(raw: Any, shape: tuple[int, int], discrete: bool) -> np.ndarray:
     """Check a policy's output and return it as a float64 array of ``shape``; never rounds or clips."""
     if isinstance(raw, tuple):
         raise TypeError("the policy returned a tuple: pass the model (or a callable returning only actions), "
@@ -228,7 +228,7 @@ def _step(act: Any, config: Any, kernel: Any, buf: Any, periods: int,
     done = np.zeros(n, dtype=np.bool_)
     space = config.action_space()
     for t in range(warmup + periods):
-        np.copyto(buf.actions, _as_actions(act(buf.obs.copy()), (n, m), discrete))
+        np.copyto(buf.actions, as_actions(act(buf.obs.copy()), (n, m), discrete))
         bad = kernel.step()  # reads the bound buffer buf.actions
         if bad >= 0:
             raise ValueError(f"the policy returned {buf.actions[bad].tolist()} for env {bad}, outside the "

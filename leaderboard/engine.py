@@ -97,7 +97,7 @@ def _pipeline(policy: Any, bufs: list[Any], totals: list[Any], counts: list[Any]
     """The stepping loop of :func:`evaluate_sandboxed`: per period and group, receive, check, step, send, count."""
     import numpy as np
 
-    from invgym.evaluate import _as_actions
+    from invgym.evaluate import as_actions
 
     num_envs, m = policy.bounds[-1][1], bufs[0].actions.shape[1]
     groups = list(enumerate(zip(policy.bounds, bufs, totals, counts, done, strict=True)))
@@ -109,7 +109,7 @@ def _pipeline(policy: Any, bufs: list[Any], totals: list[Any], counts: list[Any]
         for g, ((lo, hi), buf, total, count, finished) in groups:
             raw = policy.receive(g)
             try:
-                actions = _as_actions(raw, (hi - lo, m), discrete)
+                actions = as_actions(raw, (hi - lo, m), discrete)
             except ValueError as exc:
                 raise ValueError(f"{exc} (for envs {lo} to {hi - 1} of {num_envs}: the sandbox asks the policy "
                                  f"for each half of the envs separately)") from None
@@ -142,7 +142,7 @@ def evaluate_sandboxed(policy: Any, env_id: str, *, num_envs: int, periods: int,
 
     import invgym
     from invgym.envs.common import config_of
-    from invgym.evaluate import EvaluationResult, _t975
+    from invgym.evaluate import EvaluationResult, t975
     from invgym.metrics import metrics_for
     from invgym.scenarios import scenario_of
 
@@ -174,7 +174,7 @@ def evaluate_sandboxed(policy: Any, env_id: str, *, num_envs: int, periods: int,
     per_env = totals[:, type(config).parts.index("cost")] / counts
     mean = float(per_env.mean())
     stderr = float(per_env.std(ddof=1) / math.sqrt(num_envs)) if num_envs > 1 else math.nan
-    half = _t975(num_envs - 1) * stderr if num_envs > 1 else math.nan
+    half = t975(num_envs - 1) * stderr if num_envs > 1 else math.nan
     pooled = dict(zip(type(config).parts, totals.sum(axis=0).tolist(), strict=True))
     return EvaluationResult(average_cost=mean, stderr=stderr, ci95=(mean - half, mean + half), num_envs=num_envs,
                             periods=periods, warmup=warmup, seed=seed,

@@ -13,7 +13,7 @@ import invgym
 from invgym.baselines import BaseStock, CappedBaseStock, ConstantOrder, Myopic, VectorBaseStock, solve_exact
 from invgym.envs.common import ScenarioConfig
 from invgym.envs.lost_sales import LostSalesConfig
-from invgym.evaluate import EvaluationResult, _t975
+from invgym.evaluate import EvaluationResult, t975
 
 ENV_ID = "invgym/LostSales-v0"
 
@@ -325,8 +325,8 @@ def test_result_fields_and_package_export():
 def test_student_t_quantiles():
     """The CI's t quantiles are the printed tables' (Abramowitz & Stegun, Table 26.10) and tend to 1.96."""
     for df, printed in ((1, 12.7062), (2, 4.3027), (5, 2.5706), (9, 2.2622), (30, 2.0423), (120, 1.9799)):
-        assert _t975(df) == pytest.approx(printed, abs=1e-4)
-    assert _t975(10**6) == pytest.approx(1.959964, abs=1e-5)
+        assert t975(df) == pytest.approx(printed, abs=1e-4)
+    assert t975(10**6) == pytest.approx(1.959964, abs=1e-5)
 
 
 # === Errors ===
